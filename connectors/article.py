@@ -1,0 +1,113 @@
+"""The Article contract (DESIGN.md): ids, canonical URLs, timestamps and schema validation.
+
+The producer owns this contract; consumers validate against the same shipped JSON Schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from connectors.errors import InvalidRecord
+
+__all__ = ["InvalidRecord", "article_id", "canonical_url", "decode", "encode", "parse_time", "rfc3339",
+           "schema", "validate"]
+
+REQUIRED = ("id", "url", "title", "published_at", "source", "feed")
+
+# Query parameters that identify a campaign or a click, never the document.
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "_hs", "oly_")
+_TRACKING_NAMES = frozenset({
+    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "twclid", "igshid", "mkt_tok",
+    "cmpid", "ocid", "ncid", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname",
+    "ns_fee", "icid", "xtor", "at_medium", "at_campaign", "smid", "smtyp", "sr_share",
+    "_ga", "ref_src", "rss", "taid", "spm", "s_cid", "wt.mc_id", "wt_mc_id",
+})
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, drop fragments, default ports and tracking parameters."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    port = parts.port if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)) else None
+    netloc = f"{host}:{port}" if port else host
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not _is_tracking(k)]
+    path = parts.path or "/"
+    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+
+
+def _is_tracking(name: str) -> bool:
+    low = name.lower()
+    return low in _TRACKING_NAMES or low.startswith(_TRACKING_PREFIXES)
+
+
+def article_id(url: str | None, guid: str | None = None) -> str:
+    """Stable id: hash of the canonical URL, or of the GUID when there is no usable URL."""
+    if url and urlsplit(url.strip()).scheme in ("http", "https"):
+        basis = "url:" + canonical_url(url)
+    elif guid:
+        basis = "guid:" + guid.strip()
+    else:
+        raise InvalidRecord("an article needs a URL or a GUID for its id")
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z suffix, second precision."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp (as the contract writes them) to an aware datetime."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("connectors").joinpath("schemas/article.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+
+
+def validate(article: Any) -> dict[str, Any]:
+    """Return the article if it satisfies the contract, else raise InvalidRecord naming the field."""
+    if not isinstance(article, Mapping):
+        raise InvalidRecord(f"an article must be a JSON object, not {type(article).__name__}")
+    error = next(iter(sorted(_validator().iter_errors(article), key=lambda e: list(e.path))), None)
+    if error is not None:
+        field = ".".join(str(p) for p in error.path) or "(record)"
+        raise InvalidRecord(f"article field {field}: {error.message}")
+    return dict(article)
+
+
+def decode(raw: bytes | str) -> dict[str, Any]:
+    """Bytes off a topic or a JSONL line to a validated Article."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRecord(f"not JSON: {exc}") from exc
+    return validate(value)
+
+
+def encode(article: Mapping[str, Any]) -> bytes:
+    return json.dumps(article, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")

@@ -1,0 +1,136 @@
+"""One living alert per story: fold scored articles into story state, decide when to (re-)emit.
+
+Pure logic: the state is any MutableMapping (a dict in replay, a Faust table in the worker), keyed by
+story id. Every decision depends on the input order and event times only, so a replay of the same
+input yields the same alerts, and an article already folded into a story changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from connectors.article import parse_time, rfc3339
+from streams.escalation import SEVERITIES
+
+RANK = {name: i for i, name in enumerate(SEVERITIES)}
+MAX_ARTICLES = 20      # ids listed in an alert, newest last
+MAX_SEEN = 2000        # article ids remembered per story to drop replays
+MAX_MATCHES = 25
+
+
+def alert_id(story_id: str) -> str:
+    return "al-" + hashlib.sha256(story_id.encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    min_severity: str = "medium"                   # below this a story is tracked, not alerted
+    min_interval: timedelta = timedelta(minutes=10)  # between updates of one story, unless it escalates
+
+    def __post_init__(self) -> None:
+        if self.min_severity not in RANK:
+            raise ValueError(f"min_severity must be one of {', '.join(SEVERITIES)}")
+
+
+class StoryTracker:
+    def __init__(self, state: MutableMapping[str, Any] | None = None,
+                 policy: AlertPolicy | None = None) -> None:
+        self.state: MutableMapping[str, Any] = {} if state is None else state
+        self.policy = policy or AlertPolicy()
+
+    def update(self, story_article: Mapping[str, Any], rule_version: str) -> dict[str, Any] | None:
+        """Fold one scored article (Article + decision + `escalation`) into its story.
+
+        Returns the alert to publish, or None when nothing an operator needs to see changed.
+        """
+        story_id = story_article["story_id"]
+        story = self.state.get(story_id)
+        if story is not None and story_article["id"] in story["seen"]:
+            return None  # a replayed record: already counted
+        story = _fold(dict(story) if story else _new_story(story_article), story_article, rule_version)
+        alert, story = self._maybe_emit(story)
+        self.state[story_id] = story  # write back: Faust tables persist on assignment only
+        return alert
+
+    def _maybe_emit(self, story: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        if RANK[story["severity"]] < RANK[self.policy.min_severity]:
+            return None, story
+        last = story.get("emitted")
+        if last is None:
+            reason = "new"
+        else:
+            reason = _reason(last, story)
+            if reason is None:
+                return None, story
+            urgent = (RANK[story["severity"]] > RANK[last["severity"]]
+                      or (story["casualties"] or 0) > (last["casualties"] or 0))
+            elapsed = parse_time(story["updated_at"]) - parse_time(last["at"])
+            if not urgent and elapsed < self.policy.min_interval:
+                return None, story  # held back; goes out with the next update past the interval
+        version = (last["version"] if last else 0) + 1
+        story["emitted"] = {"version": version, "severity": story["severity"],
+                            "casualties": story["casualties"], "categories": list(story["categories"]),
+                            "sources": len(story["sources"]), "at": story["updated_at"]}
+        return _alert(story, version, reason), story
+
+
+def _new_story(article: Mapping[str, Any]) -> dict[str, Any]:
+    return {"story_id": article["story_id"], "title": article.get("title", ""), "url": article.get("url", ""),
+            "source": article.get("source", ""), "first_seen": article["published_at"],
+            "updated_at": article["published_at"], "severity": "none", "score": 0.0, "categories": [],
+            "casualties": None, "sources": [], "copies": 0, "articles": [], "seen": [], "matches": [],
+            "rule_version": None, "emitted": None}
+
+
+def _fold(story: dict[str, Any], article: Mapping[str, Any], rule_version: str) -> dict[str, Any]:
+    esc = article.get("escalation") or {}
+    severity = esc.get("severity", "none")
+    story["copies"] += 1
+    story["seen"] = (story["seen"] + [article["id"]])[-MAX_SEEN:]
+    story["articles"] = (story["articles"] + [article["id"]])[-MAX_ARTICLES:]
+    if article.get("source") and article["source"] not in story["sources"]:
+        story["sources"] = story["sources"] + [article["source"]]
+    story["updated_at"] = max(story["updated_at"], article["published_at"], key=parse_time)
+    story["first_seen"] = min(story["first_seen"], article["published_at"], key=parse_time)
+    for category in esc.get("categories", []):
+        if category not in story["categories"]:
+            story["categories"] = story["categories"] + [category]
+    casualties = esc.get("casualties")
+    if casualties is not None and casualties > (story["casualties"] or 0):
+        story["casualties"] = casualties
+    if RANK[severity] > RANK[story["severity"]] or (
+            RANK[severity] == RANK[story["severity"]] and esc.get("score", 0.0) > story["score"]):
+        # The most alarming article speaks for the story.
+        story.update(severity=severity, score=float(esc.get("score", 0.0)),
+                     matches=list(esc.get("matches", []))[:MAX_MATCHES],
+                     title=article.get("title", story["title"]), url=article.get("url", story["url"]),
+                     source=article.get("source", story["source"]))
+    story["rule_version"] = rule_version
+    return story
+
+
+def _reason(last: Mapping[str, Any], story: Mapping[str, Any]) -> str | None:
+    if (RANK[story["severity"]] > RANK[last["severity"]]
+            or (story["casualties"] or 0) > (last["casualties"] or 0)
+            or set(story["categories"]) - set(last["categories"])):
+        return "escalated"
+    if len(story["sources"]) > last["sources"]:
+        return "spread"
+    return None
+
+
+def _alert(story: Mapping[str, Any], version: int, reason: str) -> dict[str, Any]:
+    return {"alert_id": alert_id(story["story_id"]), "version": version, "story_id": story["story_id"],
+            "severity": story["severity"], "score": story["score"], "categories": list(story["categories"]),
+            "casualties": story["casualties"], "title": story["title"], "url": story["url"],
+            "source": story["source"], "sources": list(story["sources"]), "copies": story["copies"],
+            "first_seen": story["first_seen"], "updated_at": story["updated_at"], "reason": reason,
+            "rule_version": story["rule_version"], "matches": list(story["matches"]),
+            "articles": list(story["articles"])}
+
+
+__all__ = ["AlertPolicy", "StoryTracker", "alert_id", "rfc3339"]

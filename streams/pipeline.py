@@ -1,0 +1,70 @@
+"""The three processing stages as plain functions, shared by the Faust agents and `wirewatch replay`.
+
+normalize_stage:  Article            -> normalised Article (+ `norm`)         news.articles -> by-lang
+dedupe_stage:     normalised Article -> story article (+ copy_of/story_id)   by-lang -> news.stories
+score_stage:      story article      -> (decision, alert or None)            news.stories -> news.alerts
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors import article as contract
+from streams.alerts import AlertPolicy, StoryTracker
+from streams.dedupe import DedupeIndex
+from streams.escalation import Rules
+from streams.normalize import normalize
+
+
+def normalize_stage(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
+    """Validate against the Article contract (raises InvalidRecord) and normalise."""
+    article = contract.validate(raw) if isinstance(raw, Mapping) else contract.decode(raw)
+    return normalize(article)
+
+
+def dedupe_stage(normed: Mapping[str, Any], index: DedupeIndex) -> dict[str, Any]:
+    decision = index.decide(normed)
+    return {**normed, "copy_of": decision.copy_of, "story_id": decision.story_id,
+            "similarity": decision.similarity}
+
+
+def score_stage(story_article: Mapping[str, Any], rules: Rules,
+                tracker: StoryTracker) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    escalation = rules.score(story_article).to_dict()
+    decision = {"id": story_article["id"], "copy_of": story_article["copy_of"],
+                "story_id": story_article["story_id"], "similarity": story_article["similarity"],
+                "escalation": escalation}
+    alert = tracker.update({**story_article, "escalation": escalation}, rules.version)
+    return decision, alert
+
+
+@dataclass
+class Pipeline:
+    """All three stages in one process, in input order: what `wirewatch replay` runs."""
+
+    rules: Rules
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+    dedupe_store: MutableMapping[str, Any] | None = None
+    story_state: MutableMapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.index = DedupeIndex(self.dedupe_store)
+        self.tracker = StoryTracker(self.story_state, self.policy)
+
+    def process(self, raw: bytes | str | Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return score_stage(dedupe_stage(normalize_stage(raw), self.index), self.rules, self.tracker)
+
+    def run(self, lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any] | None,
+                                                             dict[str, Any] | None, Exception | None]]:
+        """Yield (line number, decision, alert, error) per non-blank input line; errors do not stop it."""
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                decision, alert = self.process(line)
+            except contract.InvalidRecord as exc:
+                yield number, None, None, exc
+                continue
+            yield number, decision, alert, None

@@ -43,18 +43,25 @@ class StoryTracker:
         self.policy = policy or AlertPolicy()
 
     def update(self, story_article: Mapping[str, Any], rule_version: str) -> dict[str, Any] | None:
-        """Fold one scored article (Article + decision + `escalation`) into its story.
-
-        Returns the alert to publish, or None when nothing an operator needs to see changed.
-        """
-        story_id = story_article["story_id"]
-        story = self.state.get(story_id)
-        if story is not None and story_article["id"] in story["seen"]:
-            return None  # a replayed record: already counted
-        story = _fold(dict(story) if story else _new_story(story_article), story_article, rule_version)
-        alert, story = self._maybe_emit(story)
-        self.state[story_id] = story  # write back: Faust tables persist on assignment only
+        """Fold one scored article into its story and store it; return the alert to publish, if any."""
+        alert, story = self.plan(story_article, rule_version)
+        if story is not None:
+            self.state[story["story_id"]] = story
         return alert
+
+    def plan(self, story_article: Mapping[str, Any],
+             rule_version: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(alert to publish or None, new story state or None) without writing the state.
+
+        The worker publishes the alert first and stores the state after the broker acknowledged it:
+        a crash in between replays the article and re-sends the same (alert_id, version), never loses it.
+        None as state means the article was already folded in (a replayed record): nothing to do.
+        """
+        story = self.state.get(story_article["story_id"])
+        if story is not None and story_article["id"] in story["seen"]:
+            return None, None
+        story = _fold(dict(story) if story else _new_story(story_article), story_article, rule_version)
+        return self._maybe_emit(story)
 
     def _maybe_emit(self, story: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         if RANK[story["severity"]] < RANK[self.policy.min_severity]:

@@ -56,6 +56,66 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _settings() -> Any:
+    from connectors.settings import Settings
+
+    return Settings.from_env()
+
+
+def _kafka(args: argparse.Namespace) -> int:
+    from streams.localkafka import from_env
+
+    broker = from_env()
+    action = {"up": broker.up, "down": broker.down, "status": broker.status}[args.action]
+    print(f"local Kafka broker: {action()}")
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from streams.topics import ensure_topics
+
+    created = ensure_topics(_settings(), replication=args.replication)
+    print(f"created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams.runcmd import run_worker
+
+    return run_worker(_require_cluster(), loglevel=("warning", "info", "debug")[min(args.verbose, 2)])
+
+
+def _connect(args: argparse.Namespace) -> int:
+    from streams.runcmd import run_connectors
+
+    return run_connectors(_require_cluster(), Path(args.feeds), once=args.once)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from streams.runcmd import run_all
+
+    return run_all(_settings(), Path(args.feeds) if args.feeds else None, timeout=args.timeout)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from streams.runcmd import format_alert, tail_alerts
+
+    colour = sys.stdout.isatty() and not args.json
+    for alert in tail_alerts(_require_cluster(), from_beginning=args.from_beginning, as_json=args.json,
+                             min_severity=args.min_severity):
+        print(_dumps(alert) if args.json else format_alert(alert, colour), flush=True)
+    return 0
+
+
+def _require_cluster() -> Any:
+    settings = _settings()
+    if not settings.bootstrap_servers:
+        from streams.localkafka import from_env
+
+        return settings.with_bootstrap(from_env().bootstrap)
+    return settings
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wirewatch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
@@ -67,6 +127,36 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--alerts", help="alerts JSONL to write")
     replay.add_argument("--rules", help="escalation rules YAML (default: the shipped rules)")
     replay.set_defaults(func=_replay)
+
+    run = sub.add_parser("run", help="run everything: local broker if needed, connectors, a worker, alerts")
+    run.add_argument("--feeds", help="feed list YAML (default: the recorded seed feeds, served locally)")
+    run.add_argument("--timeout", type=float, help=argparse.SUPPRESS)
+    run.set_defaults(func=_run)
+
+    kafka = sub.add_parser("kafka", help="the local single-node Kafka broker (no Docker)")
+    kafka.add_argument("action", choices=("up", "down", "status"))
+    kafka.set_defaults(func=_kafka)
+
+    topics = sub.add_parser("topics", help="create the wirewatch topics on the configured cluster")
+    topics.add_argument("action", choices=("create",))
+    topics.add_argument("--replication", type=int, default=1)
+    topics.set_defaults(func=_topics)
+
+    worker = sub.add_parser("worker", help="a stream worker (normalize, dedupe, score agents)")
+    worker.set_defaults(func=_worker)
+
+    connect = sub.add_parser("connect", help="the feed connector runner")
+    connect.add_argument("--feeds", required=True, help="feed list YAML")
+    connect.add_argument("--once", action="store_true", help="poll every feed once and exit")
+    connect.set_defaults(func=_connect)
+
+    alerts = sub.add_parser("alerts", help="follow the alert topic")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    tail = alerts_sub.add_parser("tail", help="one line per alert update")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument("--json", action="store_true", help="one JSON alert per line")
+    tail.add_argument("--min-severity", default="none", choices=("none", "low", "medium", "high", "critical"))
+    tail.set_defaults(func=_tail)
     return parser
 
 

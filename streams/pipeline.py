@@ -30,13 +30,22 @@ def dedupe_stage(normed: Mapping[str, Any], index: DedupeIndex) -> dict[str, Any
             "similarity": decision.similarity}
 
 
-def score_stage(story_article: Mapping[str, Any], rules: Rules,
-                tracker: StoryTracker) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def score_plan(story_article: Mapping[str, Any], rules: Rules, tracker: StoryTracker
+               ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+    """(decision, alert or None, new story state or None), the state not yet written."""
     escalation = rules.score(story_article).to_dict()
     decision = {"id": story_article["id"], "copy_of": story_article["copy_of"],
                 "story_id": story_article["story_id"], "similarity": story_article["similarity"],
                 "escalation": escalation}
-    alert = tracker.update({**story_article, "escalation": escalation}, rules.version)
+    alert, story = tracker.plan({**story_article, "escalation": escalation}, rules.version)
+    return decision, alert, story
+
+
+def score_stage(story_article: Mapping[str, Any], rules: Rules,
+                tracker: StoryTracker) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    decision, alert, story = score_plan(story_article, rules, tracker)
+    if story is not None:
+        tracker.state[story["story_id"]] = story
     return decision, alert
 
 

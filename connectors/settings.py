@@ -1,0 +1,151 @@
+"""Typed settings shared by the connector runner and the stream workers.
+
+Everything is read from `WIREWATCH_*` environment variables (plus the conventional
+`KAFKA_BOOTSTRAP_SERVERS`); a bad value fails at start with the variable's name and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.errors import ConfigError
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def state_home(environ: Mapping[str, str] | None = None) -> str:
+    """Where wirewatch keeps local state (broker data, worker tables): $WIREWATCH_HOME or XDG state."""
+    env = os.environ if environ is None else environ
+    if env.get("WIREWATCH_HOME"):
+        return env["WIREWATCH_HOME"]
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "wirewatch")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Topics:
+    articles: str = "news.articles"
+    by_lang: str = "news.articles.by-lang"
+    stories: str = "news.stories"
+    alerts: str = "news.alerts"
+    feed_state: str = "wirewatch.feed-state"
+    feed_health: str = "wirewatch.feed-health"
+
+    def specs(self, partitions: int) -> list[TopicSpec]:
+        """Every topic with the partitions and retention of DESIGN.md, DLQs included."""
+        def delete(days: int) -> dict[str, str]:
+            return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)}
+
+        main = [TopicSpec(self.articles, partitions, delete(7)),
+                TopicSpec(self.by_lang, partitions, delete(3)),
+                TopicSpec(self.stories, partitions, delete(7)),
+                TopicSpec(self.alerts, partitions, delete(30)),
+                TopicSpec(self.feed_state, partitions, {"cleanup.policy": "compact"}),
+                TopicSpec(self.feed_health, 1, delete(7))]
+        dlqs = [TopicSpec(f"{t}.dlq", 1, delete(7)) for t in (self.articles, self.by_lang, self.stories)]
+        return main + dlqs
+
+
+@dataclass(frozen=True)
+class Settings:
+    bootstrap_servers: str | None = None      # None: start the embedded local broker
+    topics: Topics = field(default_factory=Topics)
+    partitions: int = 4
+    client_id: str = "wirewatch"
+    security: Mapping[str, Any] = field(default_factory=dict)   # kafka-python style security options
+    metrics_port: int = 0                     # 0: no metrics server
+    alert_min_severity: str = "medium"
+    alert_min_interval_s: float = 600.0
+    data_dir: str = ""                        # worker tables (RocksDB); "" = <state home>/worker
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        topics = Topics(**{name: _text(env, f"WIREWATCH_TOPIC_{name.upper()}", default)
+                           for name, default in Topics().__dict__.items()})
+        return cls(
+            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            topics=topics,
+            partitions=_int(env, "WIREWATCH_PARTITIONS", 4, low=1, high=1024),
+            client_id=_text(env, "WIREWATCH_CLIENT_ID", "wirewatch"),
+            security=_security(env),
+            metrics_port=_int(env, "WIREWATCH_METRICS_PORT", 0, low=0, high=65535),
+            alert_min_severity=_choice(env, "WIREWATCH_ALERT_MIN_SEVERITY", "medium",
+                                       ("none", "low", "medium", "high", "critical")),
+            alert_min_interval_s=_float(env, "WIREWATCH_ALERT_MIN_INTERVAL", 600.0, low=0.0),
+            data_dir=_text(env, "WIREWATCH_DATA_DIR", os.path.join(state_home(env), "worker")),
+        )
+
+    def with_bootstrap(self, servers: str) -> Settings:
+        return Settings(**{**self.__dict__, "bootstrap_servers": servers})
+
+    def kafka_options(self) -> dict[str, Any]:
+        """Options for kafka-python clients (producer, consumer, admin)."""
+        if not self.bootstrap_servers:
+            raise ConfigError("no Kafka cluster configured", key="KAFKA_BOOTSTRAP_SERVERS")
+        return {"bootstrap_servers": self.bootstrap_servers.split(","), **self.security}
+
+
+def _text(env: Mapping[str, str], key: str, default: str) -> str:
+    value = env.get(key, default).strip()
+    if not value:
+        raise ConfigError("must not be empty", key=key)
+    return value
+
+
+def _int(env: Mapping[str, str], key: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"must be a whole number, got {raw!r}", key=key) from None
+    if not low <= value <= high:
+        raise ConfigError(f"must be between {low} and {high}, got {value}", key=key)
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float, *, low: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"must be a number, got {raw!r}", key=key) from None
+    if value < low:
+        raise ConfigError(f"must be at least {low}, got {value}", key=key)
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(key, default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"must be one of {', '.join(choices)}, got {value!r}", key=key)
+    return value
+
+
+def _security(env: Mapping[str, str]) -> dict[str, Any]:
+    protocol = env.get("WIREWATCH_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").strip().upper()
+    if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ConfigError(f"unknown protocol {protocol!r}", key="WIREWATCH_KAFKA_SECURITY_PROTOCOL")
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.startswith("SASL"):
+        options["sasl_mechanism"] = _choice(env, "WIREWATCH_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+                                            ("plain", "scram-sha-256", "scram-sha-512")).upper()
+        options["sasl_plain_username"] = _text(env, "WIREWATCH_KAFKA_SASL_USERNAME", "")
+        options["sasl_plain_password"] = _text(env, "WIREWATCH_KAFKA_SASL_PASSWORD", "")
+    if protocol.endswith("SSL") and env.get("WIREWATCH_KAFKA_SSL_CAFILE"):
+        options["ssl_cafile"] = env["WIREWATCH_KAFKA_SSL_CAFILE"]
+    return options

@@ -1,0 +1,171 @@
+"""The Faust application: topics, tables and agents wired from Settings.
+
+The processing itself lives in streams.pipeline (pure); this module only moves records between
+Kafka and those functions, sends what cannot be processed to `<topic>.dlq`, and keeps state in
+tables with changelogs so a restarted worker neither forgets nor re-emits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import faust
+
+from connectors.article import parse_time
+from connectors.settings import Settings
+from streams.alerts import AlertPolicy, StoryTracker
+from streams.dedupe import DedupeIndex
+from streams.escalation import Rules
+from streams.metrics import StreamMetrics
+from streams.pipeline import dedupe_stage, normalize_stage, score_plan
+
+log = logging.getLogger(__name__)
+
+
+class PartitionView(MutableMapping[str, Any]):
+    """The slice of a table that belongs to one source partition: one dedupe index per partition."""
+
+    def __init__(self, table: Any, partition: int) -> None:
+        self.table, self.prefix = table, f"{partition}/"
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.table.get(self.prefix + key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[self.prefix + key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[self.prefix + key]
+
+    def __iter__(self) -> Iterator[str]:
+        n = len(self.prefix)
+        return (key[n:] for key in list(self.table.keys()) if key.startswith(self.prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def create_app(settings: Settings, rules: Rules | None = None,
+               metrics: StreamMetrics | None = None) -> faust.App:
+    rules = rules or Rules.load()
+    metrics = metrics or StreamMetrics()
+    topics = settings.topics
+    app = faust.App(
+        "wirewatch", broker=f"kafka://{settings.bootstrap_servers}", store="rocksdb://",
+        datadir=settings.data_dir, topic_partitions=settings.partitions, web_enabled=False,
+        consumer_auto_offset_reset="earliest", producer_acks=-1, topic_allow_declare=False,
+        broker_credentials=_credentials(settings), table_cleanup_interval=60.0,
+    )
+    articles = app.topic(topics.articles, key_type=bytes, value_type=bytes, value_serializer="raw")
+    by_lang = app.topic(topics.by_lang, key_type=bytes, value_type=bytes, value_serializer="raw")
+    stories = app.topic(topics.stories, key_type=bytes, value_type=bytes, value_serializer="raw")
+    alerts = app.topic(topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
+    dedupe_table = app.Table("dedupe-index", default=None, key_serializer="json", value_serializer="json")
+    story_table = app.Table("story-state", default=None, key_serializer="json", value_serializer="json")
+    tracker = StoryTracker(story_table, AlertPolicy(settings.alert_min_severity))
+    indexes: dict[int, DedupeIndex] = {}
+
+    @app.on_partitions_revoked.connect
+    async def _forget_indexes(sender: Any, revoked: Any, **_: Any) -> None:
+        indexes.clear()  # rebuilt from the (recovered) table on the next record of each partition
+
+    async def to_dlq(event: Any, error: BaseException) -> None:
+        message = event.message
+        log.warning("record to DLQ: %s", error, extra={"topic": message.topic, "partition": message.partition,
+                                                       "offset": message.offset})
+        metrics.failed.labels(message.topic).inc()
+        await app.producer.send_and_wait(
+            f"{message.topic}.dlq", message.key, message.value, partition=None, timestamp=None,
+            headers=[("error", str(error).encode()[:2000]), ("error.class", type(error).__name__.encode()),
+                     ("source.topic", message.topic.encode()),
+                     ("source.partition", str(message.partition).encode()),
+                     ("source.offset", str(message.offset).encode())])
+
+    @app.agent(articles)
+    async def normalize(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                normed = normalize_stage(event.value)
+            except Exception as exc:  # a bad record never crashes the agent
+                await to_dlq(event, exc)
+                continue
+            await by_lang.send(key=normed["norm"]["language"].encode(), value=_dumps(normed))
+            metrics.processed.labels("normalize").inc()
+
+    @app.agent(by_lang)
+    async def dedupe(stream: Any) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            try:
+                index = indexes.get(partition)
+                if index is None:
+                    index = indexes[partition] = DedupeIndex(PartitionView(dedupe_table, partition))
+                story_article = dedupe_stage(json.loads(event.value), index)
+            except Exception as exc:
+                await to_dlq(event, exc)
+                continue
+            if story_article["copy_of"]:
+                metrics.copies.labels(story_article["norm"]["language"]).inc()
+            await stories.send(key=story_article["story_id"].encode(), value=_dumps(story_article))
+            metrics.processed.labels("dedupe").inc()
+
+    @app.agent(stories)
+    async def score(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                story_article = json.loads(event.value)
+                new_story = story_table.get(story_article["story_id"]) is None
+                _, alert, story = score_plan(story_article, rules, tracker)
+            except Exception as exc:
+                await to_dlq(event, exc)
+                continue
+            if new_story and story is not None:
+                metrics.stories.labels(story_article["norm"]["language"]).inc()
+            if alert is not None:
+                sent = await alerts.send(key=alert["story_id"].encode(), value=_dumps(alert))
+                await sent  # acknowledged before the state moves on: a crash re-sends, never loses
+                _observe_alert(metrics, alert, story_article)
+            if story is not None:
+                story_table[story["story_id"]] = story
+            metrics.processed.labels("score").inc()
+
+    return app
+
+
+def _observe_alert(metrics: StreamMetrics, alert: dict[str, Any], story_article: dict[str, Any]) -> None:
+    metrics.alerts.labels(alert["severity"], alert["reason"]).inc()
+    for category in alert["categories"]:
+        metrics.alert_categories.labels(category).inc()
+    fetched = story_article.get("fetched_at")
+    if fetched:
+        try:
+            metrics.latency.observe(max(0.0, time.time() - parse_time(fetched).timestamp()))
+        except ValueError:
+            pass
+
+
+def _credentials(settings: Settings) -> Any:
+    sec = settings.security
+    protocol = sec.get("security_protocol", "PLAINTEXT")
+    if protocol == "PLAINTEXT":
+        return None
+    import ssl
+
+    context = ssl.create_default_context(cafile=sec.get("ssl_cafile"))
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    mechanism = sec["sasl_mechanism"]
+    return faust.SASLCredentials(username=sec["sasl_plain_username"], password=sec["sasl_plain_password"],
+                                 ssl_context=context if protocol == "SASL_SSL" else None,
+                                 mechanism=mechanism)

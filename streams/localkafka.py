@@ -232,6 +232,10 @@ class LocalKafka:
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
+        try:  # a plain connect first: the Kafka client logs every refused connection as an error
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
         try:
             admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000,
                                      client_id="wirewatch-probe")

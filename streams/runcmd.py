@@ -122,6 +122,8 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
             if outcome.startswith("started"):
                 started_broker = broker
             settings = settings.with_bootstrap(broker.bootstrap)
+            if started_broker is not None:  # registered first, so it runs after the children stopped
+                stack.callback(lambda: _say(f"local broker {broker.down()}"))
         created = ensure_topics(settings)
         if created:
             _say(f"created topics: {', '.join(created)}")
@@ -134,8 +136,6 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
         os.environ["WIREWATCH_SEED_SERVER"] = env.get("WIREWATCH_SEED_SERVER", "")
         children = [_spawn(["worker"], env), _spawn(["connect", "--feeds", str(feeds_file)], env)]
         stack.callback(_stop_children, children)
-        if started_broker is not None:
-            stack.callback(lambda: _say(f"local broker {started_broker.down()}"))
         _say("watching news.alerts (Ctrl-C stops everything this command started)")
         colour = sys.stdout.isatty()
         deadline = time.monotonic() + timeout if timeout else None

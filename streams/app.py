@@ -7,6 +7,7 @@ tables with changelogs so a restarted worker neither forgets nor re-emits.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -64,7 +65,7 @@ def create_app(settings: Settings, rules: Rules | None = None,
     app = faust.App(
         "wirewatch", broker=f"kafka://{settings.bootstrap_servers}", store="rocksdb://",
         datadir=settings.data_dir, topic_partitions=settings.partitions, web_enabled=False,
-        consumer_auto_offset_reset="earliest", producer_acks=-1, topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest", producer_acks=-1,
         broker_credentials=_credentials(settings), table_cleanup_interval=60.0,
     )
     articles = app.topic(topics.articles, key_type=bytes, value_type=bytes, value_serializer="raw")
@@ -82,6 +83,8 @@ def create_app(settings: Settings, rules: Rules | None = None,
         indexes.clear()  # rebuilt from the (recovered) table on the next record of each partition
 
     async def to_dlq(event: Any, error: BaseException) -> None:
+        if _infrastructure(error):
+            raise error  # not the record's fault: crash, restart, reprocess (at-least-once)
         message = event.message
         log.warning("record to DLQ: %s", error, extra={"topic": message.topic, "partition": message.partition,
                                                        "offset": message.offset})
@@ -154,6 +157,14 @@ def _observe_alert(metrics: StreamMetrics, alert: dict[str, Any], story_article:
             metrics.latency.observe(max(0.0, time.time() - parse_time(fetched).timestamp()))
         except ValueError:
             pass
+
+
+def _infrastructure(error: BaseException) -> bool:
+    """Errors of Kafka, Faust or the machine, which no record causes and a DLQ would only hide."""
+    from aiokafka.errors import KafkaError
+    from faust.exceptions import FaustError
+
+    return isinstance(error, FaustError | KafkaError | OSError | asyncio.TimeoutError | MemoryError)
 
 
 def _credentials(settings: Settings) -> Any:

@@ -82,7 +82,7 @@ def _topics(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from streams.runcmd import run_worker
 
-    return run_worker(_require_cluster(), loglevel=("warning", "info", "debug")[min(args.verbose, 2)])
+    return run_worker(_require_cluster(), loglevel=("error", "info", "debug")[min(args.verbose, 2)])
 
 
 def _connect(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ log = logging.getLogger("wirewatch")
 SEVERITY_COLOURS = {"none": "2", "low": "36", "medium": "33", "high": "31", "critical": "1;41;97"}
 
 
-def run_worker(settings: Settings, loglevel: str = "warning") -> int:
+def run_worker(settings: Settings, loglevel: str = "error") -> int:
     """A Faust worker running the normalize, dedupe and score agents."""
     import faust
 

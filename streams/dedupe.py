@@ -12,8 +12,9 @@ Per article (see `streams.normalize` for the fingerprints):
    words, rarity from a count-min sketch of document frequencies over the window) find rewrites.
    Looking up a handful of keys costs the same with 10 k or 1 M articles in the window.
 2. Verification of the best few candidates, with their stored records:
-   copy  = the shorter key text is contained in the other's prefix (rapidfuzz LCS over at most
-           1,000 characters, with slack for dropped paragraphs): containment >= `copy_threshold`;
+   copy  = the shorter key text's first 120 words are contained in the other's first 380 words
+           (rapidfuzz word-level LCS, so dropped paragraphs cost only their own words):
+           containment >= `copy_threshold`;
    story = share of the new article's content words (weighted by rarity) found in the candidate's
            vocabulary >= `story_threshold` (rewrites keep the wire story's words, not its 5-grams).
 3. State. Everything needed after a restart is in `store` (a Faust table in the worker):
@@ -59,14 +60,15 @@ class Decision:
 @dataclass(frozen=True)
 class Options:
     window_s: float = DEFAULT_WINDOW_S
-    copy_threshold: float = 0.87  # LCS containment of the shorter key text in the other
-    compare_chars: int = 1_000  # prefix length that copies are verified on
-    min_copy_chars: int = 100  # below this a text is too short to call containment a copy
+    copy_threshold: float = 0.87  # word-LCS containment of the shorter key text in the other
+    compare_words: int = 120  # prefix length that copies are verified on
+    min_copy_words: int = 15  # below this a text is too short to call containment a copy
     story_threshold: float = 0.5  # weighted share of content words found in the candidate
-    min_story_words: int = 20
-    vocab_keys: int = 6  # rarest content words indexed per article
-    vocab_query: int = 12  # rarest content words looked up per article
-    max_candidates: int = 4  # verified per level (each costs one store read)
+    min_story_words: int = 8
+    vocab_keys: int = 16  # sampled content words indexed per article
+    vocab_query: int = 32  # sampled content words looked up per article
+    max_candidates: int = 4  # copy candidates verified (each costs one store read)
+    max_story_candidates: int = 8  # story candidates verified when no copy was found
     sketch_bits: int = 20  # count-min sketch width (2 rows of 2**bits int32) per language
 
 
@@ -246,7 +248,7 @@ class DedupeIndex:
         ts = parse_time(normed.get("published_at"))
         self._advance(part, ts)
         words = unpack_words(fp["words"])
-        weights, rare_keys = self._rarity(part, words)
+        weights, rare_keys = self._rarity(part, words, unpack_words(fp.get("names", "")))
         decision, story_id = self._match(part, article_id, fp, words, weights, rare_keys)
         if ts < part.max_ts - self.opts.window_s:
             return decision  # older than the window: judged, but never a candidate
@@ -273,21 +275,29 @@ class DedupeIndex:
             if record is not None:
                 part.sketch.add(unpack_words(record["words"]), -1)
 
-    def _rarity(self, part: _Partition, words: np.ndarray) -> tuple[np.ndarray, list[int]]:
-        """IDF-like weights for the words, and vocab keys: the rarest words, rarest first."""
+    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """IDF-like weights for the words, and the vocab keys of the article, best first.
+
+        The wire story and its rewrite must pick the same words whatever their lengths, so the
+        choice depends on the word only: names first (rewrites keep them), then a fixed
+        hash-sampled quarter of the other words, smallest hashes first; never words that are
+        common in the window."""
         if not len(words):
             return np.zeros(0), []
         df = part.sketch.df(words)
         weights = np.log((part.sketch.docs + 2.0) / (df + 1.0))
-        order = np.lexsort((words, df))[: self.opts.vocab_query]
-        common = max(5, part.sketch.docs // 200)  # words in > 0.5 % of articles do not find stories
-        keys = [int(words[i]) + 1 for i in order.tolist() if df[i] <= common]
-        return weights, keys
+        common = max(5, part.sketch.docs // 200)
+        rare = words[df <= common]
+        is_name = np.isin(rare, names)
+        sampled = rare[~is_name]
+        sampled = sampled[sampled % 4 == 0]
+        ordered = np.concatenate((np.sort(rare[is_name]), np.sort(sampled)))
+        return weights, [int(w) + 1 for w in ordered[: self.opts.vocab_query].tolist()]
 
     def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], words: np.ndarray,
                weights: np.ndarray, rare_keys: list[int]) -> tuple[Decision, str]:
         new = Decision(article_id, None, "s-" + article_id, 0.0)
-        lead_hits = _count(part.lead.get(k, part.live) for k in fp["lead"])
+        lead_hits = _count(part.lead.get(k, part.live) for k in {*fp["lead"], *fp.get("probe", ())})
         vocab_hits = _count(part.vocab.get(k, part.live) for k in rare_keys)
         if not lead_hits and not vocab_hits:
             return new, new.story_id
@@ -314,7 +324,7 @@ class DedupeIndex:
         for seq, n in lead_hits.items():
             merged[seq] = merged.get(seq, 0) + n
         best: tuple[float, Mapping[str, Any]] | None = None
-        for seq in _best(merged, self.opts.max_candidates):
+        for seq in _best(merged, self.opts.max_story_candidates):
             cand = record(seq)
             if cand is None:
                 continue
@@ -327,17 +337,20 @@ class DedupeIndex:
         return Decision(article_id, None, best[1]["story_id"], round(best[0], 4)), best[1]["story_id"]
 
     def _copy_similarity(self, a: str, b: str) -> float:
-        """Containment of the shorter key text in the other one's prefix (copies, trimmed copies,
-        summary-only items); symmetric."""
-        if len(a) > len(b):
-            a, b = b, a
-        limit = self.opts.compare_chars
-        a = a[:limit]
-        if len(a) < self.opts.min_copy_chars:
+        """Share of the shorter key text's first `compare_words` words found in order in the other
+        one (word-level LCS against a window three times as long, so dropped or inserted
+        paragraphs cost only their own words): copies, trimmed copies and summary-only items."""
+        ta, tb = a.split(), b.split()
+        if len(ta) > len(tb):
+            ta, tb = tb, ta
+        if not ta:
+            return 0.0
+        n = self.opts.compare_words
+        ta = ta[:n]
+        if len(ta) < self.opts.min_copy_words:
             # too short to trust containment: only (nearly) the whole text counts
-            return LCSseq.normalized_similarity(a, b) if len(b) <= len(a) * 1.3 + 20 else 0.0
-        window = b[: len(a) + max(200, len(a) // 3)]
-        return LCSseq.similarity(a, window) / len(a)
+            return LCSseq.normalized_similarity(ta, tb) if len(tb) <= len(ta) * 1.3 + 3 else 0.0
+        return LCSseq.similarity(ta, tb[: 3 * len(ta) + 20]) / len(ta)
 
 
 def _count(seqs: Any) -> dict[int, int]:
@@ -349,8 +362,8 @@ def _count(seqs: Any) -> dict[int, int]:
 
 
 def _best(hits: Mapping[int, int], n: int) -> list[int]:
-    """Most shared keys first; among equals the earliest article."""
-    return sorted(hits, key=lambda s: (-hits[s], s))[:n]
+    """Most shared keys first; among equals the most recent article (follow-ups cluster in time)."""
+    return sorted(hits, key=lambda s: (-hits[s], -s))[:n]
 
 
 __all__ = ["Decision", "DedupeIndex", "Options", "parse_time"]

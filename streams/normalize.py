@@ -10,10 +10,12 @@ field of the article and adds `norm`:
     fingerprints  what `streams.dedupe` needs, all JSON-serialisable:
                     text   "key text" prefix: lower-case words of the body without dateline and
                            feed boilerplate, single-spaced (what copies are verified on)
-                    lead   winnowed 64-bit hashes of word 5-grams at the start of the key text
-                           (candidate lookup for copies; a common run of >= 16 words shares one)
+                    lead   winnowed 63-bit hashes of word 5-grams at the start of the key text
+                           (indexed for copies; a common run of >= 16 words shares one)
+                    probe  all word 5-gram hashes of the first 36 words (looked up for copies)
                     words  distinct content-word hashes (crc32) as base64 of little-endian uint32
                            (rare-word lookup and vocabulary containment for rewrites)
+                    names  the same for capitalised words inside sentences (rewrite lookup)
                     n      number of words in the key text
 
 Cleaning removes HTML, zero-width and control characters, unifies quotes, and drops whole lines of
@@ -38,10 +40,11 @@ import numpy as np
 MAX_RAW_CHARS = 1_000_000  # cut before any regex work: a 5 MB "content" must stay cheap
 MAX_BODY_CHARS = 100_000
 MAX_TITLE_CHARS = 1_000
-KEY_TEXT_CHARS = 1_500  # verification compares prefixes; more costs time and store space
+KEY_TEXT_CHARS = 2_000  # verification compares prefixes; more costs time and store space
 WORDS_FROM_CHARS = 3_000  # vocabulary for rewrite detection comes from the start of the article
 MAX_WORDS = 200
 LEAD_TOKENS = 64
+PROBE_TOKENS = 36
 SHINGLE = 5
 WINNOW = 12
 MIN_DETECT_LETTERS = 20
@@ -85,6 +88,8 @@ _TRAILER = re.compile(r"(?:\s*(?:\u2026|\.\.\.|\[\u2026\]|\[\.\.\.\]|continue re
 _DATELINE = re.compile(
     r"^[A-Z][A-Z.'\u2019 \-]{1,30}(?:,\s*[A-Z][\w.' \-]{0,25})?\s*(?:\([\w .\-/]{1,25}\))?\s*[\u2014\u2013\-]{1,2}\s+")
 _WORD = re.compile(r"\w+")
+# capitalised words inside a sentence: names of people, places, organisations (what rewrites keep)
+_NAME = re.compile(r"(?<=[\w,;:)] )[A-Z\u00c0-\u00d6\u00d8-\u00de]\w+")
 
 _STOPWORDS_TEXT = """
 a about after against all also an and any are as at be because been before being between both but by
@@ -157,15 +162,21 @@ def word_hash(word: str) -> int:
 _P = np.uint64(0x100000001B3)
 
 
-def lead_hashes(tokens: list[str]) -> list[int]:
-    """Winnowing (Schleimer et al. 2003) over hashed word 5-grams of the first LEAD_TOKENS words:
-    every run of WINNOW + SHINGLE - 1 common words yields at least one common hash."""
+def lead_hashes(tokens: list[str]) -> tuple[list[int], list[int]]:
+    """Hashed word 5-grams of the first LEAD_TOKENS words: (indexed, probed).
+
+    Indexed: winnowing (Schleimer et al. 2003) picks the minimum of every WINNOW consecutive
+    hashes, so any run of WINNOW + SHINGLE - 1 words shared with another text shares an indexed
+    hash, plus the first shingle. Probed: every shingle of the first PROBE_TOKENS words, so that a
+    one-sentence summary finds its full article even when the sentence holds a single indexed hash.
+    """
     head = tokens[:LEAD_TOKENS]
     if not head:
-        return []
+        return [], []
     h = np.fromiter((word_hash(w) for w in head), dtype=np.uint64, count=len(head))
     if len(head) < SHINGLE:
-        return [_finish(int(np.bitwise_xor.reduce(h * (np.arange(len(h), dtype=np.uint64) + _P))))]
+        one = [_finish(int(np.bitwise_xor.reduce(h * (np.arange(len(h), dtype=np.uint64) + _P))))]
+        return one, one
     n = len(head) - SHINGLE + 1
     acc = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -175,11 +186,13 @@ def lead_hashes(tokens: list[str]) -> list[int]:
         acc *= np.uint64(0xBF58476D1CE4E5B9)
         acc ^= acc >> np.uint64(32)
     if n <= WINNOW:
-        picks = {int(acc.argmin())}
+        picks = {0, int(acc.argmin())}
     else:
         windows = np.lib.stride_tricks.sliding_window_view(acc, WINNOW)
-        picks = set((windows.argmin(axis=1) + np.arange(len(windows))).tolist())
-    return sorted({_finish(int(acc[i])) for i in picks})
+        picks = {0, *(windows.argmin(axis=1) + np.arange(len(windows))).tolist()}
+    finished = [_finish(v) for v in acc.tolist()]
+    probe = list(dict.fromkeys(finished[: max(1, PROBE_TOKENS - SHINGLE + 1)]))
+    return sorted({finished[i] for i in picks}), probe
 
 
 def _finish(value: int) -> int:
@@ -208,8 +221,10 @@ def fingerprints(title: str, body: str) -> dict[str, Any]:
         text = (" ".join(_WORD.findall(title.lower())) + " " + text).strip()
     tokens = text.split()
     vocab_tokens = _WORD.findall((title + "\n" + body[:WORDS_FROM_CHARS]).lower())
-    return {"text": text, "lead": lead_hashes(tokens), "words": pack_words(content_words(vocab_tokens)),
-            "n": len(tokens)}
+    lead, probe = lead_hashes(tokens)
+    names = _NAME.findall(title + "\n" + body[:WORDS_FROM_CHARS])
+    return {"text": text, "lead": lead, "probe": probe, "words": pack_words(content_words(vocab_tokens)),
+            "names": pack_words(content_words([n.lower() for n in names])), "n": len(tokens)}
 
 
 @lru_cache(maxsize=1)

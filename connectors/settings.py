@@ -62,6 +62,7 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
     partitions: int = 4
     client_id: str = "wirewatch"
+    app_id: str = "wirewatch"                 # Faust app id: consumer group and changelog topic prefix
     security: Mapping[str, Any] = field(default_factory=dict)   # kafka-python style security options
     metrics_port: int = 0                     # 0: no metrics server
     alert_min_severity: str = "medium"
@@ -78,6 +79,7 @@ class Settings:
             topics=topics,
             partitions=_int(env, "WIREWATCH_PARTITIONS", 4, low=1, high=1024),
             client_id=_text(env, "WIREWATCH_CLIENT_ID", "wirewatch"),
+            app_id=_text(env, "WIREWATCH_APP_ID", "wirewatch"),
             security=_security(env),
             metrics_port=_int(env, "WIREWATCH_METRICS_PORT", 0, low=0, high=65535),
             alert_min_severity=_choice(env, "WIREWATCH_ALERT_MIN_SEVERITY", "medium",

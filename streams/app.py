@@ -63,7 +63,8 @@ def create_app(settings: Settings, rules: Rules | None = None,
     metrics = metrics or StreamMetrics()
     topics = settings.topics
     app = faust.App(
-        "wirewatch", broker=f"kafka://{settings.bootstrap_servers}", store="rocksdb://",
+        settings.app_id, broker=[f"kafka://{s}" for s in (settings.bootstrap_servers or "").split(",")],
+        store="rocksdb://",
         datadir=settings.data_dir, topic_partitions=settings.partitions, web_enabled=False,
         consumer_auto_offset_reset="earliest", producer_acks=-1,
         broker_credentials=_credentials(settings), table_cleanup_interval=60.0,

@@ -1,0 +1,194 @@
+"""Dedupe: copies, chains, summaries, rewrites, languages, window, idempotence, restart from the store."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+
+from streams.dedupe import Decision, DedupeIndex, KeyTable
+from streams.normalize import normalize
+
+WIRE = [
+    "The harbour authority in Port Elmsworth closed the northern quay on Monday after a crane "
+    "collapsed onto two moored fishing trawlers during a sudden squall.",
+    "Nobody was hurt, spokeswoman Marit Oyelaran said, but the quay will stay shut until engineers "
+    "from the Veldmark Institute have inspected the four remaining cranes on the waterfront.",
+    "Fishermen warned that the closure would cost them the start of the mackerel season. The Elmsworth "
+    "Fishermen's Cooperative said its members land nearly half of their yearly catch in May and June.",
+    "The crane, built in 1987, had passed its last safety check in March, according to records seen by "
+    "the local council, which has asked the port operator Brackwater Logistics for a full report.",
+]
+REWRITE = (
+    "Fishermen in Port Elmsworth fear for the mackerel season after a crane toppled onto two trawlers "
+    "at the northern quay. Marit Oyelaran, for the harbour authority, said nobody was hurt. Engineers "
+    "from the Veldmark Institute will inspect the remaining cranes, and the council wants Brackwater "
+    "Logistics to explain how a crane that passed a safety check in March could collapse."
+)
+OTHER = (
+    "Voters in the mountain district of Hallgrim elected a new mayor on Sunday, choosing former "
+    "schoolteacher Ivo Castellane over the incumbent by fewer than three hundred votes. Turnout was "
+    "the highest in two decades, officials said, after a campaign dominated by the closure of the "
+    "valley railway line and the future of the district hospital in Oberlund."
+)
+SAME_EVENT = (
+    "A port crane in Elmsworth fell during Monday's storm and damaged fishing vessels moored below. "
+    "Witnesses described a loud crack before the structure gave way. Local radio reported that the "
+    "harbour will remain closed for several days while the damage is assessed and the boats are "
+    "recovered by divers working for the coastguard."
+)
+
+
+def art(aid: str, hour: float, content: str, *, title: str = "Crane collapses at harbour",
+        language: str = "en", summary: str | None = None) -> dict:
+    day, rest = divmod(hour, 24)
+    hh, mm = divmod(int(rest * 60), 60)
+    return normalize({"id": aid, "url": f"https://example.test/{aid}", "title": title,
+                      "published_at": f"2024-05-{6 + int(day):02d}T{hh:02d}:{mm:02d}:00Z",
+                      "source": "example.test", "feed": "f", "content": content, "summary": summary,
+                      "language": language})
+
+
+def html(paragraphs: list[str]) -> str:
+    return "".join(f"<p>{p}</p>" for p in paragraphs)
+
+
+def feed() -> list[dict]:
+    return [
+        art("wire", 0, "\n\n".join(WIRE)),
+        art("other", 0.5, OTHER, title="New mayor for Hallgrim"),
+        art("dateline", 1, html(["PORT ELMSWORTH (Tidewire) \u2014 " + WIRE[0], "\u2022 Read also: Lighthouse sold",
+                                 *WIRE[1:3], "Advertisement", WIRE[3].replace("1987", "1986")]),
+            title="UPDATE 1-Crane collapses at harbour | Daily Gull"),
+        art("summary", 2, WIRE[0] + " \u2026", title="Crane Collapses At Harbour"),
+        art("trimmed", 3, "\n".join(WIRE[:2]) + "\n\u00a9 Tidewire 2024"),
+        art("dropped", 3.5, "\n".join([WIRE[0], WIRE[2], WIRE[3]]).replace("'", "\u2019")),
+        art("rewrite", 5, REWRITE, title="Mackerel season at risk after crane accident"),
+        art("same-event", 6, SAME_EVENT, title="Storm topples crane in Elmsworth port"),
+        art("french", 6.5, "\n\n".join(WIRE), language="fr"),
+    ]
+
+
+def run(index: DedupeIndex, articles: list[dict]) -> dict[str, Decision]:
+    return {a["id"]: index.decide(a) for a in articles}
+
+
+def test_copies_chain_to_first_seen_and_share_its_story():
+    d = run(DedupeIndex(), feed())
+    assert d["wire"].copy_of is None and d["wire"].story_id == "s-wire"
+    for aid in ("dateline", "summary", "trimmed", "dropped"):
+        assert d[aid].copy_of == "wire", aid
+        assert d[aid].story_id == "s-wire"
+        assert 0.87 <= d[aid].similarity <= 1.0
+
+
+def test_unrelated_same_event_and_other_language_stay_apart():
+    d = run(DedupeIndex(), feed())
+    assert d["other"] == Decision("other", None, "s-other", 0.0)
+    assert d["same-event"].copy_of is None and d["same-event"].story_id == "s-same-event"
+    assert d["french"].copy_of is None and d["french"].story_id == "s-french"
+
+
+def test_rewrite_joins_the_story_but_is_not_a_copy():
+    d = run(DedupeIndex(), feed())
+    assert d["rewrite"].copy_of is None
+    assert d["rewrite"].story_id == "s-wire"
+    assert d["rewrite"].similarity >= 0.5
+
+
+def test_copy_of_a_later_copy_points_to_the_root():
+    index = DedupeIndex()
+    index.decide(art("wire", 0, "\n\n".join(WIRE)))
+    # only the later copy holds the last paragraph's exact wording: found through it, still the root
+    index.decide(art("copy1", 1, "\n\n".join(WIRE) + "\nThe port reopens on Friday."))
+    d = index.decide(art("copy2", 2, "\n\n".join(WIRE) + "\nThe port reopens on Friday."))
+    assert d.copy_of == "wire"
+
+
+def test_deciding_again_returns_the_same_and_changes_nothing():
+    store: dict = {}
+    index = DedupeIndex(store)
+    first = run(index, feed())
+    before = copy.deepcopy(store)
+    again = run(index, list(reversed(feed())))
+    assert again == first
+    assert store == before
+
+
+def test_window_expires_old_articles_and_bounds_the_store():
+    store: dict = {}
+    index = DedupeIndex(store, window_s=24 * 3600)
+    index.decide(art("wire", 0, "\n\n".join(WIRE)))
+    index.decide(art("later", 30, OTHER, title="Later"))
+    assert "a:wire" not in store and "a:later" in store
+    d = index.decide(art("copy", 31, "\n\n".join(WIRE)))
+    assert d.copy_of is None  # the original left the window
+    for i in range(50):
+        index.decide(art(f"n{i}", 40 + i, f"{OTHER} Item {i} of the bulletin.", title=f"n{i}"))
+    assert sum(k.startswith("a:") for k in store) <= 26
+
+
+def test_late_article_outside_window_is_judged_but_not_stored():
+    store: dict = {}
+    index = DedupeIndex(store, window_s=24 * 3600)
+    index.decide(art("wire", 48, "\n\n".join(WIRE)))
+    d = index.decide(art("old", 1, "\n\n".join(WIRE)))
+    assert d.copy_of == "wire" and "a:old" not in store
+
+
+@pytest.mark.parametrize("split", [1, 4, 7])
+def test_restart_over_the_same_store_gives_the_same_decisions(split):
+    articles = feed()
+    uninterrupted = run(DedupeIndex({}), articles)
+    store: dict = {}
+    first = run(DedupeIndex(store), articles[:split])
+    second = run(DedupeIndex(store), articles[split:])  # a new worker over the persisted table
+    assert {**first, **second} == uninterrupted
+
+
+def test_restart_with_many_articles_and_expiry():
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(3000)]
+
+    def text(seed: int) -> str:
+        r = random.Random(seed)
+        return " ".join(r.choice(vocab) for _ in range(120))
+
+    articles = []
+    for i in range(400):
+        src = rng.randrange(max(1, i)) if i and rng.random() < 0.3 else i
+        articles.append(art(f"x{i}", i * 0.5, text(src), title=f"t{i}"))
+    uninterrupted = run(DedupeIndex({}, window_s=48 * 3600), articles)
+    store: dict = {}
+    part1 = run(DedupeIndex(store, window_s=48 * 3600), articles[:250])
+    part2 = run(DedupeIndex(store, window_s=48 * 3600), articles[250:])
+    assert {**part1, **part2} == uninterrupted
+    assert sum(d.copy_of is not None for d in uninterrupted.values()) > 50
+
+
+def test_store_values_are_json():
+    import json
+
+    store: dict = {}
+    run(DedupeIndex(store), feed())
+    for key, value in store.items():
+        assert json.loads(json.dumps(value)) == value, key
+
+
+def test_decision_to_dict():
+    assert Decision("a", None, "s-a", 0.0).to_dict() == {"id": "a", "copy_of": None, "story_id": "s-a",
+                                                         "similarity": 0.0}
+
+
+def test_key_table_grows_and_forgets_dead_entries():
+    table = KeyTable(capacity=16)
+    live = {}
+    for seq in range(1, 5001):
+        live[seq] = str(seq)
+        table.put(seq * 7919 + 1, seq, live)
+        if seq > 100:
+            del live[seq - 100]  # a sliding window of 100
+    assert table.get(5000 * 7919 + 1, live) == 5000
+    assert table.get(10 * 7919 + 1, live) is None
+    assert table.mask + 1 <= 1024  # sized by the live entries, not by all ever inserted

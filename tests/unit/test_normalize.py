@@ -1,0 +1,120 @@
+"""Normalisation: readable cleaned text, language, fingerprints; never raises, idempotent cleaning."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.normalize import clean_text, key_text, normalize, unpack_words
+
+BODY = ("<p>The harbour authority in Port Elmsworth closed the northern quay on Monday after a crane "
+        "collapsed onto two fishing boats.</p><p>&bull; Read also: Lighthouse keeper retires</p>"
+        "<p>Nobody was hurt, a spokeswoman said, but the quay will stay shut until engineers "
+        "have inspected the remaining cranes.</p><p>Advertisement</p><p>&copy; Tidewire 2024</p>")
+
+
+def article(**fields: object) -> dict[str, object]:
+    base = {"id": "a1", "url": "https://example.test/a1", "title": "Crane collapses at harbour",
+            "published_at": "2024-05-06T10:00:00Z", "source": "example.test", "feed": "f",
+            "content": BODY, "language": "en"}
+    base.update(fields)
+    return base
+
+
+def test_html_boilerplate_and_paragraphs():
+    norm = normalize(article())["norm"]
+    assert norm["body"].split("\n") == [
+        "The harbour authority in Port Elmsworth closed the northern quay on Monday after a crane "
+        "collapsed onto two fishing boats.",
+        "Nobody was hurt, a spokeswoman said, but the quay will stay shut until engineers "
+        "have inspected the remaining cranes."]
+    assert norm["body_field"] == "content"
+    assert norm["title"] == "Crane collapses at harbour"
+
+
+def test_returns_a_copy_and_keeps_fields():
+    raw = article(extra={"x": 1})
+    out = normalize(raw)
+    assert "norm" not in raw and out["extra"] == {"x": 1} and out["id"] == "a1"
+
+
+def test_summary_used_when_content_empty():
+    norm = normalize(article(content="  <p> </p>", summary="Short &amp; sweet summary."))["norm"]
+    assert norm["body_field"] == "summary" and norm["body"] == "Short & sweet summary."
+
+
+def test_smart_quotes_entities_and_invisible_characters():
+    assert clean_text("\u201cHe\u2019s here\u201d,\u200b she said\u00a0 today") == "\"He's here\", she said today"
+    assert clean_text("a&amp;lt;b&amp;gt;c") == "a c"  # double-escaped tag
+    assert clean_text("line one\r\nline two\rline three") == "line one\nline two\nline three"
+
+
+def test_boilerplate_only_on_whole_short_lines():
+    assert clean_text("Share prices fell sharply") == "Share prices fell sharply"
+    assert clean_text("Read more: council votes on harbour fees") == ""
+    assert clean_text("Read more about it in the report") == "Read more about it in the report"
+    assert clean_text("Police said the staff were evacuated") == "Police said the staff were evacuated"
+    assert clean_text("Harbour Gazette staff") == ""
+
+
+def test_language_declared_normalised_and_detected():
+    assert normalize(article(language="en-GB"))["norm"]["language"] == "en"
+    fr = article(language=None, title="Un incendie ravage un entrepôt",
+                 content="Un incendie a ravagé mardi soir un entrepôt de la zone industrielle, "
+                         "selon les pompiers qui sont intervenus pendant toute la nuit.")
+    assert normalize(fr)["norm"]["language"] == "fr"
+    assert normalize(article(language=None, title="", content="42"))["norm"]["language"] == "und"
+
+
+def test_dateline_and_trailer_not_in_key_text():
+    assert key_text("PORT ELMSWORTH (Tidewire) \u2014 The quay closed. Continue reading") == "the quay closed"
+    assert key_text("KYIV, AP - The quay closed\u2026") == "the quay closed"
+
+
+def test_fingerprints_json_serialisable_and_stable():
+    fp = normalize(article())["norm"]["fingerprints"]
+    assert json.loads(json.dumps(fp)) == fp
+    assert fp == normalize(article())["norm"]["fingerprints"]
+    assert fp["lead"] and fp["probe"] and len(unpack_words(fp["words"])) > 10
+    assert all(0 < k < 2**63 for k in fp["lead"] + fp["probe"])
+
+
+def test_huge_input_is_capped():
+    big = "word " * 1_200_000  # 6 MB
+    norm = normalize(article(content=big))["norm"]
+    assert 0 < len(norm["body"]) <= 100_000
+    assert len(norm["fingerprints"]["text"]) <= 2_000
+
+
+ODD_PIECES = st.sampled_from(list("ab <>/&;#xp\n\r\t\u00a0\u200b\u2019\u201c\u00e9\u0301\U0001f600")
+                             + ["<p>", "</p>", "&amp;", "&lt;", "<br/>", "Advertisement\n", "\u00a9 X\n"])
+ODD_TEXT = st.lists(ODD_PIECES, max_size=80).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ODD_TEXT)
+def test_clean_text_is_idempotent(text):
+    once = clean_text(text)
+    assert clean_text(once) == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["title", "content", "summary", "language"]),
+                       st.one_of(st.none(), st.integers(), ODD_TEXT, st.text(max_size=300))))
+def test_normalize_never_raises(fields):
+    out = normalize({"id": "x", **fields})
+    norm = out["norm"]
+    assert isinstance(norm["body"], str) and isinstance(norm["title"], str)
+    assert norm["body_field"] in ("content", "summary")
+    assert isinstance(norm["language"], str) and norm["language"]
+    json.dumps(norm)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_body_lines_are_clean(text):
+    body = clean_text(text)
+    assert all(line == line.strip() and line for line in body.split("\n")) or body == ""
+    assert "  " not in body and "\r" not in body

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -12,8 +11,6 @@ import pytest
 
 from connectors.settings import Settings, Topics
 from streams.localkafka import LocalKafka, free_port
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -41,13 +38,3 @@ def settings(kafka: LocalKafka, tmp_path: Path) -> Settings:
     topics = Topics(**{name: f"t{run}.{value}" for name, value in Topics().__dict__.items()})
     return Settings(bootstrap_servers=kafka.bootstrap, topics=topics, partitions=2,
                     client_id=f"test-{run}", app_id=f"wirewatch-test-{run}", data_dir=str(tmp_path / "worker"))
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child `wirewatch` process use these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WIREWATCH_", "KAFKA_"))}
-    env.update({"KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "", "WIREWATCH_APP_ID": settings.app_id,
-                "WIREWATCH_CLIENT_ID": settings.client_id, "WIREWATCH_PARTITIONS": str(settings.partitions),
-                "WIREWATCH_DATA_DIR": settings.data_dir, "PYTHONPATH": str(REPO)})
-    env.update({f"WIREWATCH_TOPIC_{name.upper()}": value for name, value in settings.topics.__dict__.items()})
-    return env

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import REPO, settings_env
+from helpers.procs import REPO, read_until, settings_env, wirewatch
+
 from connectors.article import encode
 from connectors.seedserver import StaticFeedServer
 from connectors.settings import Settings
-from helpers.procs import read_until, wirewatch
 from streams.alerts import RANK
 from streams.topics import ensure_topics
 

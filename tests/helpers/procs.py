@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from connectors.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child `wirewatch` process use these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WIREWATCH_", "KAFKA_"))}
+    env.update({"KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "", "WIREWATCH_APP_ID": settings.app_id,
+                "WIREWATCH_CLIENT_ID": settings.client_id, "WIREWATCH_PARTITIONS": str(settings.partitions),
+                "WIREWATCH_DATA_DIR": settings.data_dir, "PYTHONPATH": str(REPO)})
+    env.update({f"WIREWATCH_TOPIC_{name.upper()}": value for name, value in settings.topics.__dict__.items()})
+    return env
 
 
 @contextmanager

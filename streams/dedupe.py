@@ -15,8 +15,9 @@ Per article (see `streams.normalize` for the fingerprints):
    copy  = the shorter key text's first 120 words are contained in the other's first 380 words
            (rapidfuzz word-level LCS, so dropped paragraphs cost only their own words):
            containment >= `copy_threshold`;
-   story = share of the new article's content words (weighted by rarity) found in the candidate's
-           vocabulary >= `story_threshold` (rewrites keep the wire story's words, not its 5-grams).
+   story = share of the new article's content words (words common in the window left out) found in
+           the candidate's vocabulary >= `story_threshold` (rewrites keep the wire story's words,
+           not its 5-grams).
 3. State. Everything needed after a restart is in `store` (a Faust table in the worker):
    `a:<id>` one record per article in the window (decision, fingerprints, key text), and
    `m:<language>` the partition clock (newest event time, next sequence number). The tables and the
@@ -276,7 +277,7 @@ class DedupeIndex:
                 part.sketch.add(unpack_words(record["words"]), -1)
 
     def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, list[int]]:
-        """IDF-like weights for the words, and the vocab keys of the article, best first.
+        """Weights of the words for containment, and the vocab keys of the article, best first.
 
         The wire story and its rewrite must pick the same words whatever their lengths, so the
         choice depends on the word only: names first (rewrites keep them), then a fixed
@@ -285,8 +286,10 @@ class DedupeIndex:
         if not len(words):
             return np.zeros(0), []
         df = part.sketch.df(words)
-        weights = np.log((part.sketch.docs + 2.0) / (df + 1.0))
         common = max(5, part.sketch.docs // 200)
+        # Not idf: the window holds the story's own copies, which would make the story's words look
+        # common and the rewriter's new words rare. Words in > 0.5 % of the window just don't count.
+        weights = (df <= common).astype(np.float64)
         rare = words[df <= common]
         is_name = np.isin(rare, names)
         sampled = rare[~is_name]

@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make run` (set up and run wirewatch) and `make test` (set up and test).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test unit lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("wirewatch needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[test,fulltext]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/wirewatch run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check streams connectors tests bench
+	$(BIN)/mypy streams connectors
+
+bench: $(STAMP)
+	$(BIN)/python bench/quality_dedup.py
+	$(BIN)/python bench/quality_story.py
+	$(BIN)/python bench/quality_escalation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,71 @@
+"""The Article contract: ids, canonical URLs, timestamps and schema validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors import article as contract
+from connectors.errors import ConfigError
+from connectors.settings import Settings
+
+
+def valid(**extra: object) -> dict[str, object]:
+    return {"id": "abc", "url": "https://example.org/a", "title": "t", "published_at": "2021-02-26T05:12:00Z",
+            "source": "example.org", "feed": "f", **extra}
+
+
+def test_tracking_parameters_do_not_change_the_id() -> None:
+    plain = contract.article_id("https://example.org/world/story?id=7")
+    for noisy in ("https://EXAMPLE.org:443/world/story?utm_source=rss&id=7&fbclid=x#comments",
+                  "https://example.org/world/story?id=7&gclid=1&utm_medium=feed"):
+        assert contract.article_id(noisy) == plain
+    assert contract.article_id("https://example.org/world/story?id=8") != plain
+
+
+def test_guid_is_the_fallback_identity() -> None:
+    assert contract.article_id(None, "tag:wire,2021:1") == contract.article_id("", "tag:wire,2021:1")
+    assert contract.article_id(None, "tag:wire,2021:1") != contract.article_id(None, "tag:wire,2021:2")
+    with pytest.raises(contract.InvalidRecord):
+        contract.article_id(None, None)
+
+
+@given(st.sampled_from(["utm_source", "utm_campaign", "fbclid", "gclid", "mc_cid"]), st.text(alphabet="abcXYZ019-_.~", max_size=20))
+def test_any_tracking_value_is_dropped(name: str, value: str) -> None:
+    base = "https://news.example/a/b?page=2"
+    assert contract.canonical_url(f"{base}&{name}={value}") == contract.canonical_url(base)
+
+
+def test_rfc3339_is_utc_with_z() -> None:
+    paris = timezone(timedelta(hours=1))
+    assert contract.rfc3339(datetime(2021, 2, 26, 6, 12, tzinfo=paris)) == "2021-02-26T05:12:00Z"
+    assert contract.parse_time("2021-02-26T05:12:00Z") == datetime(2021, 2, 26, 5, 12, tzinfo=UTC)
+
+
+def test_validation_names_the_field() -> None:
+    assert contract.validate(valid(extra_field={"kept": True}))["extra_field"] == {"kept": True}
+    with pytest.raises(contract.InvalidRecord, match="published_at"):
+        contract.validate(valid(published_at="yesterday"))
+    with pytest.raises(contract.InvalidRecord, match="'title' is a required property"):
+        contract.validate({k: v for k, v in valid().items() if k != "title"})
+    with pytest.raises(contract.InvalidRecord, match="JSON object"):
+        contract.validate(["not", "an", "object"])
+    with pytest.raises(contract.InvalidRecord, match="not JSON"):
+        contract.decode(b"\xff\xfe")
+
+
+def test_settings_fail_with_the_variable_and_reason() -> None:
+    with pytest.raises(ConfigError, match="WIREWATCH_PARTITIONS.*whole number"):
+        Settings.from_env({"WIREWATCH_PARTITIONS": "four"})
+    with pytest.raises(ConfigError, match="WIREWATCH_ALERT_MIN_SEVERITY.*one of"):
+        Settings.from_env({"WIREWATCH_ALERT_MIN_SEVERITY": "severe"})
+    with pytest.raises(ConfigError, match="WIREWATCH_KAFKA_SASL_USERNAME"):
+        Settings.from_env({"WIREWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "WIREWATCH_TOPIC_ALERTS": "ops.alerts"})
+    assert settings.kafka_options()["bootstrap_servers"] == ["k1:9092", "k2:9092"]
+    assert settings.topics.alerts == "ops.alerts"
+    assert "ops.alerts.dlq" not in {s.name for s in settings.topics.specs(4)}
+    assert Settings.from_env({}).bootstrap_servers is None

@@ -1,0 +1,44 @@
+"""The shared stages: replay order, bad lines, and processing the same record twice."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from streams.escalation import Rules
+from streams.pipeline import Pipeline
+
+
+def article(i: int, text: str, **extra: Any) -> dict[str, Any]:
+    return {"id": f"a{i}", "url": f"https://example.org/{i}", "title": f"Headline {i}",
+            "published_at": f"2021-03-01T10:{i:02d}:00Z", "source": f"outlet{i}.example", "feed": "f",
+            "language": "en", "content": text, **extra}
+
+
+STRIKE = ("Rockets struck a market in the border town of Ardmore on Monday, killing 14 people and wounding "
+          "dozens more, local officials said. The army said it had launched retaliatory strikes.")
+
+
+def test_replay_yields_one_decision_per_valid_line_and_reports_bad_ones() -> None:
+    lines = [json.dumps(article(1, STRIKE)), "{not json", "", json.dumps({"id": "x"}),
+             json.dumps(article(2, "The council approved the budget for the new library."))]
+    results = list(Pipeline(Rules.load()).run(lines))
+    assert [r[0] for r in results] == [1, 2, 4, 5]
+    assert [r[1]["id"] for r in results if r[1]] == ["a1", "a2"]
+    assert [type(r[3]).__name__ for r in results if r[3]] == ["InvalidRecord", "InvalidRecord"]
+
+
+def test_same_record_twice_gives_the_same_decision_and_no_second_alert() -> None:
+    pipeline = Pipeline(Rules.load())
+    first_decision, first_alert = pipeline.process(article(1, STRIKE))
+    again_decision, again_alert = pipeline.process(article(1, STRIKE))
+    assert again_decision == first_decision
+    assert first_alert is not None and again_alert is None
+
+
+def test_decision_follows_the_contract() -> None:
+    decision, _ = Pipeline(Rules.load()).process(article(1, STRIKE))
+    assert set(decision) == {"id", "copy_of", "story_id", "similarity", "escalation"}
+    assert set(decision["escalation"]) >= {"severity", "score", "categories", "casualties", "matches"}
+    for match in decision["escalation"]["matches"]:
+        assert {"term", "category", "field", "start", "end"} <= set(match)

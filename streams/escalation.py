@@ -1,19 +1,83 @@
-"""Escalation scoring from YAML rules. PLACEHOLDER (walking skeleton): plain keyword weights."""
+"""Escalation scoring: rules are data (YAML, see docs/rules.md), this module compiles and applies them.
+
+    Rules.load(path)          parse + validate every key (RuleError with file, line, key, reason),
+                              compile one alternation regex per language, the watchlist index
+    Rules.score(normed)       -> Escalation(severity, score, categories, casualties, matches)
+
+Scoring, in one pass per field (title, body):
+  1. the language regex finds phrases (and exclusions, which win at the same position and are dropped);
+  2. each phrase gets its category weight, times the title factor, times the smallest factor of the
+     modifiers (negation, hedging, drill, ...) found in its window of the same sentence;
+  3. phrases of counting categories look for a number within a few words: the largest is `casualties`;
+  4. watchlist names (actors, places) are matched fuzzily on transliteration-folded text; they add a
+     capped amount that can never reach `medium` on its own.
+A category contributes its best match plus a share per further match, capped; casualty counts add a
+bonus; the total against the thresholds gives the severity.
+
+Pure Python: no Kafka or Faust here. Never raises on odd input.
+"""
 
 from __future__ import annotations
 
+import bisect
+import logging
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from rapidfuzz import fuzz, process
 
 from connectors.errors import RuleError
 
+log = logging.getLogger(__name__)
+
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "seeds" / "rules" / "escalation.yaml"
+
+# Length-preserving fold (one char -> one char) so offsets into the folded text are offsets into the
+# original: accents off, typographic quotes and dashes to ASCII. Patterns are folded the same way.
+def _fold_table() -> dict[int, str]:
+    table = {}
+    for code in range(0xC0, 0x250):  # Latin-1 Supplement, Latin Extended-A/B
+        base = unicodedata.normalize("NFD", chr(code))[0]
+        if base != chr(code) and base.isascii():
+            table[code] = base.lower()
+    table.update({ord(c): "'" for c in "’‘ʼ`´"})
+    table.update({ord(c): "-" for c in "–—‐‑"})
+    table.update({ord("ı"): "i", ord("ł"): "l", ord("đ"): "d", ord("ø"): "o"})
+    return table
+
+
+_FOLD = _fold_table()
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+_WORD = re.compile(r"[\w'][\w'\-]*")
+_COUNT_WORD = re.compile(r"\d{1,3}(?:[,.\u202f\u00a0]\d{3})+(?!\d)|[\w'][\w'\-]*")  # keeps "1,200" whole
+# A sentence ends at . ! ? followed by space and a non-lowercase char, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’»)]*\s+(?=[^a-z\s])|\n|;\s")
+_SEP = r"[\s\-]+"
+_GAP_WORD = r"(?:[\w'][\w'\-]*,?[\s\-]+)"
+_DIGITS = r"\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?!\d)|\d+"
+MAX_TITLE_CHARS = 1_000
+MAX_CASUALTIES = 10_000_000
+
+
+def fold(text: str) -> str:
+    """Lowercase + accent fold, same length as `text` (required: offsets must stay valid)."""
+    low = text.lower()
+    if len(low) != len(text):  # e.g. 'İ' lowercases to two chars: fold char by char instead
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    if low.isascii():
+        return low
+    return _NON_ASCII.sub(_fold_char, low)  # sub beats str.translate: few chars to map in most texts
+
+
+def _fold_char(m: re.Match[str]) -> str:
+    return _FOLD.get(ord(m.group()), m.group())
 
 
 @dataclass
@@ -28,35 +92,858 @@ class Escalation:
         return asdict(self)
 
 
+# --------------------------------------------------------------------------------------------------
+# Loading: YAML nodes keep their marks, so every error names file and line.
+
+
+class _Doc:
+    """Validating reader over a composed YAML node tree of one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise RuleError(f"cannot read rule file: {exc.strerror or exc}", file=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            raise RuleError("rule file is not UTF-8", file=str(path)) from exc
+        try:
+            self.root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            line = exc.problem_mark.line + 1 if exc.problem_mark else None
+            raise RuleError(f"YAML syntax: {exc.problem}", file=str(path), line=line) from exc
+        except yaml.YAMLError as exc:
+            raise RuleError(f"YAML: {exc}", file=str(path)) from exc
+        if self.root is None:
+            raise RuleError("empty rule file", file=str(path), line=1)
+
+    def error(self, node: yaml.Node | None, key: str, reason: str) -> RuleError:
+        line = node.start_mark.line + 1 if node is not None else None
+        return RuleError(reason, file=str(self.path), line=line, key=key or None)
+
+    def mapping(self, node: yaml.Node, key: str, allowed: set[str],
+                required: set[str] = frozenset()) -> dict[str, yaml.Node]:  # type: ignore[assignment]
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, key, "expected a mapping")
+        out: dict[str, yaml.Node] = {}
+        for k_node, v_node in node.value:
+            name = self.scalar(k_node, key)
+            path = f"{key}.{name}" if key else name
+            if allowed and name not in allowed:
+                raise self.error(k_node, path, f"unknown key {name!r} (allowed: {', '.join(sorted(allowed))})")
+            if name in out:
+                raise self.error(k_node, path, f"duplicate key {name!r}")
+            out[name] = v_node
+        missing = sorted(set(required) - set(out))
+        if missing:
+            raise self.error(node, key, f"missing required key {missing[0]!r}")
+        return out
+
+    def free_mapping(self, node: yaml.Node, key: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """A mapping whose keys are names chosen by the author (categories, words)."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, key, "expected a mapping")
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for k_node, v_node in node.value:
+            name = self.scalar(k_node, key)
+            if name in out:
+                raise self.error(k_node, f"{key}.{name}", f"duplicate key {name!r}")
+            out[name] = (k_node, v_node)
+        return out
+
+    def scalar(self, node: yaml.Node, key: str) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error(node, key, "expected a single value")
+        return str(node.value)
+
+    def string(self, node: yaml.Node, key: str) -> str:
+        value = self.scalar(node, key).strip()
+        if not value:
+            raise self.error(node, key, "empty string")
+        return value
+
+    def number(self, node: yaml.Node, key: str, *, lo: float = 0.0, hi: float = 1e9) -> float:
+        raw = self.scalar(node, key)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise self.error(node, key, f"expected a number, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise self.error(node, key, f"{value:g} is outside [{lo:g}, {hi:g}]")
+        return value
+
+    def integer(self, node: yaml.Node, key: str, *, lo: int = 0, hi: int = 1_000_000_000) -> int:
+        raw = self.scalar(node, key)
+        if not re.fullmatch(r"-?\d+", raw.strip()):
+            raise self.error(node, key, f"expected an integer, got {raw!r}")
+        value = int(raw)
+        if not lo <= value <= hi:
+            raise self.error(node, key, f"{value} is outside [{lo}, {hi}]")
+        return value
+
+    def strings(self, node: yaml.Node, key: str) -> list[tuple[str, yaml.Node]]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, key, "expected a list")
+        return [(self.string(item, f"{key}[{i}]"), item) for i, item in enumerate(node.value)]
+
+    def boolean(self, node: yaml.Node, key: str) -> bool:
+        raw = self.scalar(node, key).lower()
+        if raw not in ("true", "false"):
+            raise self.error(node, key, f"expected true or false, got {raw!r}")
+        return raw == "true"
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    weight: float
+    counts: bool        # its phrases look for a casualty count nearby
+    description: str
+
+
+@dataclass(frozen=True)
+class Modifier:
+    name: str
+    factor: float
+    before: int          # words before the phrase, same sentence
+    after: int           # words after the phrase, same sentence
+    sentence: bool       # anywhere in the sentence
+
+
+@dataclass
+class _Language:
+    """What one language file contributes before compilation."""
+
+    code: str
+    phrases: list[tuple[str, str, str]] = field(default_factory=list)   # (category, source, regex)
+    exclude: list[tuple[str, str]] = field(default_factory=list)         # (source, regex)
+    modifiers: list[tuple[str, str]] = field(default_factory=list)       # (modifier, regex)
+    number_words: dict[str, int] = field(default_factory=dict)
+    scales: dict[str, int] = field(default_factory=dict)
+    count_window: int = 5
+    count_stop: set[str] = field(default_factory=set)
+    count_not_after: set[str] = field(default_factory=set)    # "in 2014", "March 17": not counts
+    count_not_before: set[str] = field(default_factory=set)   # "17 km", "17 years": not counts
+
+
+@dataclass
+class _Entity:
+    name: str
+    kind: str
+    exact: frozenset[str]         # short aliases (acronyms): exact, case-sensitive
+    keys: list[str]               # folded aliases without spaces, for rapidfuzz
+
+
+_PHRASE_TOKEN = re.compile(r"^[\w'\-{},|*_.&]+$")
+
+
+def compile_phrase(source: str, number_words: Mapping[str, int] | None = None, *,
+                   first: str | None = None) -> str:
+    """Turn an analyst's phrase into a regex (see docs/rules.md).
+
+    `word`       the word (case and accents ignored)        `kill*`     any ending: kill, killed, killing
+    `a|b|c`      one of these words                          `strik{e,es,ing}|struck`  endings in braces
+    `air_strike` optional space or hyphen: airstrike, air strike, air-strike
+    `~3`         up to three other words in between         `#`         a number (digits or words)
+    `re:...`     a raw regular expression (on lowercase, accent-folded text)
+    """
+    source = source.strip()
+    if source.startswith("re:"):
+        return f"(?:{source[3:].strip()})"
+    tokens = fold(source).split()
+    if not tokens:
+        raise ValueError("empty phrase")
+    if _is_gap(tokens[0]) or _is_gap(tokens[-1]):
+        raise ValueError("a phrase cannot start or end with a gap (~N)")
+    out: list[str] = []
+    pending_gap = ""
+    for i, tok in enumerate(tokens):
+        if _is_gap(tok):
+            if pending_gap:
+                raise ValueError("two gaps in a row")
+            pending_gap = f"{_GAP_WORD}{{0,{int(tok[1:])}}}"
+            continue
+        if i == 0 and first is not None:
+            piece = first
+        else:
+            piece = _number_regex(number_words or {}) if tok == "#" else _token_regex(tok)
+        out.append((_SEP + pending_gap if out else "") + piece)
+        pending_gap = ""
+    return "(?:" + "".join(out) + ")"
+
+
+def dispatch_phrase(source: str, number_words: Mapping[str, int] | None = None,
+                    depth: int = 3) -> list[tuple[str, str]]:
+    """Split a phrase by the literal prefix (up to `depth` chars) of its first word: [(prefix, rest regex)].
+
+    The scanner nests the prefixes as a trie of literal chars, which the regex engine checks before
+    entering a branch: a word start costs a few char compares instead of one try per phrase.
+    A phrase without a literal first character comes back as [("", full regex)].
+    """
+    source = source.strip()
+    tokens = fold(source).split() if not source.startswith("re:") else []
+    if not tokens or tokens[0] == "#":
+        return [("", compile_phrase(source, number_words))]
+    by_prefix: dict[str, list[str]] = {}
+    for alt in tokens[0].split("|"):
+        n = 0
+        while n < min(depth, len(alt)) and (alt[n].isalnum() or alt[n] in "'.&"):
+            n += 1
+        if n == 0:
+            return [("", compile_phrase(source, number_words))]
+        by_prefix.setdefault(alt[:n], []).append(_alt_regex(alt[n:], tokens[0]) if len(alt) > n else "")
+    return [(prefix, compile_phrase(source, number_words, first="(?:" + "|".join(rests) + ")"))
+            for prefix, rests in by_prefix.items()]
+
+
+def _is_gap(tok: str) -> bool:
+    if tok.startswith("~"):
+        if not re.fullmatch(r"~\d{1,2}", tok):
+            raise ValueError(f"bad gap {tok!r}: write ~N with N a number of words")
+        return True
+    return False
+
+
+def _token_regex(tok: str) -> str:
+    if not _PHRASE_TOKEN.match(tok):
+        raise ValueError(f"unsupported character in {tok!r} (use re: for a raw regex)")
+    alts = []
+    for alt in tok.split("|"):
+        if not alt:
+            raise ValueError(f"empty alternative in {tok!r}")
+        alts.append(_alt_regex(alt, tok))
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+
+def _alt_regex(alt: str, tok: str) -> str:
+    out = []
+    i = 0
+    while i < len(alt):
+        c = alt[i]
+        if c == "{":
+            j = alt.find("}", i)
+            if j < 0:
+                raise ValueError(f"unclosed brace in {tok!r}")
+            options = alt[i + 1:j].split(",")
+            out.append("(?:" + "|".join(re.escape(o) for o in options) + ")")
+            i = j + 1
+            continue
+        if c == "}":
+            raise ValueError(f"unopened brace in {tok!r}")
+        if c == "*":
+            if i != len(alt) - 1:
+                raise ValueError(f"* only at the end of a word in {tok!r}")
+            out.append(r"[\w'\-]*")
+        elif c in "_-":
+            out.append(r"[\s\-]?")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _number_regex(number_words: Mapping[str, int]) -> str:
+    words = sorted(number_words, key=len, reverse=True)
+    word_alt = "|".join(re.escape(w) for w in words)
+    return f"(?:{_DIGITS}" + (f"|(?:{word_alt})(?:[\\s\\-]+(?:{word_alt}))*" if words else "") + ")"
+
+
+def _load_language(doc: _Doc, root: dict[str, yaml.Node], categories: Mapping[str, Category],
+                   modifiers: Mapping[str, Modifier], lang: _Language) -> None:
+    if "numbers" in root:
+        nums = doc.mapping(root["numbers"], "numbers", {"words", "scales"})
+        for part, target in (("words", lang.number_words), ("scales", lang.scales)):
+            if part in nums:
+                for word, (_k, v_node) in doc.free_mapping(nums[part], f"numbers.{part}").items():
+                    target[fold(word)] = doc.integer(v_node, f"numbers.{part}.{word}", lo=0, hi=MAX_CASUALTIES)
+    if "phrases" in root:
+        for cat, (k_node, v_node) in doc.free_mapping(root["phrases"], "phrases").items():
+            if cat not in categories:
+                raise doc.error(k_node, f"phrases.{cat}",
+                                f"unknown category {cat!r}: declare it under categories in the main file")
+            for i, (phrase, node) in enumerate(doc.strings(v_node, f"phrases.{cat}")):
+                lang.phrases.append((cat, phrase, _checked(doc, node, f"phrases.{cat}[{i}]", phrase, lang)))
+    if "exclude" in root:
+        for i, (phrase, node) in enumerate(doc.strings(root["exclude"], "exclude")):
+            lang.exclude.append((phrase, _checked(doc, node, f"exclude[{i}]", phrase, lang)))
+    if "modifiers" in root:
+        for name, (k_node, v_node) in doc.free_mapping(root["modifiers"], "modifiers").items():
+            if name not in modifiers:
+                raise doc.error(k_node, f"modifiers.{name}",
+                                f"unknown modifier {name!r}: declare it under modifiers in the main file")
+            for i, (phrase, node) in enumerate(doc.strings(v_node, f"modifiers.{name}")):
+                _checked(doc, node, f"modifiers.{name}[{i}]", phrase, lang)
+                lang.modifiers.append((name, phrase))
+    if "casualty_counts" in root:
+        key = "casualty_counts"
+        cc = doc.mapping(root[key], key, {"window", "stop", "not_after", "not_before"})
+        if "window" in cc:
+            lang.count_window = doc.integer(cc["window"], f"{key}.window", lo=1, hi=20)
+        for part, target in (("stop", lang.count_stop), ("not_after", lang.count_not_after),
+                             ("not_before", lang.count_not_before)):
+            if part in cc:
+                target.update(fold(w) for w, _ in doc.strings(cc[part], f"{key}.{part}"))
+
+
+def _checked(doc: _Doc, node: yaml.Node, key: str, phrase: str, lang: _Language) -> str:
+    try:
+        regex = compile_phrase(phrase, lang.number_words)
+        compiled = re.compile(regex)
+    except (ValueError, re.error) as exc:
+        raise doc.error(node, key, f"bad phrase {phrase!r}: {exc}") from None
+    if compiled.match(""):
+        raise doc.error(node, key, f"phrase {phrase!r} matches the empty string")
+    return regex
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class _PhraseSet:
+    """Many phrases as one regex: a trie of literal prefixes (checked by the engine before entering a
+    branch), unnamed groups inside (named groups cost the engine its fast literal checks, about 2x).
+
+    `find` yields (start, end, meta) in text order; which phrase matched is found afterwards by
+    re-trying, at the match start only, the few phrases of that prefix in the order the big regex
+    tried them, so the answer is the phrase the regex chose.
+    """
+
+    def __init__(self, items: list[tuple[str, Any]], number_words: Mapping[str, int]) -> None:
+        buckets: dict[str, list[str]] = {}
+        self._candidates: dict[str, list[tuple[re.Pattern[str], Any]]] = {}
+        for source, meta in items:
+            for prefix, regex in dispatch_phrase(source, number_words):
+                buckets.setdefault(prefix, []).append(f"(?:{regex})")
+                anchored = re.compile(re.escape(prefix) + f"(?:{regex})(?![\\w])")
+                self._candidates.setdefault(prefix, []).append((anchored, meta))
+        self._depth = max((len(k) for k in buckets), default=0)
+        self.regex = re.compile(r"(?<![\w'])(?:" + _trie(buckets, "") + r")(?![\w])") if buckets else None
+
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, Any]]:
+        if self.regex is None:
+            return
+        for m in self.regex.finditer(text, start, len(text) if end is None else end):
+            yield m.start(), m.end(), self._which(text, m.start(), m.end())
+
+    def _which(self, text: str, start: int, end: int) -> Any:
+        head = text[start:start + self._depth]
+        for n in range(len(head), -1, -1):
+            for anchored, meta in self._candidates.get(head[:n], ()):
+                hit = anchored.match(text, start)
+                if hit is not None and hit.end() == end:
+                    return meta
+        return None
+
+
+@dataclass
+class _Compiled:
+    """One language, ready to scan."""
+
+    phrases: _PhraseSet           # meta: (category, phrase) or None for an exclusion
+    modifiers: _PhraseSet         # meta: modifier name
+    lang: _Language
+
+
 class Rules:
-    def __init__(self, version: str, terms: dict[str, tuple[str, float]], thresholds: dict[str, float]):
+    def __init__(self, *, version: str, thresholds: dict[str, float], categories: dict[str, Category],
+                 modifiers: dict[str, Modifier], languages: dict[str, _Language],
+                 scoring: dict[str, float], casualty_bonus: list[tuple[int, float]],
+                 entities: list[_Entity], watchlist: dict[str, Any], default_language: str,
+                 files: list[str]) -> None:
         self.version = version
-        self.terms = terms
         self.thresholds = thresholds
-        self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, terms)) + r")\w*", re.IGNORECASE)
+        self.categories = categories
+        self.modifiers = modifiers
+        self.scoring = scoring
+        self.casualty_bonus = casualty_bonus
+        self.default_language = default_language
+        self.files = files
+        self.languages = sorted(languages)
+        self._compiled = {code: _compile_language(lang) for code, lang in languages.items()}
+        if len(languages) > 1:
+            self._compiled["*"] = _compile_language(_merge_languages(languages.values()))
+        self._entities = entities
+        self._watch = watchlist
+        self._watch_index = _entity_index(entities, watchlist["folds"])
+        # Each capitalised word, the rest of it and the words after it captured by a lookahead. The class
+        # comes first so the engine skips lowercase text in C; the lookbehind then checks the word start.
+        self._name_runs = re.compile(r"[A-Z\u00C0-\u00DE\u0100-\u024F\u0391-\u03A9\u0410-\u042F](?<![\w'’].)"
+                                     r"(?=([\w'’\-]*(?: [\w'’\-]+){0,"
+                                     + str(self._watch_index[2] - 1) + "}))")
+        self._fold_cache: dict[str, tuple[str, str]] = {}   # word -> name key; bounded in _watchlist
+
+    # ---- loading ---------------------------------------------------------------------------------
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_RULES) -> Rules:
-        try:
-            doc = yaml.safe_load(Path(path).read_text("utf-8"))
-            terms = {t: (c["name"], float(c["weight"])) for c in doc["categories"] for t in c["terms"]}
-            return cls(str(doc["version"]), terms, {k: float(v) for k, v in doc["thresholds"].items()})
-        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
-            raise RuleError(str(exc), file=str(path)) from exc
+        """Load and validate a rule file (and the files it includes); RuleError names file and line."""
+        main_path = Path(path)
+        doc = _Doc(main_path)
+        top = doc.mapping(doc.root, "", {"version", "thresholds", "scoring", "casualty_bonus", "categories",
+                                         "modifiers", "default_language", "include", "language",
+                                         "numbers", "phrases", "exclude", "casualty_counts", "watchlist"},
+                          {"version", "thresholds", "categories"})
+        version = doc.string(top["version"], "version")
+        thresholds = _thresholds(doc, top["thresholds"])
+        scoring = _scoring(doc, top.get("scoring"))
+        casualty_bonus = _casualty_bonus(doc, top.get("casualty_bonus"))
+        categories = _categories(doc, top["categories"])
+        modifiers = _modifiers(doc, top.get("modifiers"))
+        default_language = doc.string(top["default_language"], "default_language") \
+            if "default_language" in top else "en"
+        languages: dict[str, _Language] = {}
+        entities: list[_Entity] = []
+        watch: dict[str, Any] = {"weight": 0.5, "cap": 1.5, "threshold": 88.0, "folds": []}
+        files = [str(main_path)]
+        parts: list[tuple[_Doc, dict[str, yaml.Node]]] = [(doc, top)]
+        if "include" in top:
+            for name, node in doc.strings(top["include"], "include"):
+                sub_path = (main_path.parent / name)
+                if not sub_path.is_file():
+                    raise doc.error(node, "include", f"included file {name!r} not found")
+                sub = _Doc(sub_path)
+                sub_top = sub.mapping(sub.root, "", {"language", "numbers", "phrases", "exclude", "modifiers",
+                                                     "casualty_counts", "watchlist"})
+                parts.append((sub, sub_top))
+                files.append(str(sub_path))
+        for part_doc, part in parts:
+            language_keys = {"numbers", "phrases", "exclude", "modifiers", "casualty_counts"} & set(part)
+            if part is top:
+                language_keys.discard("modifiers")  # the main file's modifiers are the declarations
+            if language_keys:
+                if "language" not in part:
+                    key = sorted(language_keys)[0]
+                    raise part_doc.error(part[key], key, "phrases need a `language:` (ISO 639-1) in this file")
+                code = part_doc.string(part["language"], "language").lower()
+                if not re.fullmatch(r"[a-z]{2}", code):
+                    raise part_doc.error(part["language"], "language", f"{code!r} is not an ISO 639-1 code")
+                lang = languages.setdefault(code, _Language(code))
+                sub_root = {k: part[k] for k in language_keys}
+                _load_language(part_doc, sub_root, categories, modifiers, lang)
+            if "watchlist" in part:
+                _watchlist(part_doc, part["watchlist"], watch, entities)
+        if not languages:
+            raise doc.error(doc.root, "", "no phrases: no file declares a `language:` with phrases")
+        if default_language not in languages:
+            raise doc.error(top.get("default_language"), "default_language",
+                            f"no phrases for default language {default_language!r}")
+        if watch["cap"] >= thresholds["medium"]:
+            raise doc.error(top.get("thresholds"), "watchlist.cap",
+                            "the watchlist cap must stay below the medium threshold: "
+                            "names alone must not make an article medium")
+        return cls(version=version, thresholds=thresholds, categories=categories, modifiers=modifiers,
+                   languages=languages, scoring=scoring, casualty_bonus=casualty_bonus, entities=entities,
+                   watchlist=watch, default_language=default_language, files=files)
+
+    # ---- scoring ---------------------------------------------------------------------------------
 
     def score(self, normed: Mapping[str, Any]) -> Escalation:
-        norm = normed["norm"]
-        result = Escalation()
-        for field_name, text in (("title", norm["title"]), (norm["body_field"], norm["body"])):
-            for m in self._pattern.finditer(text):
-                category, weight = self.terms[m.group(1).lower()]
-                result.matches.append({"term": m.group(0), "category": category, "field": field_name,
-                                       "start": m.start(), "end": m.end()})
-                result.score += weight
-                if category not in result.categories:
-                    result.categories.append(category)
-        for name in SEVERITIES[::-1]:
-            if result.score >= self.thresholds.get(name, float("inf")):
-                result.severity = name
-                break
-        return result
+        """Score one normalised article. Never raises on odd input: a broken record scores `none`."""
+        try:
+            return self._score(normed)
+        except Exception:  # scoring must not take the stream down: log it, score the article `none`
+            log.warning("escalation scoring failed", exc_info=True)
+            return Escalation()
+
+    def _score(self, normed: Mapping[str, Any]) -> Escalation:
+        norm = normed.get("norm") if isinstance(normed, Mapping) else None
+        if not isinstance(norm, Mapping):
+            return Escalation()
+        title = norm.get("title") if isinstance(norm.get("title"), str) else ""
+        body = norm.get("body") if isinstance(norm.get("body"), str) else ""
+        body_field = norm.get("body_field") if norm.get("body_field") in ("content", "summary") else "content"
+        language = norm.get("language")
+        compiled = self._compiled.get(language if isinstance(language, str) else "") or \
+            self._compiled.get("*") or self._compiled[self.default_language]
+        max_chars = int(self.scoring["max_chars"])
+        fields = (("title", title[:MAX_TITLE_CHARS], self.scoring["title_factor"]),
+                  (body_field, body[:max_chars], 1.0))
+
+        matches: list[dict[str, Any]] = []
+        casualties: int | None = None
+        for field_name, text, field_factor in fields:
+            if not text:
+                continue
+            for match, count in self._scan(compiled, text, field_name, field_factor):
+                matches.append(match)
+                if count is not None and (casualties is None or count > casualties):
+                    casualties = count
+
+        per_category: dict[str, list[float]] = {}
+        for m in matches:
+            per_category.setdefault(m["category"], []).append(m["weight"])
+        contributions: dict[str, float] = {}
+        for cat, weights in per_category.items():
+            weights.sort(reverse=True)
+            base = self.categories[cat].weight
+            value = weights[0] + self.scoring["repeat_bonus"] * sum(weights[1:])
+            contributions[cat] = min(value, base * self.scoring["category_cap"])
+        total = sum(contributions.values())
+        if casualties:
+            total += max((add for least, add in self.casualty_bonus if casualties >= least), default=0.0)
+
+        watch_matches = self._watchlist(fields) if self._entities else []
+        if watch_matches:
+            entities = {m["entity"] for m in watch_matches}
+            total += min(self._watch["cap"], self._watch["weight"] * len(entities))
+            matches.extend(watch_matches)
+
+        categories = sorted(contributions, key=lambda c: (-contributions[c], c))
+        return Escalation(severity=self._severity(total), score=round(total, 2), categories=categories,
+                          casualties=casualties, matches=matches)
+
+    def _severity(self, total: float) -> str:
+        for name in SEVERITIES[:0:-1]:
+            if total >= self.thresholds[name]:
+                return name
+        return "none"
+
+    def _scan(self, compiled: _Compiled, text: str, field_name: str,
+              field_factor: float) -> Iterator[tuple[dict[str, Any], int | None]]:
+        folded = fold(text)
+        sentences: _Sentences | None = None
+        for start, end, meta in compiled.phrases.find(folded):
+            if meta is None:
+                continue  # an exclusion ("heart attack", "strike a deal"): consumed, not scored
+            category, phrase = meta
+            cat = self.categories[category]
+            if sentences is None:
+                sentences = _Sentences(text, folded, compiled)
+            factor, modifier = sentences.modifier_factor(start, end, self.modifiers)
+            weight = cat.weight * field_factor * factor
+            if weight <= 0:
+                continue
+            match: dict[str, Any] = {"term": text[start:end], "category": category, "field": field_name,
+                                     "start": start, "end": end, "weight": round(weight, 3)}
+            if modifier:
+                match["modifier"] = modifier
+            count = None
+            if cat.counts and factor >= self.scoring["count_min_factor"]:
+                count = sentences.count_near(start, end)
+                if count is not None:
+                    match["count"] = count
+            yield match, count
+
+    def _watchlist(self, fields: tuple[tuple[str, str, float], ...]) -> list[dict[str, Any]]:
+        """Fuzzy actor/place names: n-grams starting at a capitalised word, folded, vs alias keys.
+
+        Candidates are bucketed by the first two consonants of their skeleton, so rapidfuzz only
+        compares names that already sound alike ("Boukamal" and "Abu Kamal" are both "bk...").
+        """
+        index, exact, max_tokens = self._watch_index
+        runs = self._name_runs
+        threshold = self._watch["threshold"]
+        folds = self._watch["folds"]
+        cache = self._fold_cache
+        if len(cache) > 50_000:
+            cache.clear()
+        found: list[dict[str, Any]] = []
+        for field_name, text, _ in fields:
+            covered = 0
+            for run in runs.finditer(text):
+                start = run.start()
+                if start < covered:
+                    continue  # inside a name already found: "Hezbollah" in "Kataeb Hezbollah"
+                words = (text[start] + run.group(1)).split(" ")
+                word = words[0]
+                if not word[0].isupper():
+                    continue
+                if word in exact:
+                    found.append(_watch_match(word, exact[word], field_name, start, start + len(word)))
+                    covered = start + len(word)
+                    continue
+                joined, skeleton = "", ""
+                best: tuple[float, int, _Entity] | None = None
+                for j, w in enumerate(words):
+                    key = cache.get(w)
+                    if key is None:
+                        key = cache[w] = _name_key(w, folds)
+                    joined += key[0]
+                    skeleton += key[1]
+                    if len(skeleton) < 2:
+                        continue
+                    bucket = index.get(skeleton[:2])
+                    if bucket is None:
+                        break  # the skeleton prefix is fixed now: longer n-grams cannot match either
+                    hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold)
+                    if hit is not None and (best is None or hit[1] > best[0]):
+                        best = (hit[1], j, bucket[1][hit[2]])
+                if best is not None:
+                    end = start + sum(len(w) + 1 for w in words[:best[1] + 1]) - 1
+                    m = _watch_match(text[start:end], best[2], field_name, start, end)
+                    m["similarity"] = round(best[0], 1)
+                    found.append(m)
+                    covered = end
+        return found
+
+
+def _watch_match(term: str, entity: _Entity, field_name: str, start: int, end: int) -> dict[str, Any]:
+    return {"term": term, "category": "watchlist", "field": field_name, "start": start, "end": end,
+            "entity": entity.name, "kind": entity.kind}
+
+
+_VOWELS = str.maketrans("", "", "aeiouy")
+_ARTICLE = re.compile(r"^(?:a[lnrstdz]|el|ash)[-'](?=\w)")  # Arabic article: "al-Bukamal" ~ "Bukamal"
+
+
+def _name_key(word: str, folds: list[tuple[str, str]]) -> tuple[str, str]:
+    """(folded key, consonant skeleton): 'Hachd' -> ('hashd', 'hshd'), 'Kata'ib' -> ('kataib', 'ktb')."""
+    key = re.sub(r"[^a-z0-9]", "", _ARTICLE.sub("", fold(word)))
+    for a, b in folds:
+        key = key.replace(a, b)
+    key = re.sub(r"(.)\1+", r"\1", key)
+    return key, key.translate(_VOWELS) or key
+
+
+def _entity_index(entities: list[_Entity],
+                  folds: list[tuple[str, str]]) -> tuple[dict[str, tuple[list[str], list[_Entity]]],
+                                                          dict[str, _Entity], int]:
+    """Alias keys bucketed by the first two consonants of their skeleton (filter before rapidfuzz)."""
+    index: dict[str, tuple[list[str], list[_Entity]]] = {}
+    exact: dict[str, _Entity] = {}
+    max_tokens = 1
+    for entity in entities:
+        for alias in entity.exact:
+            exact[alias] = entity
+        for alias in entity.keys:
+            words = alias.split()
+            max_tokens = max(max_tokens, len(words))
+            key = "".join(_name_key(w, folds)[0] for w in words)
+            skeleton = key.translate(_VOWELS) or key
+            keys, owners = index.setdefault(skeleton[:2], ([], []))
+            keys.append(key)
+            owners.append(entity)
+    return index, exact, max_tokens + 1
+
+
+class _Sentences:
+    """Sentence bounds and modifier hits of one field, computed on first use."""
+
+    def __init__(self, text: str, folded: str, compiled: _Compiled) -> None:
+        self.text, self.folded, self.compiled = text, folded, compiled
+        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+        self.starts = [0, *ends]
+        self._mods: dict[int, list[tuple[int, int, str]]] = {}
+
+    def bounds(self, pos: int) -> tuple[int, int, int]:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+        return i, self.starts[i], end
+
+    def modifier_factor(self, start: int, end: int, modifiers: Mapping[str, Modifier]) -> tuple[float, str]:
+        if self.compiled.modifiers.regex is None:
+            return 1.0, ""
+        i, s_start, s_end = self.bounds(start)
+        hits = self._mods.get(i)
+        if hits is None:
+            hits = self._mods[i] = [hit for hit in self.compiled.modifiers.find(self.folded, s_start, s_end)
+                                    if hit[2] is not None]
+        factor, which = 1.0, ""
+        for h_start, h_end, name in hits:
+            mod = modifiers[name]
+            if mod.factor >= factor:
+                continue
+            if h_end <= start:
+                applies = mod.sentence or _words_between(self.folded, h_end, start) < mod.before
+            elif h_start >= end:
+                applies = mod.sentence or _words_between(self.folded, end, h_start) < mod.after
+            else:
+                applies = False  # the modifier overlaps the phrase itself
+            if applies:
+                factor, which = mod.factor, name
+        return factor, which
+
+    def count_near(self, start: int, end: int) -> int | None:
+        """The casualty count next to a phrase: nearest number within the window, same sentence."""
+        lang = self.compiled.lang
+        _, s_start, s_end = self.bounds(start)
+        window = lang.count_window
+        before = [(m.start(), m.group()) for m in _COUNT_WORD.finditer(self.folded, max(s_start, start - 200), start)]
+        before = before[-(window + 3):]
+        after = [(m.start(), m.group()) for m in _COUNT_WORD.finditer(self.folded, end, min(s_end, end + 200))]
+        after = after[:window + 3]
+        found: list[tuple[int, int, int]] = []   # (distance, side, value): nearest wins, before on ties
+        for side, words, order in ((0, before, range(len(before) - 1, -1, -1)), (1, after, range(len(after)))):
+            for distance, idx in enumerate(order):
+                if distance >= window or words[idx][1] in lang.count_stop:
+                    break  # a stop word ("wounded") owns the numbers beyond it
+                value = self._number_at(words, idx, after_side=side == 1)
+                if value is not None:
+                    found.append((distance, side, value))
+                    break
+        return min(found)[2] if found else None
+
+    def _number_at(self, words: list[tuple[int, str]], idx: int, *, after_side: bool) -> int | None:
+        lang = self.compiled.lang
+        token = words[idx][1]
+        value = _parse_number(token, lang)
+        if value is None or value <= 0 or value > MAX_CASUALTIES:
+            return None
+        prev = words[idx - 1][1] if idx > 0 else ""
+        nxt = words[idx + 1][1] if idx + 1 < len(words) else ""
+        if prev in lang.count_not_after or nxt in lang.count_not_before:
+            return None
+        if after_side and nxt in lang.count_stop:
+            return None  # "killing 3 and wounding 20": 20 belongs to "wounding"
+        if nxt in lang.scales:
+            value *= lang.scales[nxt]
+        return value
+
+
+def _parse_number(token: str, lang: _Language) -> int | None:
+    if token[:1].isdigit():
+        digits = re.sub(r"[,.\u202f\u00a0 ]", "", token)
+        return int(digits) if digits.isdigit() and len(digits) <= 9 else None
+    if token in lang.number_words:
+        return lang.number_words[token]
+    if "-" in token:  # twenty-five, vingt-cinq
+        parts = token.split("-")
+        if all(p in lang.number_words for p in parts):
+            return sum(lang.number_words[p] for p in parts)
+    return None
+
+
+def _words_between(text: str, a: int, b: int) -> int:
+    return len(_WORD.findall(text, a, b))
+
+
+def _merge_languages(languages: Any) -> _Language:
+    merged = _Language("*")
+    for lang in languages:
+        merged.phrases += lang.phrases
+        merged.exclude += lang.exclude
+        merged.modifiers += lang.modifiers
+        merged.number_words.update(lang.number_words)
+        merged.scales.update(lang.scales)
+        merged.count_window = max(merged.count_window, lang.count_window)
+        merged.count_stop |= lang.count_stop
+        merged.count_not_after |= lang.count_not_after
+        merged.count_not_before |= lang.count_not_before
+    return merged
+
+
+def _compile_language(lang: _Language) -> _Compiled:
+    # Exclusions first: at the same position the first alternative wins, so "strike a deal" beats "strike".
+    items: list[tuple[str, Any]] = [(source, None) for source, _ in lang.exclude]
+    # Longer phrases first, for the same reason: "car bomb" before "car".
+    items += [(source, (category, source))
+              for category, source, _ in sorted(lang.phrases, key=lambda p: -len(p[1]))]
+    return _Compiled(phrases=_PhraseSet(items, lang.number_words),
+                     modifiers=_PhraseSet([(src, name) for name, src in lang.modifiers], lang.number_words), lang=lang)
+
+
+def _trie(buckets: Mapping[str, list[str]], prefix: str) -> str:
+    """Alternation for every bucket under `prefix`: longer prefixes first, each behind its literal char."""
+    children = sorted({key[len(prefix)] for key in buckets if len(key) > len(prefix) and key.startswith(prefix)})
+    branches = [re.escape(c) + "(?:" + _trie(buckets, prefix + c) + ")" for c in children]
+    branches += buckets.get(prefix, [])
+    return "|".join(branches)
+
+
+# ---- validation of the main file's sections -------------------------------------------------------
+
+
+def _thresholds(doc: _Doc, node: yaml.Node) -> dict[str, float]:
+    names = set(SEVERITIES[1:])
+    raw = doc.mapping(node, "thresholds", names, names)
+    values = {name: doc.number(raw[name], f"thresholds.{name}", lo=0.01, hi=1000) for name in SEVERITIES[1:]}
+    for lower, higher in zip(SEVERITIES[1:], SEVERITIES[2:], strict=False):
+        if values[higher] <= values[lower]:
+            raise doc.error(raw[higher], f"thresholds.{higher}",
+                            f"must be above thresholds.{lower} ({values[lower]:g})")
+    return values
+
+
+_SCORING_DEFAULTS = {"title_factor": 1.5, "repeat_bonus": 0.25, "category_cap": 1.5, "max_chars": 20_000.0,
+                     "count_min_factor": 0.5}
+
+
+def _scoring(doc: _Doc, node: yaml.Node | None) -> dict[str, float]:
+    values = dict(_SCORING_DEFAULTS)
+    if node is None:
+        return values
+    raw = doc.mapping(node, "scoring", set(_SCORING_DEFAULTS))
+    limits = {"title_factor": (0, 10), "repeat_bonus": (0, 1), "category_cap": (1, 10),
+              "max_chars": (100, 5_000_000), "count_min_factor": (0, 1)}
+    for name, value in raw.items():
+        lo, hi = limits[name]
+        values[name] = doc.number(value, f"scoring.{name}", lo=lo, hi=hi)
+    return values
+
+
+def _casualty_bonus(doc: _Doc, node: yaml.Node | None) -> list[tuple[int, float]]:
+    if node is None:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        raise doc.error(node, "casualty_bonus", "expected a list of {min: N, add: X}")
+    out = []
+    for i, item in enumerate(node.value):
+        key = f"casualty_bonus[{i}]"
+        raw = doc.mapping(item, key, {"min", "add"}, {"min", "add"})
+        out.append((doc.integer(raw["min"], f"{key}.min", lo=1),
+                    doc.number(raw["add"], f"{key}.add", lo=0, hi=100)))
+    return out
+
+
+def _categories(doc: _Doc, node: yaml.Node) -> dict[str, Category]:
+    out = {}
+    for name, (k_node, v_node) in doc.free_mapping(node, "categories").items():
+        key = f"categories.{name}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise doc.error(k_node, key, "category names are lowercase snake_case")
+        if name == "watchlist":
+            raise doc.error(k_node, key, "`watchlist` is reserved for watchlist matches")
+        raw = doc.mapping(v_node, key, {"weight", "counts", "description"}, {"weight"})
+        out[name] = Category(name=name, weight=doc.number(raw["weight"], f"{key}.weight", lo=0, hi=100),
+                             counts=doc.boolean(raw["counts"], f"{key}.counts") if "counts" in raw else False,
+                             description=doc.string(raw["description"], f"{key}.description")
+                             if "description" in raw else "")
+    if not out:
+        raise doc.error(node, "categories", "no categories")
+    return out
+
+
+def _modifiers(doc: _Doc, node: yaml.Node | None) -> dict[str, Modifier]:
+    out: dict[str, Modifier] = {}
+    if node is None:
+        return out
+    for name, (_k, v_node) in doc.free_mapping(node, "modifiers").items():
+        key = f"modifiers.{name}"
+        raw = doc.mapping(v_node, key, {"factor", "before", "after", "scope", "description"}, {"factor"})
+        scope = doc.string(raw["scope"], f"{key}.scope") if "scope" in raw else "window"
+        if scope not in ("window", "sentence"):
+            raise doc.error(raw["scope"], f"{key}.scope", "scope is `window` (before/after words) or `sentence`")
+        before = doc.integer(raw["before"], f"{key}.before", hi=50) if "before" in raw else 0
+        after = doc.integer(raw["after"], f"{key}.after", hi=50) if "after" in raw else 0
+        if scope == "window" and not before and not after:
+            raise doc.error(v_node, key, "a window modifier needs `before` and/or `after` (words)")
+        out[name] = Modifier(name=name, factor=doc.number(raw["factor"], f"{key}.factor", lo=0, hi=1),
+                             before=before, after=after, sentence=scope == "sentence")
+    return out
+
+
+def _watchlist(doc: _Doc, node: yaml.Node, watch: dict[str, Any], entities: list[_Entity]) -> None:
+    raw = doc.mapping(node, "watchlist", {"weight", "cap", "threshold", "transliteration", "actors", "places"})
+    for name, lo, hi in (("weight", 0, 10), ("cap", 0, 100), ("threshold", 50, 100)):
+        if name in raw:
+            watch[name] = doc.number(raw[name], f"watchlist.{name}", lo=lo, hi=hi)
+    if "transliteration" in raw:
+        for src, (k_node, v_node) in doc.free_mapping(raw["transliteration"], "watchlist.transliteration").items():
+            dst = doc.scalar(v_node, f"watchlist.transliteration.{src}")
+            if not re.fullmatch(r"[a-z]+", src) or not re.fullmatch(r"[a-z]*", dst):
+                raise doc.error(k_node, f"watchlist.transliteration.{src}", "use lowercase ASCII letters")
+            watch["folds"].append((src, dst))
+    for kind_key, kind in (("actors", "actor"), ("places", "place")):
+        if kind_key not in raw:
+            continue
+        for name, (_k, v_node) in doc.free_mapping(raw[kind_key], f"watchlist.{kind_key}").items():
+            key = f"watchlist.{kind_key}.{name}"
+            aliases = [name] + [a for a, _ in doc.strings(v_node, key)] if isinstance(v_node, yaml.SequenceNode) \
+                else _raise(doc.error(v_node, key, "expected a list of aliases (may be empty: [])"))
+            exact = frozenset(a for a in aliases if len(re.sub(r"\W", "", a)) < 5)
+            keys = [a for a in aliases if a not in exact]
+            entities.append(_Entity(name=name, kind=kind, exact=exact, keys=keys))
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc

@@ -1,0 +1,183 @@
+"""Behaviour of the shipped escalation rules and of the scorer (pure, no Kafka)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.escalation import DEFAULT_RULES, SEVERITIES, Escalation, Rules, fold
+
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_aa3391fe6c98fe85.txt"
+MEDIUM = SEVERITIES.index("medium")
+
+
+@pytest.fixture(scope="module")
+def rules() -> Rules:
+    return Rules.load()
+
+
+def article(body: str, title: str = "", language: str = "en", body_field: str = "content") -> dict:
+    return {"id": "x", "norm": {"language": language, "title": title, "body": body, "body_field": body_field}}
+
+
+def flagged(esc: Escalation) -> bool:
+    return SEVERITIES.index(esc.severity) >= MEDIUM
+
+
+def test_seed_article_is_high_or_critical_with_17_dead(rules: Rules) -> None:
+    title, _, body = SEED.read_text("utf-8").partition("\n")
+    esc = rules.score(article(body, title))
+    assert esc.severity in ("high", "critical")
+    assert esc.casualties == 17
+    assert {"armed_attack", "casualties"} <= set(esc.categories)
+    names = {m.get("entity") for m in esc.matches if m["category"] == "watchlist"}
+    assert {"Popular Mobilization Forces", "Abu Kamal", "Kataib Hezbollah"} <= names
+
+
+def test_matches_slice_to_their_term(rules: Rules) -> None:
+    title, _, body = SEED.read_text("utf-8").partition("\n")
+    esc = rules.score(article(body, title, body_field="summary"))
+    for m in esc.matches:
+        text = title if m["field"] == "title" else body
+        assert m["field"] in ("title", "summary")
+        assert text[m["start"]:m["end"]] == m["term"]
+    assert esc.to_dict()["casualties"] == 17
+
+
+@pytest.mark.parametrize("text", [
+    "No casualties were reported after the incident at the border post.",
+    "The army denied carrying out the strike on the village.",
+    "Troops took part in a military drill near the border on Tuesday.",
+    "Nobody was killed and no one was hurt, police said.",
+    "The navy held a joint exercise with missile launches off the coast.",
+    "The group threatened to attack the embassy if its demands were not met.",
+    "Officials warned that the militia could attack again.",
+])
+def test_negated_hedged_and_drills_are_not_medium(rules: Rules, text: str) -> None:
+    esc = rules.score(article(text))
+    assert not flagged(esc), (esc.severity, esc.matches)
+
+
+@pytest.mark.parametrize("text, count", [
+    ("An air strike killed 17 people in the town.", 17),
+    ("At least 17 fighters perished in the raid.", 17),
+    ("Two people were killed when rockets hit the base.", 2),
+    ("Gunmen opened fire on a bus, killing twenty-five passengers and wounding 40.", 25),
+    ("The death toll from the bombing rose to 1,200 on Monday.", 1200),
+    ("Un bombardement a fait 17 morts dans la ville.", 17),
+    ("Les frappes ont touché un convoi, tuant 12 personnes.", 12),
+])
+def test_casualty_counts(rules: Rules, text: str, count: int) -> None:
+    language = "fr" if " la " in text or " un " in text.lower() else "en"
+    esc = rules.score(article(text, language=language))
+    assert esc.casualties == count
+    assert flagged(esc)
+
+
+def test_counts_ignore_dates_ages_and_the_wounded(rules: Rules) -> None:
+    esc = rules.score(article("On March 17 a bomb killed a soldier and wounded 40 others in 2019."))
+    assert esc.casualties is None
+    esc = rules.score(article("A 15-year-old boy was killed by a stray bullet."))
+    assert esc.casualties is None
+
+
+def test_french_phrases_with_accents_and_elisions(rules: Rules) -> None:
+    esc = rules.score(article("Des frappes aériennes ont visé l'armée ; l'attaque a été revendiquée.", language="fr"))
+    assert "armed_attack" in esc.categories
+    assert flagged(esc)
+
+
+def test_unknown_language_falls_back_to_all_rules(rules: Rules) -> None:
+    assert flagged(rules.score(article("Rebels attacked a checkpoint, killing three soldiers.", language="und")))
+    assert flagged(rules.score(article("L'attaque a fait trois morts.", language="xx")))
+
+
+def test_watchlist_alone_is_not_medium(rules: Rules) -> None:
+    text = ("Hashd al-Shaabi, Kata'ib Hizballah, Abu Kamal, Deir ez-Zor, Erbil, Idlib, Hezbollah and the "
+            "IRGC were mentioned at a conference on reconstruction.")
+    esc = rules.score(article(text))
+    assert esc.severity in ("none", "low")
+    assert len({m["entity"] for m in esc.matches if m["category"] == "watchlist"}) >= 5
+
+
+@pytest.mark.parametrize("variant, entity", [
+    ("Hachd al-Chaabi", "Popular Mobilization Forces"),
+    ("Hashd al-Shaabi", "Popular Mobilization Forces"),
+    ("Boukamal", "Abu Kamal"),
+    ("Abu Kamal", "Abu Kamal"),
+    ("Kata'ib Hizballah", "Kataib Hezbollah"),
+    ("Kataeb Hezbollah", "Kataib Hezbollah"),
+])
+def test_watchlist_transliterations_meet(rules: Rules, variant: str, entity: str) -> None:
+    esc = rules.score(article(f"Fighters of {variant} were seen on Monday."))
+    assert entity in {m.get("entity") for m in esc.matches}
+
+
+@pytest.mark.parametrize("text", [
+    "The president suffered a heart attack on Sunday.",
+    "The two firms struck a deal to merge their operations.",
+    "The government vowed to fight corruption and poverty.",
+    "Shares rose after the company announced a trade war truce.",
+])
+def test_figurative_uses_are_not_flagged(rules: Rules, text: str) -> None:
+    assert not flagged(rules.score(article(text)))
+
+
+def test_title_counts_more_than_body(rules: Rules) -> None:
+    in_title = rules.score(article("", title="Rebels attack army post"))
+    in_body = rules.score(article("Rebels attack army post"))
+    assert in_title.score > in_body.score
+
+
+@pytest.mark.parametrize("normed", [
+    {}, {"norm": None}, {"norm": {}}, {"norm": {"title": None, "body": 5}},
+    {"norm": {"language": None, "title": "", "body": "", "body_field": "content"}},
+    article("killed " * 3, language="zz"),
+])
+def test_odd_input_never_raises(rules: Rules, normed: dict) -> None:
+    esc = rules.score(normed)
+    assert esc.severity in SEVERITIES
+
+
+def test_huge_article_is_capped(rules: Rules) -> None:
+    import time
+    body = SEED.read_text("utf-8") * 1700   # about 5 MB
+    started = time.perf_counter()
+    esc = rules.score(article(body))
+    assert time.perf_counter() - started < 1.0
+    assert esc.severity in ("high", "critical")
+
+
+def test_scoring_is_deterministic(rules: Rules) -> None:
+    title, _, body = SEED.read_text("utf-8").partition("\n")
+    assert rules.score(article(body, title)).to_dict() == rules.score(article(body, title)).to_dict()
+
+
+def test_fold_keeps_length() -> None:
+    for text in ("Frappé à Alep – l’armée", "İstanbul ŒUVRE ß", "plain"):
+        assert len(fold(text)) == len(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=400), st.text(max_size=60), st.sampled_from(["en", "fr", "und", "de", ""]))
+def test_property_never_raises_and_offsets_slice(title: str, body: str, language: str) -> None:
+    rules = _shared_rules()
+    body = body + " killed 3 in an attack near Boukamal"
+    esc = rules.score(article(body, title, language=language))
+    assert esc.severity in SEVERITIES
+    for m in esc.matches:
+        text = title if m["field"] == "title" else body
+        assert text[m["start"]:m["end"]] == m["term"]
+        assert m["start"] < m["end"]
+
+
+_CACHE: dict[str, Rules] = {}
+
+
+def _shared_rules() -> Rules:
+    if "r" not in _CACHE:
+        _CACHE["r"] = Rules.load(DEFAULT_RULES)
+    return _CACHE["r"]

@@ -57,7 +57,7 @@ _TAG = re.compile(r"</?[A-Za-z][^>]{0,2000}>")
 _ODD_MAP = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u2039": "'",
             "\u203a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
             "\u00ab": '"', "\u00bb": '"', "\t": " ", "\x0b": "\n", "\x0c": "\n", "\x1c": "\n", "\x1d": "\n",
-            "\x1e": "\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n", "\u1680": " ", "\u180e": " "}
+            "\x1e": "\n", "\x85": "\n", "\r": "\n", "\u2028": "\n", "\u2029": "\n", "\u1680": " ", "\u180e": " "}
 # quotes to straighten, whitespace to unify, and invisible/control characters (mapped to "") to drop
 _ODD = re.compile("[" + "".join(_ODD_MAP) + "\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f"
                   "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ufff9-\ufffb]")
@@ -113,19 +113,11 @@ def clean_text(value: Any, *, limit: int = MAX_BODY_CHARS) -> str:
     if not isinstance(value, str):
         value = "" if value is None else str(value)
     text = value[:MAX_RAW_CHARS].replace("\r\n", "\n").replace("\r", "\n")
-    for _ in range(4):  # double-escaped feeds ("&amp;lt;p&amp;gt;") are common
-        if "&" not in text:
+    for _ in range(4):  # to a fixed point: double-escaped feeds ("&amp;lt;p&amp;gt;") are common
+        before = text
+        text = _characters(_markup(text))
+        if text == before:
             break
-        unescaped = html.unescape(text)
-        if unescaped == text:
-            break
-        text = unescaped
-    if "<" in text:
-        text = _COMMENT.sub(" ", _SCRIPT.sub(" ", text))
-        text = _TAG.sub(" ", _BLOCK.sub("\n", text))
-    text = unicodedata.normalize("NFKC", text)
-    if _ODD.search(text):
-        text = _ODD.sub(_odd_char, text)
     lines = []
     for raw_line in text.split("\n"):
         line = raw_line.strip()
@@ -134,6 +126,21 @@ def clean_text(value: Any, *, limit: int = MAX_BODY_CHARS) -> str:
         if line and not (len(line) <= _BOILERPLATE_MAX and _BOILERPLATE.match(line)):
             lines.append(line)
     return _cap("\n".join(lines), limit)
+
+
+def _markup(text: str) -> str:
+    if "&" in text:
+        text = html.unescape(text)
+    if "<" in text:
+        text = _COMMENT.sub(" ", _SCRIPT.sub(" ", text))
+        text = _TAG.sub(" ", _BLOCK.sub("\n", text))
+    return text
+
+
+def _characters(text: str) -> str:
+    if _ODD.search(text):
+        text = _ODD.sub(_odd_char, text)
+    return unicodedata.normalize("NFKC", text)
 
 
 def _odd_char(match: re.Match[str]) -> str:

@@ -8,6 +8,7 @@ tables with changelogs so a restarted worker neither forgets nor re-emits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from connectors.settings import Settings
 from streams.alerts import AlertPolicy, StoryTracker
 from streams.dedupe import DedupeIndex
 from streams.escalation import Rules
-from streams.metrics import StreamMetrics
+from streams.metrics import StreamMetrics, setup_faust_sensors
 from streams.pipeline import dedupe_stage, normalize_stage, score_plan
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,14 @@ def create_app(settings: Settings, rules: Rules | None = None,
     story_table = app.Table("story-state", default=None, schema=json_schema)
     tracker = StoryTracker(story_table, AlertPolicy(settings.alert_min_severity))
     indexes: dict[int, DedupeIndex] = {}
+    metrics.start(settings.app_id, (topics.articles, topics.by_lang, topics.stories),
+                  getattr(rules, "categories", {}))
+    setup_faust_sensors(app, metrics.registry)
 
     @app.on_partitions_revoked.connect
     async def _forget_indexes(sender: Any, revoked: Any, **_: Any) -> None:
         indexes.clear()  # rebuilt from the (recovered) table on the next record of each partition
+        metrics.forget_partitions()
 
     async def to_dlq(event: Any, error: BaseException) -> None:
         if _infrastructure(error):
@@ -100,18 +105,20 @@ def create_app(settings: Settings, rules: Rules | None = None,
     @app.agent(articles)
     async def normalize(stream: Any) -> None:
         async for event in stream.events():
+            started = time.perf_counter()
             try:
                 normed = normalize_stage(event.value)
             except Exception as exc:  # a bad record never crashes the agent
                 await to_dlq(event, exc)
                 continue
             await by_lang.send(key=normed["norm"]["language"].encode(), value=_dumps(normed))
-            metrics.processed.labels("normalize").inc()
+            metrics.record("normalize", time.perf_counter() - started)
 
     @app.agent(by_lang)
     async def dedupe(stream: Any) -> None:
         async for event in stream.events():
             partition = event.message.partition
+            started = time.perf_counter()
             try:
                 index = indexes.get(partition)
                 if index is None:
@@ -123,11 +130,13 @@ def create_app(settings: Settings, rules: Rules | None = None,
             if story_article["copy_of"]:
                 metrics.copies.labels(story_article["norm"]["language"]).inc()
             await stories.send(key=story_article["story_id"].encode(), value=_dumps(story_article))
-            metrics.processed.labels("dedupe").inc()
+            metrics.record("dedupe", time.perf_counter() - started)
+            metrics.observe_indexes({partition: index})
 
     @app.agent(stories)
     async def score(stream: Any) -> None:
         async for event in stream.events():
+            started = time.perf_counter()
             try:
                 story_article = json.loads(event.value)
                 new_story = story_table.get(story_article["story_id"]) is None
@@ -143,7 +152,7 @@ def create_app(settings: Settings, rules: Rules | None = None,
                 _observe_alert(metrics, alert, story_article)
             if story is not None:
                 story_table[story["story_id"]] = story
-            metrics.processed.labels("score").inc()
+            metrics.record("score", time.perf_counter() - started)
 
     return app
 
@@ -152,12 +161,10 @@ def _observe_alert(metrics: StreamMetrics, alert: dict[str, Any], story_article:
     metrics.alerts.labels(alert["severity"], alert["reason"]).inc()
     for category in alert["categories"]:
         metrics.alert_categories.labels(category).inc()
-    fetched = story_article.get("fetched_at")
-    if fetched:
-        try:
-            metrics.latency.observe(max(0.0, time.time() - parse_time(fetched).timestamp()))
-        except ValueError:
-            pass
+    for field, histogram in (("fetched_at", metrics.latency), ("published_at", metrics.event_age)):
+        if story_article.get(field):
+            with contextlib.suppress(ValueError):  # an unreadable time is no reason to lose the alert
+                histogram.observe(max(0.0, time.time() - parse_time(story_article[field]).timestamp()))
 
 
 def _infrastructure(error: BaseException) -> bool:

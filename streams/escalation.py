@@ -60,6 +60,7 @@ _COUNT_WORD = re.compile(r"\d{1,3}(?:[,.\u202f\u00a0]\d{3})+(?!\d)|[\w'][\w'\-]*
 # A sentence ends at . ! ? followed by space and a non-lowercase char, or at a line break.
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’»)]*\s+(?=[^a-z\s])|\n|;\s")
 _SEP = r"[\s\-]+"
+_PHRASE_END = r"(?!\w|-\w)"   # "flood" does not match in "flood-control"
 _GAP_WORD = r"(?:[\w'][\w'\-]*,?[\s\-]+)"
 _DIGITS = r"\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?!\d)|\d+"
 MAX_TITLE_CHARS = 1_000
@@ -414,16 +415,26 @@ class _PhraseSet:
         for source, meta in items:
             for prefix, regex in dispatch_phrase(source, number_words):
                 buckets.setdefault(prefix, []).append(f"(?:{regex})")
-                anchored = re.compile(re.escape(prefix) + f"(?:{regex})(?![\\w])")
+                anchored = re.compile(re.escape(prefix) + f"(?:{regex}){_PHRASE_END}")
                 self._candidates.setdefault(prefix, []).append((anchored, meta))
         self._depth = max((len(k) for k in buckets), default=0)
-        self.regex = re.compile(r"(?<![\w'])(?:" + _trie(buckets, "") + r")(?![\w])") if buckets else None
+        self.regex = re.compile(r"(?<![\w'])(?:" + _trie(buckets, "") + ")" + _PHRASE_END) if buckets else None
 
     def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, Any]]:
         if self.regex is None:
             return
         for m in self.regex.finditer(text, start, len(text) if end is None else end):
             yield m.start(), m.end(), self._which(text, m.start(), m.end())
+
+    def find_all(self, text: str, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
+        """Like find, but every phrase matching at a found start (a word may be in several lists)."""
+        for m_start, _m_end, _meta in self.find(text, start, end):
+            head = text[m_start:m_start + self._depth]
+            for n in range(len(head), -1, -1):
+                for anchored, meta in self._candidates.get(head[:n], ()):
+                    hit = anchored.match(text, m_start, end)
+                    if hit is not None:
+                        yield m_start, hit.end(), meta
 
     def _which(self, text: str, start: int, end: int) -> Any:
         head = text[start:start + self._depth]
@@ -736,8 +747,7 @@ class _Sentences:
         i, s_start, s_end = self.bounds(start)
         hits = self._mods.get(i)
         if hits is None:
-            hits = self._mods[i] = [hit for hit in self.compiled.modifiers.find(self.folded, s_start, s_end)
-                                    if hit[2] is not None]
+            hits = self._mods[i] = list(self.compiled.modifiers.find_all(self.folded, s_start, s_end))
         factor, which = 1.0, ""
         for h_start, h_end, name in hits:
             mod = modifiers[name]

@@ -1,19 +1,60 @@
-"""Every wirewatch metric of the stream workers, created once against an injectable registry.
+"""Every wirewatch metric of the stream workers and sinks, created once against an injectable registry.
 
-Labels never carry URLs or titles: stage, topic, severity, category and language are bounded sets.
+Labels never carry URLs or titles: stage, topic, partition, severity, reason, category, language,
+sink and outcome are bounded sets. Series whose label values are known at start (stages, DLQ topics,
+severities, rule categories) are created at zero, so a quiet pipeline still answers every query and
+`increase()` sees the first event.
+
+Names (DESIGN.md, deploy/prometheus, deploy/grafana and docs/operations.md build on them):
+
+    wirewatch_worker_info{app_id,version}                       1 per running worker
+    wirewatch_articles_processed_total{stage}                  normalize | dedupe | score
+    wirewatch_stage_last_processed_timestamp_seconds{stage}    wall clock of the last record per stage
+    wirewatch_stage_duration_seconds{stage}                    processing time of one record
+    wirewatch_dlq_records_total{topic}                         records sent to <topic>.dlq
+    wirewatch_copies_collapsed_total{language}                 articles that were copies of a known one
+    wirewatch_stories_total{language}                          new stories opened
+    wirewatch_alerts_total{severity,reason}                    alert versions published
+    wirewatch_alert_categories_total{category}                 categories on published alert versions
+    wirewatch_alert_latency_seconds                            article fetched -> alert published
+    wirewatch_alert_event_age_seconds                          article published (event time) -> alert
+    wirewatch_dedupe_index_articles{partition}                 articles in the dedupe window
+    wirewatch_dedupe_window_age_seconds{partition}             newest minus oldest event time in the window
+    wirewatch_faust_*                                          Faust's sensors (consumer offsets -> lag)
+    wirewatch_sink_deliveries_total{sink,outcome}              webhook sink outcomes
+    wirewatch_sink_delivery_seconds{sink}                      one HTTP delivery attempt
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+STAGES = ("normalize", "dedupe", "score")
+SEVERITIES = ("none", "low", "medium", "high", "critical")
+REASONS = ("new", "escalated", "spread")
+SINK_OUTCOMES = ("delivered", "retried", "dead_lettered", "duplicate", "filtered")
+
+_SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+_LATENCY = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
+_AGE = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600, 3 * 86400, 7 * 86400)
 
 
 class StreamMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
+        self.info = Gauge("wirewatch_worker_info", "1 for each running stream worker", ["app_id", "version"],
+                          registry=registry)
         self.processed = Counter("wirewatch_articles_processed_total", "Articles processed, by stage",
                                  ["stage"], registry=registry)
-        self.failed = Counter("wirewatch_records_failed_total", "Records sent to a DLQ, by source topic",
+        self.last_processed = Gauge("wirewatch_stage_last_processed_timestamp_seconds",
+                                    "Unix time of the last record a stage processed", ["stage"],
+                                    registry=registry)
+        self.duration = Histogram("wirewatch_stage_duration_seconds", "Processing time of one record, by stage",
+                                  ["stage"], buckets=_SECONDS, registry=registry)
+        self.failed = Counter("wirewatch_dlq_records_total", "Records sent to a DLQ, by source topic",
                               ["topic"], registry=registry)
         self.copies = Counter("wirewatch_copies_collapsed_total", "Articles recognised as copies of a "
                               "known article", ["language"], registry=registry)
@@ -24,6 +65,71 @@ class StreamMetrics:
         self.alert_categories = Counter("wirewatch_alert_categories_total", "Categories on published "
                                         "alert versions", ["category"], registry=registry)
         self.latency = Histogram("wirewatch_alert_latency_seconds", "From article fetch to alert publish",
-                                 buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300), registry=registry)
-        self.index_size = Gauge("wirewatch_dedupe_index_articles", "Articles in the dedupe windows of "
-                                "this worker", registry=registry)
+                                 buckets=_LATENCY, registry=registry)
+        self.event_age = Histogram("wirewatch_alert_event_age_seconds", "From article publication (event "
+                                   "time) to alert publish", buckets=_AGE, registry=registry)
+        self.index_size = Gauge("wirewatch_dedupe_index_articles", "Articles in the dedupe window, by "
+                                "by-lang partition owned by this worker", ["partition"], registry=registry)
+        self.window_age = Gauge("wirewatch_dedupe_window_age_seconds", "Newest minus oldest event time "
+                                "in the dedupe window, by partition", ["partition"], registry=registry)
+        for stage in STAGES:
+            self.processed.labels(stage)
+            self.duration.labels(stage)
+        for severity in SEVERITIES:
+            for reason in REASONS:
+                self.alerts.labels(severity, reason)
+
+    def start(self, app_id: str, dlq_topics: Iterable[str], categories: Iterable[str]) -> None:
+        """Create the series known at start at zero and mark this worker as running."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            release = version("wirewatch")
+        except PackageNotFoundError:
+            release = "dev"
+        self.info.labels(app_id, release).set(1)
+        for topic in dlq_topics:
+            self.failed.labels(topic)
+        for category in categories:
+            self.alert_categories.labels(category)
+
+    def record(self, stage: str, seconds: float) -> None:
+        """One record fully processed by `stage` (sent downstream), taking `seconds`."""
+        self.processed.labels(stage).inc()
+        self.duration.labels(stage).observe(seconds)
+        self.last_processed.labels(stage).set_to_current_time()
+
+    def observe_indexes(self, indexes: Mapping[int, Any]) -> None:
+        """Size and span of each dedupe window this worker holds (reads the index, never changes it)."""
+        for partition, index in indexes.items():
+            size, oldest, newest = 0, None, 0.0
+            for part in getattr(index, "parts", {}).values():
+                size += len(part.live)
+                if part.expiry:
+                    first = part.expiry[0][0]
+                    oldest = first if oldest is None else min(oldest, first)
+                newest = max(newest, part.max_ts)
+            self.index_size.labels(str(partition)).set(size)
+            self.window_age.labels(str(partition)).set(max(0.0, newest - oldest) if oldest is not None else 0.0)
+
+    def forget_partitions(self) -> None:
+        """After a rebalance another worker reports the partitions this one gave up."""
+        self.index_size.clear()
+        self.window_age.clear()
+
+
+class SinkMetrics:
+    def __init__(self, sink: str, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        deliveries = Counter("wirewatch_sink_deliveries_total", "Alert versions handled by a sink, by outcome",
+                             ["sink", "outcome"], registry=registry)
+        self.outcome = {outcome: deliveries.labels(sink, outcome) for outcome in SINK_OUTCOMES}
+        self.seconds = Histogram("wirewatch_sink_delivery_seconds", "One HTTP delivery attempt", ["sink"],
+                                 buckets=_SECONDS + (10, 30), registry=registry).labels(sink)
+
+
+def setup_faust_sensors(app: Any, registry: CollectorRegistry) -> None:
+    """Faust's own sensors as `wirewatch_faust_*`: consumer end and committed offsets give the lag."""
+    from faust.sensors.prometheus import setup_prometheus_sensors
+
+    setup_prometheus_sensors(app, registry=registry, name_prefix="wirewatch_faust")

@@ -1,0 +1,158 @@
+"""Grafana dashboards for wirewatch, generated from this file (edit here, then regenerate):
+
+    python deploy/grafana/dashboards.py          # writes deploy/grafana/dashboards/*.json
+
+The JSON is committed so Grafana provisioning needs no build step; tests/unit/test_deploy_grafana.py
+checks it matches this file, and tests/integration/test_dashboards.py runs every query against a
+real Prometheus scraping a running pipeline. Queries use fixed windows, no Grafana variables, so the
+test can run them verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "dashboards"
+DATASOURCE = {"type": "prometheus", "uid": "wirewatch-prometheus"}  # provisioning/datasources/prometheus.yml
+
+LAG = ("sum by (topic) (max by (topic, partition) (wirewatch_faust_topic_partition_end_offset)"
+       " - max by (topic, partition) (wirewatch_faust_topic_partition_offset_commited))")
+
+
+def q(expr: str, legend: str = "") -> dict[str, Any]:
+    return {"expr": expr, "legendFormat": legend}
+
+
+def panel(title: str, targets: list[dict[str, Any]], *, kind: str = "timeseries", unit: str = "short",
+          width: int = 12, height: int = 8, description: str = "", stacked: bool = False) -> dict[str, Any]:
+    custom: dict[str, Any] = {}
+    if kind == "timeseries":
+        custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
+                  "stacking": {"mode": "normal" if stacked else "none", "group": "A"}}
+    return {"type": kind, "title": title, "description": description, "datasource": DATASOURCE,
+            "gridPos": {"w": width, "h": height},
+            "fieldConfig": {"defaults": {"unit": unit, "custom": custom}, "overrides": []},
+            "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}}
+            if kind == "timeseries" else {"reduceOptions": {"calcs": ["lastNotNull"]}},
+            "targets": targets}
+
+
+def dashboard(uid: str, title: str, description: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
+    x = y = row_height = 0
+    laid_out = []
+    for number, p in enumerate(panels, 1):
+        w, h = p["gridPos"]["w"], p["gridPos"]["h"]
+        if x + w > 24:
+            x, y, row_height = 0, y + row_height, 0
+        targets = [{**t, "refId": chr(ord("A") + i), "datasource": DATASOURCE} for i, t in enumerate(p["targets"])]
+        laid_out.append({**p, "id": number, "gridPos": {"x": x, "y": y, "w": w, "h": h}, "targets": targets})
+        x, row_height = x + w, max(row_height, h)
+    return {"uid": uid, "title": title, "description": description, "tags": ["wirewatch"],
+            "editable": True, "schemaVersion": 39, "version": 1, "refresh": "30s", "timezone": "utc",
+            "time": {"from": "now-6h", "to": "now"}, "templating": {"list": []}, "annotations": {"list": []},
+            "links": [{"title": "wirewatch dashboards", "type": "dashboards", "tags": ["wirewatch"]}],
+            "panels": laid_out}
+
+
+def pipeline() -> dict[str, Any]:
+    return dashboard("wirewatch-pipeline", "wirewatch / pipeline overview",
+                     "Is the pipeline up, keeping up, and how fast do alerts come out?", [
+        panel("Workers up", [q('sum(up{job="wirewatch-worker"})')], kind="stat", width=4, height=4,
+              description="Stream workers answering scrapes. Scale with `docker compose up --scale worker=N`."),
+        panel("Connector runners up", [q('sum(up{job="wirewatch-connector"})')], kind="stat", width=4, height=4),
+        panel("Consumer lag (messages)", [q(f"sum({LAG})")], kind="stat", width=4, height=4,
+              description="Messages on the input topics not yet committed by the worker group."),
+        panel("Articles in (last hour)",
+              [q('sum(increase(wirewatch_articles_processed_total{stage="normalize"}[1h]))')],
+              kind="stat", width=4, height=4),
+        panel("Alert versions out (last hour)", [q("sum(increase(wirewatch_alerts_total[1h]))")],
+              kind="stat", width=4, height=4),
+        panel("DLQ records (last hour)", [q("sum(increase(wirewatch_dlq_records_total[1h]))")],
+              kind="stat", width=4, height=4),
+        panel("Records processed per second, by stage",
+              [q("sum by (stage) (rate(wirewatch_articles_processed_total[5m]))", "{{stage}}")], unit="ops"),
+        panel("Consumer lag by topic", [q(LAG, "{{topic}}")],
+              description="End offset minus committed offset (Faust sensors), summed over partitions. "
+                          "Growing lag: scale workers up to the partition count."),
+        panel("Alert latency (fetch to publish)", [
+            q("histogram_quantile(0.5, sum by (le) (rate(wirewatch_alert_latency_seconds_bucket[15m])))", "p50"),
+            q("histogram_quantile(0.95, sum by (le) (rate(wirewatch_alert_latency_seconds_bucket[15m])))", "p95")],
+              unit="s"),
+        panel("Stage processing time p95", [
+            q("histogram_quantile(0.95, sum by (stage, le) (rate(wirewatch_stage_duration_seconds_bucket[5m])))",
+              "{{stage}}")], unit="s"),
+        panel("News age at alert time (event time to alert)", [
+            q("histogram_quantile(0.5, sum by (le) (rate(wirewatch_alert_event_age_seconds_bucket[1h])))", "p50"),
+            q("histogram_quantile(0.95, sum by (le) (rate(wirewatch_alert_event_age_seconds_bucket[1h])))",
+              "p95")], unit="s",
+              description="How old the newest article of a story was when its alert went out: slow feeds show here."),
+        panel("Records sent to DLQs, by source topic",
+              [q("sum by (topic) (increase(wirewatch_dlq_records_total[15m]))", "{{topic}}")],
+              description="Errors are in the record headers of <topic>.dlq (see docs/operations.md)."),
+        panel("Dedupe window: articles", [q("sum by (instance) (wirewatch_dedupe_index_articles)", "{{instance}}")],
+              description="Articles each worker holds in its dedupe windows (bounded by the window length)."),
+        panel("Dedupe window: span of event times", [q("max(wirewatch_dedupe_window_age_seconds)", "oldest window")],
+              unit="s"),
+        panel("Seconds since a stage last processed a record",
+              [q("time() - max by (stage) (wirewatch_stage_last_processed_timestamp_seconds)", "{{stage}}")],
+              unit="s"),
+        panel("Worker rebalances", [q("sum(wirewatch_faust_total_rebalances)", "rebalances")],
+              description="Each scale event or worker restart moves partitions; frequent rebalances stall work."),
+    ])
+
+
+def alerts() -> dict[str, Any]:
+    return dashboard("wirewatch-alerts", "wirewatch / alerts and stories",
+                     "What the pipeline is saying: alerts by severity and category, stories and copies.", [
+        panel("New high/critical alerts (24 h)",
+              [q('sum(increase(wirewatch_alerts_total{severity=~"high|critical", reason="new"}[24h]))')],
+              kind="stat", width=6, height=4),
+        panel("New alerts (24 h)", [q('sum(increase(wirewatch_alerts_total{reason="new"}[24h]))')],
+              kind="stat", width=6, height=4),
+        panel("Stories opened (24 h)", [q("sum(increase(wirewatch_stories_total[24h]))")],
+              kind="stat", width=6, height=4),
+        panel("Copies collapsed (24 h)", [q("sum(increase(wirewatch_copies_collapsed_total[24h]))")],
+              kind="stat", width=6, height=4),
+        panel("Alert versions by severity (per hour)",
+              [q("sum by (severity) (increase(wirewatch_alerts_total[1h]))", "{{severity}}")], stacked=True),
+        panel("Alert versions by reason (per hour)",
+              [q("sum by (reason) (increase(wirewatch_alerts_total[1h]))", "{{reason}}")], stacked=True,
+              description="new: a story crossed the alert threshold; escalated: severity, casualties or "
+                          "categories rose; spread: more independent sources."),
+        panel("Alert categories (per hour)",
+              [q("sum by (category) (increase(wirewatch_alert_categories_total[1h]))", "{{category}}")],
+              stacked=True),
+        panel("Stories opened by language (per hour)",
+              [q("sum by (language) (increase(wirewatch_stories_total[1h]))", "{{language}}")], stacked=True),
+        panel("Share of articles that were copies",
+              [q('sum(increase(wirewatch_copies_collapsed_total[1h])) / '
+                 'sum(increase(wirewatch_articles_processed_total{stage="dedupe"}[1h]))', "copies")],
+              unit="percentunit",
+              description="A sudden drop with an alert storm points at a dedupe regression."),
+        panel("Articles per story (per hour)",
+              [q('sum(increase(wirewatch_articles_processed_total{stage="score"}[1h])) / '
+                 "sum(increase(wirewatch_stories_total[1h]))", "articles per story")]),
+    ])
+
+
+def build() -> dict[str, dict[str, Any]]:
+    return {"pipeline.json": pipeline(), "alerts.json": alerts()}
+
+
+def render(board: dict[str, Any]) -> str:
+    return json.dumps(board, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    for name, board in build().items():
+        (OUT / name).write_text(render(board), "utf-8")
+        print(f"wrote {OUT / name}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Invalid rule files fail at load time with file, line, key and reason; valid ones load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors.errors import RuleError
+from streams.escalation import DEFAULT_RULES, Rules, compile_phrase
+
+MAIN = """\
+version: "t1"
+thresholds: {low: 1, medium: 3, high: 6, critical: 10}
+categories:
+  armed_attack: {weight: 3}
+  casualties: {weight: 3, counts: true}
+modifiers:
+  negation: {factor: 0, before: 3}
+language: en
+numbers:
+  words: {two: 2}
+phrases:
+  armed_attack: [attack*]
+  casualties: [killed]
+modifiers_lang: []
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    return path
+
+
+def valid(extra: str = "") -> str:
+    return MAIN.replace("modifiers_lang: []\n", extra)
+
+
+def test_shipped_rules_load_every_file() -> None:
+    rules = Rules.load()
+    assert rules.version
+    assert {"en", "fr"} <= set(rules.languages)
+    assert len(rules.files) >= 4
+    assert Rules.load(DEFAULT_RULES).version == rules.version
+
+
+def test_minimal_single_file(tmp_path: Path) -> None:
+    rules = Rules.load(write(tmp_path, valid()))
+    esc = rules.score({"norm": {"language": "en", "title": "", "body": "Rebels attacked, two were killed.",
+                                "body_field": "content"}})
+    assert esc.casualties == 2
+    assert esc.severity == "high"
+
+
+@pytest.mark.parametrize("text, line, key, reason", [
+    (valid().replace('version: "t1"\n', ""), 1, None, "missing required key 'version'"),
+    (valid("bogus: 1\n"), 14, "bogus", "unknown key 'bogus'"),
+    (valid().replace("armed_attack: {weight: 3}", "armed_attack: {weight: heavy}"), 4,
+     "categories.armed_attack.weight", "expected a number"),
+    (valid().replace("armed_attack: {weight: 3}", "armed_attack: {weight: 3, colour: red}"), 4,
+     "categories.armed_attack.colour", "unknown key 'colour'"),
+    (valid().replace("high: 6", "high: 2"), 2, "thresholds.high", "must be above thresholds.medium"),
+    (valid().replace("[attack*]", "[attack*, \"re:(unclosed\"]"), 12, "phrases.armed_attack[1]", "bad phrase"),
+    (valid().replace("[attack*]", "[\"at*tack\"]"), 12, "phrases.armed_attack[0]", "* only at the end"),
+    (valid().replace("[attack*]", "[\"~2 attack\"]"), 12, "phrases.armed_attack[0]", "cannot start or end"),
+    (valid().replace("casualties: [killed]", "riots: [riot]"), 13, "phrases.riots", "unknown category 'riots'"),
+    (valid().replace("negation: {factor: 0, before: 3}", "negation: {factor: 2, before: 3}"), 7,
+     "modifiers.negation.factor", "outside"),
+    (valid().replace("negation: {factor: 0, before: 3}", "negation: {factor: 0}"), 7,
+     "modifiers.negation", "needs `before`"),
+    (valid().replace("language: en", "language: english"), 8, "language", "ISO 639-1"),
+    (valid("include: [missing.yaml]\n"), 14, "include", "not found"),
+    (valid("watchlist: {cap: 5}\n"), 2, "watchlist.cap", "below the medium threshold"),
+    (valid().replace("categories:\n  armed_attack: {weight: 3}\n  casualties: {weight: 3, counts: true}\n",
+                     "categories: [1, 2]\n"), 3, "categories", "expected a mapping"),
+])
+def test_invalid_rules_name_file_line_key_reason(tmp_path: Path, text: str, line: int, key: str | None,
+                                                 reason: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(RuleError) as caught:
+        Rules.load(path)
+    err = caught.value
+    assert err.file == str(path)
+    assert err.line == line, str(err)
+    assert err.key == key, str(err)
+    assert reason in err.reason, str(err)
+    assert f"{path}:{line}" in str(err)
+
+
+def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'version: "t1"\nthresholds: {low: 1\ncategories: {}\n')
+    with pytest.raises(RuleError) as caught:
+        Rules.load(path)
+    assert caught.value.line == 3
+    assert "YAML" in caught.value.reason
+
+
+def test_missing_file_and_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(RuleError, match="cannot read"):
+        Rules.load(tmp_path / "nope.yaml")
+    with pytest.raises(RuleError, match="empty rule file"):
+        Rules.load(write(tmp_path, ""))
+
+
+def test_error_in_included_file_names_that_file(tmp_path: Path) -> None:
+    write(tmp_path, "language: fr\nphrases:\n  armed_attack:\n    - attaque\n    - frappe{s\n", "fr.yaml")
+    main = write(tmp_path, valid("include: [fr.yaml]\n"))
+    with pytest.raises(RuleError) as caught:
+        Rules.load(main)
+    assert caught.value.file == str(tmp_path / "fr.yaml")
+    assert caught.value.line == 5
+    assert "unclosed brace" in caught.value.reason
+
+
+def test_unknown_modifier_in_language_file(tmp_path: Path) -> None:
+    write(tmp_path, "language: en\nmodifiers:\n  negation: [no]\n  hedging: [would]\n", "en2.yaml")
+    with pytest.raises(RuleError, match="unknown modifier 'hedging'") as caught:
+        Rules.load(write(tmp_path, valid("include: [en2.yaml]\n")))
+    assert (caught.value.file, caught.value.line) == (str(tmp_path / "en2.yaml"), 4)
+
+
+def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
+    text = valid().replace("  casualties: {weight: 3, counts: true}\n",
+                           "  casualties: {weight: 3, counts: true}\n  armed_attack: {weight: 1}\n")
+    with pytest.raises(RuleError, match="duplicate key 'armed_attack'") as caught:
+        Rules.load(write(tmp_path, text))
+    assert caught.value.line == 6
+
+
+@pytest.mark.parametrize("phrase, hits, misses", [
+    ("kill*", ["kill", "killed", "killings"], ["skill"]),
+    ("strik{e,es,ing}|struck", ["strike", "striking", "struck"], ["striked"]),
+    ("air_strike", ["airstrike", "air strike", "air-strike"], ["air  x strike"]),
+    ("fire|fired on|at ~2 troops", ["fired on troops", "fire at the army troops"], ["fired on the army's own troops"]),
+    ("# ~2 dead", ["17 dead", "two people dead", "1,200 were dead"], ["many dead"]),
+])
+def test_phrase_syntax(phrase: str, hits: list[str], misses: list[str]) -> None:
+    import re
+    regex = re.compile(r"(?<![\w'])" + compile_phrase(phrase, {"two": 2}) + r"(?!\w)")
+    for text in hits:
+        assert regex.fullmatch(text), (phrase, text)
+    for text in misses:
+        assert not regex.fullmatch(text), (phrase, text)

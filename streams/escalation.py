@@ -483,6 +483,28 @@ class Rules:
                                      + str(self._watch_index[2] - 1) + "}))")
         self._fold_cache: dict[str, tuple[str, str]] = {}   # word -> name key; bounded in _watchlist
 
+    def _best_name(self, words: list[str], index: dict[str, tuple[list[str], list[_Entity]]],
+                   threshold: float, folds: list[tuple[str, str]],
+                   cache: dict[str, Any]) -> tuple[float, int, _Entity] | None:
+        """Best watchlist entity for the n-grams starting at words[0]: (similarity, last word, entity)."""
+        joined, skeleton = "", ""
+        best: tuple[float, int, _Entity] | None = None
+        for j, w in enumerate(words):
+            key = cache.get(w)
+            if key is None:
+                key = cache[w] = _name_key(w, folds)
+            joined += key[0]
+            skeleton += key[1]
+            if len(skeleton) < 2:
+                continue
+            bucket = index.get(skeleton[:2])
+            if bucket is None:
+                break  # the skeleton prefix is fixed now: longer n-grams cannot match either
+            hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold)
+            if hit is not None and (best is None or hit[1] > best[0]):
+                best = (hit[1], j, bucket[1][hit[2]])
+        return best
+
     # ---- loading ---------------------------------------------------------------------------------
 
     @classmethod
@@ -663,22 +685,10 @@ class Rules:
                     found.append(_watch_match(word, exact[word], field_name, start, start + len(word)))
                     covered = start + len(word)
                     continue
-                joined, skeleton = "", ""
-                best: tuple[float, int, _Entity] | None = None
-                for j, w in enumerate(words):
-                    key = cache.get(w)
-                    if key is None:
-                        key = cache[w] = _name_key(w, folds)
-                    joined += key[0]
-                    skeleton += key[1]
-                    if len(skeleton) < 2:
-                        continue
-                    bucket = index.get(skeleton[:2])
-                    if bucket is None:
-                        break  # the skeleton prefix is fixed now: longer n-grams cannot match either
-                    hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold)
-                    if hit is not None and (best is None or hit[1] > best[0]):
-                        best = (hit[1], j, bucket[1][hit[2]])
+                run_key = "\x00" + text[start] + run.group(1)
+                best = cache.get(run_key, False)
+                if best is False:
+                    best = cache[run_key] = self._best_name(words, index, threshold, folds, cache)
                 if best is not None:
                     end = start + sum(len(w) + 1 for w in words[:best[1] + 1]) - 1
                     m = _watch_match(text[start:end], best[2], field_name, start, end)

@@ -89,9 +89,9 @@ class KeyTable:
     """Open addressing (linear probing) key -> latest sequence number, in two flat arrays.
 
     12 bytes a slot instead of ~110 for a dict entry. Slots whose article has left the window are
-    reused by inserts. When live plus dead slots pass 70 %, the live entries are re-inserted into a
-    table at most half full (a pause of a few seconds per million entries, amortised over the
-    hundreds of thousands of inserts between two of them).
+    reused by inserts. Keys are hashes already: their low bits pick the slot. When live plus dead
+    slots pass 70 %, the live entries are re-inserted into a table at most half full (a pause of a
+    few seconds per million entries, amortised over the hundreds of thousands of inserts between).
     """
 
     def __init__(self, capacity: int = 1 << 12) -> None:
@@ -105,7 +105,7 @@ class KeyTable:
 
     def get(self, key: int, live: Mapping[int, str]) -> int | None:
         keys, mask = self.keys, self.mask
-        i = (key * 0x9E3779B97F4A7C15 >> 20) & mask
+        i = key & mask
         while True:
             k = keys[i]
             if k == key:
@@ -117,7 +117,7 @@ class KeyTable:
 
     def put(self, key: int, seq: int, live: Mapping[int, str]) -> None:
         keys, vals, mask = self.keys, self.vals, self.mask
-        i = (key * 0x9E3779B97F4A7C15 >> 20) & mask
+        i = key & mask
         dead = -1
         while True:
             k = keys[i]
@@ -151,7 +151,7 @@ class KeyTable:
         self._alloc(capacity)
         new_keys, new_vals, mask = self.keys, self.vals, self.mask
         for key, seq in zip(entries_k, entries_v, strict=True):
-            i = (key * 0x9E3779B97F4A7C15 >> 20) & mask
+            i = key & mask
             while new_keys[i] and new_keys[i] != key:
                 i = (i + 1) & mask
             if not new_keys[i]:
@@ -176,8 +176,10 @@ class Sketch:
 
     def add(self, words: np.ndarray, sign: int = 1) -> None:
         a, b = self._slots(words)
-        np.add.at(self.rows[0], a, sign)
-        np.add.at(self.rows[1], b, sign)
+        # buffered fancy-index add: two words of one article in the same slot count once there;
+        # removal does exactly the same, so counts stay consistent (and rebuild gives the same)
+        self.rows[0][a] += sign
+        self.rows[1][b] += sign
         self.docs += sign
 
     def df(self, words: np.ndarray) -> np.ndarray:
@@ -249,8 +251,8 @@ class DedupeIndex:
         ts = parse_time(normed.get("published_at"))
         self._advance(part, ts)
         words = unpack_words(fp["words"])
-        weights, rare_keys = self._rarity(part, words, unpack_words(fp.get("names", "")))
-        decision, story_id = self._match(part, article_id, fp, words, weights, rare_keys)
+        counted, rare_keys = self._rarity(part, words, unpack_words(fp.get("names", "")))
+        decision, story_id = self._match(part, article_id, fp, len(words), counted, rare_keys)
         if ts < part.max_ts - self.opts.window_s:
             return decision  # older than the window: judged, but never a candidate
         seq = part.next_seq
@@ -276,29 +278,25 @@ class DedupeIndex:
             if record is not None:
                 part.sketch.add(unpack_words(record["words"]), -1)
 
-    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, list[int]]:
-        """Weights of the words for containment, and the vocab keys of the article, best first.
+    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray) -> tuple[set[int], list[int]]:
+        """The words that count for containment, and the vocab keys of the article, best first.
 
-        The wire story and its rewrite must pick the same words whatever their lengths, so the
-        choice depends on the word only: names first (rewrites keep them), then a fixed
-        hash-sampled quarter of the other words, smallest hashes first; never words that are
-        common in the window."""
+        Words in more than 0.5 % of the window's articles are left out of both. Not idf: the
+        window holds the story's own copies, which would make the story's words look common and
+        the rewriter's new words rare. The wire story and its rewrite must pick the same keys
+        whatever their lengths, so the choice depends on the word only: names first (rewrites
+        keep them), then a fixed hash-sampled quarter of the other words, smallest hashes first."""
         if not len(words):
-            return np.zeros(0), []
-        df = part.sketch.df(words)
+            return set(), []
         common = max(5, part.sketch.docs // 200)
-        # Not idf: the window holds the story's own copies, which would make the story's words look
-        # common and the rewriter's new words rare. Words in > 0.5 % of the window just don't count.
-        weights = (df <= common).astype(np.float64)
-        rare = words[df <= common]
-        is_name = np.isin(rare, names)
-        sampled = rare[~is_name]
-        sampled = sampled[sampled % 4 == 0]
-        ordered = np.concatenate((np.sort(rare[is_name]), np.sort(sampled)))
-        return weights, [int(w) + 1 for w in ordered[: self.opts.vocab_query].tolist()]
+        rare = words[part.sketch.df(words) <= common].tolist()
+        name_set = set(names.tolist())
+        ordered = sorted(w for w in rare if w in name_set)
+        ordered += sorted(w for w in rare if not w & 3 and w not in name_set)
+        return set(rare), [w + 1 for w in ordered[: self.opts.vocab_query]]
 
-    def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], words: np.ndarray,
-               weights: np.ndarray, rare_keys: list[int]) -> tuple[Decision, str]:
+    def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], n_words: int,
+               counted: set[int], rare_keys: list[int]) -> tuple[Decision, str]:
         new = Decision(article_id, None, "s-" + article_id, 0.0)
         lead_hits = _count(part.lead.get(k, part.live) for k in {*fp["lead"], *fp.get("probe", ())})
         vocab_hits = _count(part.vocab.get(k, part.live) for k in rare_keys)
@@ -320,9 +318,9 @@ class DedupeIndex:
             if sim >= self.opts.copy_threshold:
                 root = cand["copy_of"] or part.live[seq]
                 return Decision(article_id, root, cand["story_id"], round(sim, 4)), cand["story_id"]
-        if len(words) < self.opts.min_story_words:
+        if n_words < self.opts.min_story_words:
             return new, new.story_id
-        total = float(weights.sum()) or 1.0
+        total = len(counted) or 1
         merged = dict(vocab_hits)
         for seq, n in lead_hits.items():
             merged[seq] = merged.get(seq, 0) + n
@@ -331,8 +329,7 @@ class DedupeIndex:
             cand = record(seq)
             if cand is None:
                 continue
-            inside = np.isin(words, unpack_words(cand["words"]), assume_unique=True)
-            share = float(weights[inside].sum()) / total
+            share = len(counted.intersection(unpack_words(cand["words"]).tolist())) / total
             if share >= self.opts.story_threshold and (best is None or share > best[0]):
                 best = (share, cand)
         if best is None:

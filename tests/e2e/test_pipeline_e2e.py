@@ -25,13 +25,13 @@ def test_seed_article_reaches_the_alert_topic(settings: Settings, tmp_path: Path
     env = settings_env(settings)
     with StaticFeedServer(REPO / "seeds" / "feeds") as server:
         env["WIREWATCH_SEED_SERVER"] = server.url
-        with wirewatch(["worker"], env, tmp_path / "worker.log"):
+        with wirewatch(["worker"], env, tmp_path / "worker.log") as worker:
             with wirewatch(["connect", "--feeds", str(_feed_list(tmp_path)), "--once"], env,
                            tmp_path / "connect.log") as connector:
                 assert connector.wait(timeout=120) == 0, (tmp_path / "connect.log").read_text()
             articles = read_until(settings, settings.topics.articles, lambda r: len(r) >= 7, timeout=30)
             alerts = read_until(settings, settings.topics.alerts,
-                                lambda r: any(len(a["sources"]) == 3 for a in r), timeout=120)
+                                lambda r: any(len(a["sources"]) == 3 for a in r), timeout=120, alive=(worker,))
     assert len({a["id"] for a in articles}) == 7  # three feeds, seven distinct items
     seed = [a for a in alerts if "armed_attack" in a["categories"]]
     assert seed, alerts
@@ -60,9 +60,9 @@ def test_bad_records_go_to_the_dlq_and_processing_continues(settings: Settings, 
     producer.send(settings.topics.articles, key=b"good-1", value=encode(good))
     producer.flush()
     producer.close()
-    with wirewatch(["worker"], settings_env(settings), tmp_path / "worker.log"):
+    with wirewatch(["worker"], settings_env(settings), tmp_path / "worker.log") as worker:
         dlq = read_until(settings, f"{settings.topics.articles}.dlq", lambda r: len(r) >= 2, timeout=120,
-                         decode=lambda m: (m.key, dict(m.headers)))
+                         decode=lambda m: (m.key, dict(m.headers)), alive=(worker,))
         stories = read_until(settings, settings.topics.stories, lambda r: len(r) >= 1, timeout=60)
     assert {key for key, _ in dlq} == {b"junk", b"half"}
     for _, headers in dlq:

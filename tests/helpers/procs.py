@@ -47,8 +47,10 @@ def wirewatch(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpr
 
 
 def read_until(settings: Settings, topic: str, done: Callable[[list[Any]], bool], timeout: float,
-               decode: Callable[[Any], Any] = lambda m: json.loads(m.value)) -> list[Any]:
-    """Consume `topic` from the beginning until `done(records)` holds; fail after `timeout` seconds."""
+               decode: Callable[[Any], Any] = lambda m: json.loads(m.value),
+               alive: tuple[subprocess.Popen[bytes], ...] = ()) -> list[Any]:
+    """Consume `topic` from the beginning until `done(records)` holds; fail after `timeout` seconds,
+    or at once when one of the `alive` processes has exited."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
@@ -60,6 +62,10 @@ def read_until(settings: Settings, topic: str, done: Callable[[list[Any]], bool]
             records.extend(decode(message) for message in consumer)
             if done(records):
                 return records
+            for proc in alive:
+                if proc.poll() is not None:
+                    raise AssertionError(f"{' '.join(map(str, proc.args[-2:]))} exited with {proc.returncode} "
+                                         f"while waiting on {topic}")
     finally:
         consumer.close()
     raise AssertionError(f"condition not met on {topic} within {timeout}s; got {len(records)} records: "

@@ -1,7 +1,9 @@
 """The connector plugin API: a connector turns one external source into Articles.
 
 A connector knows nothing about Kafka: `fetch` does the I/O (conditional GET with the cursor's
-validators), `parse` is pure and is tested on files. The runner owns scheduling, state and publishing.
+validators, through the shared `Fetcher`, which owns HTTP and politeness), `parse` is pure and is
+tested on files. The runner owns scheduling, state and publishing. docs/connectors.md shows how to
+write one; `connectors.testing` is the contract suite every connector runs.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+if TYPE_CHECKING:
+    from connectors.fetcher import Fetcher
 
 
 @dataclass(frozen=True)
@@ -34,11 +39,15 @@ class Cursor:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    url: str | None = None                 # where the feed lives now (permanent redirect, discovery)
 
 
 @dataclass(frozen=True)
 class Fetched:
-    """The outcome of one fetch: bytes and response metadata, or `not_modified`."""
+    """The outcome of one fetch: bytes and response metadata, or `not_modified`.
+
+    `headers` have lower-case names. `permanent_url` is set when every redirect hop was permanent.
+    """
 
     url: str
     status: int
@@ -46,6 +55,8 @@ class Fetched:
     headers: Mapping[str, str] = field(default_factory=dict)
     not_modified: bool = False
     fetched_at: str = ""
+    duration: float = 0.0
+    permanent_url: str | None = None
 
 
 class Connector(abc.ABC):
@@ -53,11 +64,25 @@ class Connector(abc.ABC):
 
     def __init__(self, feed: FeedConfig) -> None:
         self.feed = feed
+        self._fetcher: Fetcher | None = None
 
     @classmethod
     def from_config(cls, feed: FeedConfig) -> Self:
         """Validate the feed entry for this connector; raise ConfigError when it cannot work."""
         return cls(feed)
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """The shared HTTP fetcher (the runner sets it); a private one when used standalone."""
+        if self._fetcher is None:
+            from connectors.fetcher import Fetcher
+
+            self._fetcher = Fetcher()
+        return self._fetcher
+
+    @fetcher.setter
+    def fetcher(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
 
     @abc.abstractmethod
     async def fetch(self, cursor: Cursor) -> Fetched:
@@ -65,4 +90,11 @@ class Connector(abc.ABC):
 
     @abc.abstractmethod
     def parse(self, fetched: Fetched) -> list[dict[str, Any]]:
-        """Pure: turn fetched bytes into Article dicts that satisfy the Article contract."""
+        """Pure: turn fetched bytes into Article dicts that satisfy the Article contract.
+
+        Raise ParseError when the bytes are not readable at all; skip (and log) single bad items.
+        """
+
+    def cache_hint(self, fetched: Fetched) -> float | None:
+        """Seconds the source asks us not to poll again within (e.g. RSS `<ttl>`); None: no hint."""
+        return None

@@ -1,12 +1,22 @@
 """One exception tree for all of wirewatch.
 
     WirewatchError
-    ├── ConfigError          bad setting, feed list or rule file: raised at start, names file/key/reason
-    ├── RuleError            (ConfigError) an escalation rule file that does not load
-    ├── FetchError           a fetch failed; retry_after says when trying again makes sense
-    │   └── FeedGoneError    410 Gone or persistent 404: the feed is disabled until someone acts
-    ├── ParseError           the bytes are not a feed we can read
-    └── InvalidRecord        a record that breaks a message contract (goes to a DLQ)
+    ├── ConfigError              bad setting, feed list or rule file: raised at start, names file/key/reason
+    │   └── RuleError            an escalation rule file that does not load
+    ├── FetchError               a fetch failed; retry_after says when trying again makes sense
+    │   ├── FeedGoneError        410 Gone or persistent 404: the feed is disabled until someone acts
+    │   ├── HttpStatusError      any other 4xx/5xx answer
+    │   │   └── RateLimitedError 429 / 503 (Retry-After honoured)
+    │   ├── NetworkError         DNS, refused or reset connection, TLS, protocol errors
+    │   ├── FetchTimeout         the whole fetch (all redirects, the whole body) took too long
+    │   ├── TooManyRedirects     a redirect loop or chain longer than the limit
+    │   ├── BodyTooLarge         the (decompressed) body passed the size cap while streaming
+    │   └── BlockedAddress       the address policy (SSRF guard hook) refused the URL
+    ├── ParseError               the bytes are not a feed we can read
+    │   └── NotAFeedError        an HTML page; `alternates` holds the feeds it links to
+    └── InvalidRecord            a record that breaks a message contract (goes to a DLQ)
+
+Every fetch failure class maps to one error here; `kind` is its short name for metrics and health.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ class RuleError(ConfigError):
 
 
 class FetchError(WirewatchError):
+    kind = "error"
+
     def __init__(self, message: str, *, status: int | None = None,
                  retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -38,11 +50,47 @@ class FetchError(WirewatchError):
 
 
 class FeedGoneError(FetchError):
-    pass
+    kind = "gone"
+
+
+class HttpStatusError(FetchError):
+    kind = "http_error"
+
+
+class RateLimitedError(HttpStatusError):
+    kind = "rate_limited"
+
+
+class NetworkError(FetchError):
+    kind = "network"
+
+
+class FetchTimeout(FetchError):
+    kind = "timeout"
+
+
+class TooManyRedirects(FetchError):
+    kind = "redirects"
+
+
+class BodyTooLarge(FetchError):
+    kind = "too_large"
+
+
+class BlockedAddress(FetchError):
+    kind = "blocked"
 
 
 class ParseError(WirewatchError):
-    pass
+    kind = "parse_error"
+
+
+class NotAFeedError(ParseError):
+    kind = "not_a_feed"
+
+    def __init__(self, message: str, alternates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.alternates = alternates
 
 
 class InvalidRecord(WirewatchError):

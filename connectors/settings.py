@@ -57,6 +57,51 @@ class Topics:
 
 
 @dataclass(frozen=True)
+class ConnectorSettings:
+    """The feed connector runner: scheduling bounds, politeness and limits (WIREWATCH_CONNECTOR_*)."""
+
+    concurrency: int = 100                    # polls in flight, all hosts together
+    host_concurrency: int = 2                 # requests in flight per host:port
+    host_spacing_s: float = 1.0               # minimum spacing of request starts per host:port
+    timeout_s: float = 30.0                   # total per fetch
+    max_body_bytes: int = 10 * 1024 * 1024
+    default_interval_s: float = 900.0
+    min_interval_s: float = 60.0
+    max_interval_s: float = 6 * 3600.0
+    backoff_base_s: float = 60.0
+    backoff_cap_s: float = 24 * 3600.0
+    max_buffered: int = 10_000                # unacknowledged Kafka messages before polls wait
+    metrics_port: int = 0                     # 0: no metrics server
+    fetch_guard: bool = False                 # refuse private/loopback addresses (SSRF guard)
+    allow_hosts: tuple[str, ...] = ()         # hosts the guard lets through (e.g. 127.0.0.1)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ConnectorSettings:
+        d = cls()
+        p = "WIREWATCH_CONNECTOR_"
+        value = cls(
+            concurrency=_int(env, p + "CONCURRENCY", d.concurrency, low=1, high=10_000),
+            host_concurrency=_int(env, p + "HOST_CONCURRENCY", d.host_concurrency, low=1, high=100),
+            host_spacing_s=_float(env, p + "HOST_SPACING", d.host_spacing_s, low=0.0),
+            timeout_s=_float(env, p + "TIMEOUT", d.timeout_s, low=0.1),
+            max_body_bytes=_int(env, p + "MAX_BODY_BYTES", d.max_body_bytes, low=1024, high=1 << 31),
+            default_interval_s=_float(env, p + "DEFAULT_INTERVAL", d.default_interval_s, low=0.01),
+            min_interval_s=_float(env, p + "MIN_INTERVAL", d.min_interval_s, low=0.01),
+            max_interval_s=_float(env, p + "MAX_INTERVAL", d.max_interval_s, low=0.01),
+            backoff_base_s=_float(env, p + "BACKOFF_BASE", d.backoff_base_s, low=0.01),
+            backoff_cap_s=_float(env, p + "BACKOFF_CAP", d.backoff_cap_s, low=0.01),
+            max_buffered=_int(env, p + "MAX_BUFFERED", d.max_buffered, low=1, high=10_000_000),
+            metrics_port=_int(env, p + "METRICS_PORT", 0, low=0, high=65535),
+            fetch_guard=_choice(env, "WIREWATCH_FETCH_GUARD", "off", ("on", "off", "1", "0", "true", "false"))
+            in ("on", "1", "true"),
+            allow_hosts=tuple(h.strip().lower() for h in env.get("WIREWATCH_FETCH_ALLOW_HOSTS", "").split(",")
+                              if h.strip()))
+        if value.min_interval_s > value.max_interval_s:
+            raise ConfigError(f"must not exceed {p}MAX_INTERVAL ({value.max_interval_s:g})", key=p + "MIN_INTERVAL")
+        return value
+
+
+@dataclass(frozen=True)
 class Settings:
     bootstrap_servers: str | None = None      # None: start the embedded local broker
     topics: Topics = field(default_factory=Topics)
@@ -67,7 +112,9 @@ class Settings:
     metrics_port: int = 0                     # 0: no metrics server
     alert_min_severity: str = "medium"
     alert_min_interval_s: float = 600.0
+    session_timeout_s: float = 30.0           # consumer group session: how soon a dead worker's partitions move
     data_dir: str = ""                        # worker tables (RocksDB); "" = <state home>/worker
+    connector: ConnectorSettings = field(default_factory=ConnectorSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,7 +132,9 @@ class Settings:
             alert_min_severity=_choice(env, "WIREWATCH_ALERT_MIN_SEVERITY", "medium",
                                        ("none", "low", "medium", "high", "critical")),
             alert_min_interval_s=_float(env, "WIREWATCH_ALERT_MIN_INTERVAL", 600.0, low=0.0),
+            session_timeout_s=_float(env, "WIREWATCH_SESSION_TIMEOUT", 30.0, low=6.0),
             data_dir=_text(env, "WIREWATCH_DATA_DIR", os.path.join(state_home(env), "worker")),
+            connector=ConnectorSettings.from_env(env),
         )
 
     def with_bootstrap(self, servers: str) -> Settings:

@@ -42,29 +42,38 @@ def run_worker(settings: Settings, loglevel: str = "error") -> int:
 
 
 def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> int:
+    """`wirewatch connect`: poll the feed list forever (or once), publishing to Kafka."""
     from connectors.feeds import load_feeds
-    from connectors.runner import Runner, make_producer
+    from connectors.metrics import ConnectorMetrics
+    from connectors.runner import Runner, load_states, make_producer
+    from streams.topics import ensure_topics
 
     feeds = load_feeds(feeds_file)
+    ensure_topics(settings)
+    metrics = ConnectorMetrics()
+    if settings.connector.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.connector.metrics_port,
+                          addr=os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1"), registry=metrics.registry)
+    states = load_states(settings, [feed.id for feed in feeds])
     producer = make_producer(settings)
-    runner = Runner(feeds, settings, producer)
+    runner = Runner(feeds, settings, producer, metrics=metrics, states=states)
+    log.info("polling %d feeds (%d with saved state)", len(feeds), len(states))
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if once:
-            await asyncio.gather(*(runner.poll(c) for c in runner.connectors), return_exceptions=True)
-        else:
-            await runner.run(stop)
+        await runner.run(stop, once=once)
 
     try:
         asyncio.run(main())
     finally:
         producer.flush()
         producer.close()
-    return 0
+    return 1 if runner.publisher.failed else 0
 
 
 def format_alert(alert: dict[str, Any], colour: bool) -> str:

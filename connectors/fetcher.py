@@ -1,0 +1,257 @@
+"""HTTP for every connector: one shared httpx client, conditional GET, politeness and hard limits.
+
+The fetcher owns HTTP so parsers only ever see bytes. Every failure becomes one named FetchError
+(connectors/errors.py). Limits that keep one bad feed from hurting the others:
+
+- a total time budget per fetch (all redirect hops, headers and the whole body);
+- a body-size cap applied while streaming, to the decompressed bytes (compression bombs stop at
+  the cap, never in memory);
+- a redirect limit with loop detection, every hop checked by the address policy (the SSRF guard
+  plugs in there);
+- per-host concurrency and minimum spacing between request starts (feeds and full-text pages alike).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from connectors.article import rfc3339
+from connectors.base import Fetched
+from connectors.errors import (
+    BlockedAddress,
+    BodyTooLarge,
+    FeedGoneError,
+    FetchError,
+    FetchTimeout,
+    HttpStatusError,
+    NetworkError,
+    RateLimitedError,
+    TooManyRedirects,
+)
+
+USER_AGENT = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    timeout_s: float = 30.0            # total budget per fetch, redirects and body included
+    connect_timeout_s: float = 10.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    host_concurrency: int = 2          # requests in flight per host:port
+    host_spacing_s: float = 1.0        # minimum time between request starts on one host:port
+    max_connections: int = 200
+
+
+class AddressPolicy(Protocol):
+    """Decides whether a URL may be fetched (every redirect hop is checked): raise BlockedAddress."""
+
+    async def check(self, url: str) -> None: ...
+
+
+class AllowAll:
+    async def check(self, url: str) -> None:
+        return None
+
+
+class PrivateAddressGuard:
+    """Refuses URLs whose host resolves to a private, loopback, link-local or reserved address.
+
+    Hosts (or `host:port`) in `allow` pass: the demo and the tests fetch from 127.0.0.1. A later
+    hardening step should pin the checked address in the transport (DNS rebinding).
+    """
+
+    def __init__(self, allow: Iterable[str] = ()) -> None:
+        self.allow = frozenset(a.lower() for a in allow)
+
+    async def check(self, url: str) -> None:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host in self.allow or f"{host}:{parts.port}" in self.allow:
+            return
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise NetworkError(f"cannot resolve {host}: {exc}") from exc
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global:
+                raise BlockedAddress(f"{host} resolves to non-public address {address}; allow-list it to fetch")
+
+
+class HostGate:
+    """Per-host concurrency and minimum spacing between request starts (politeness)."""
+
+    def __init__(self, concurrency: int, spacing_s: float) -> None:
+        self.concurrency, self.spacing_s = concurrency, spacing_s
+        self._hosts: dict[str, tuple[asyncio.Semaphore, list[float]]] = {}
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        parts = urlsplit(url)
+        key = f"{(parts.hostname or '').lower()}:{parts.port or parts.scheme}"
+        entry = self._hosts.get(key)
+        if entry is None:
+            entry = self._hosts[key] = (asyncio.Semaphore(self.concurrency), [0.0])
+        semaphore, next_start = entry
+        async with semaphore:
+            now = time.monotonic()
+            start = max(now, next_start[0])
+            next_start[0] = start + self.spacing_s   # reserved before awaiting: no lock needed
+            if start > now:
+                await asyncio.sleep(start - now)
+            yield
+
+
+class Fetcher:
+    """Shared by every connector of a runner; `get` is safe to call concurrently."""
+
+    def __init__(self, limits: FetchLimits | None = None, policy: AddressPolicy | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None, user_agent: str = USER_AGENT) -> None:
+        self.limits = limits or FetchLimits()
+        self.policy = policy or AllowAll()
+        self.gate = HostGate(self.limits.host_concurrency, self.limits.host_spacing_s)
+        self._client = httpx.AsyncClient(
+            transport=transport, follow_redirects=False, trust_env=False,
+            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(self.limits.timeout_s, connect=self.limits.connect_timeout_s),
+            limits=httpx.Limits(max_connections=self.limits.max_connections,
+                                max_keepalive_connections=self.limits.max_connections))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                  accept: str = FEED_ACCEPT) -> Fetched:
+        """GET with validators; follow redirects; return the body or `not_modified`, else raise."""
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        started = time.monotonic()
+        deadline = started + self.limits.timeout_s
+        seen, permanent = {url}, True
+        for _hop in range(self.limits.max_redirects + 1):
+            await self.policy.check(url)
+            async with self.gate.slot(url):
+                status, response_headers, body = await self._one(url, headers, deadline)
+            if status in _REDIRECTS and response_headers.get("location"):
+                permanent = permanent and status in (301, 308)
+                url = urljoin(url, response_headers["location"])
+                if url in seen:
+                    raise TooManyRedirects(f"redirect loop back to {url}", status=status)
+                seen.add(url)
+                continue
+            return self._outcome(url, status, response_headers, body, started, permanent and len(seen) > 1)
+        raise TooManyRedirects(f"more than {self.limits.max_redirects} redirects")
+
+    async def _one(self, url: str, headers: dict[str, str], deadline: float) -> tuple[int, dict[str, str], bytes]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchTimeout(f"no response within {self.limits.timeout_s:g} s")
+        try:
+            async with asyncio.timeout(remaining), self._client.stream("GET", url, headers=headers) as response:
+                response_headers = {k.lower(): v for k, v in response.headers.items()}
+                if not 200 <= response.status_code < 300:
+                    return response.status_code, response_headers, b""
+                return response.status_code, response_headers, await self._body(response, response_headers)
+        except TimeoutError:
+            raise FetchTimeout(f"no complete response within {self.limits.timeout_s:g} s") from None
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"{type(exc).__name__} after {time.monotonic() - deadline + self.limits.timeout_s:.1f} s"
+                               ) from exc
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            raise NetworkError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _body(self, response: httpx.Response, headers: dict[str, str]) -> bytes:
+        cap = self.limits.max_body_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise BodyTooLarge(f"Content-Length {declared} is over the {cap} byte cap", status=response.status_code)
+        decoder = _decoder(headers.get("content-encoding", ""))
+        body = bytearray()
+        raw_total = 0
+        async for chunk in response.aiter_raw():
+            raw_total += len(chunk)
+            if raw_total > cap:
+                raise BodyTooLarge(f"body over the {cap} byte cap", status=response.status_code)
+            body += decoder(chunk, cap - len(body) + 1)
+            if len(body) > cap:
+                raise BodyTooLarge(f"decompressed body over the {cap} byte cap", status=response.status_code)
+        return bytes(body)
+
+    @staticmethod
+    def _outcome(url: str, status: int, headers: dict[str, str], body: bytes, started: float,
+                 permanent: bool) -> Fetched:
+        now = datetime.now(UTC)
+        duration = time.monotonic() - started
+        if status == 304:
+            return Fetched(url, 304, headers=headers, not_modified=True, fetched_at=rfc3339(now), duration=duration,
+                           permanent_url=url if permanent else None)
+        if 200 <= status < 300:
+            return Fetched(url, status, body, headers, False, rfc3339(now), duration, url if permanent else None)
+        retry_after = retry_after_seconds(headers.get("retry-after"), now)
+        if status == 410:
+            raise FeedGoneError("HTTP 410 Gone", status=status)
+        if status in (429, 503):
+            raise RateLimitedError(f"HTTP {status}" + (f", retry after {retry_after:.0f} s" if retry_after else ""),
+                                   status=status, retry_after=retry_after)
+        if status in _REDIRECTS:
+            raise HttpStatusError(f"HTTP {status} without a Location header", status=status)
+        if status >= 400:
+            raise HttpStatusError(f"HTTP {status}", status=status, retry_after=retry_after)
+        raise FetchError(f"unexpected HTTP status {status}", status=status)
+
+
+def _decoder(encoding: str):  # type: ignore[no-untyped-def]
+    """A chunk decoder that never produces more than `limit` bytes per call (bomb-safe)."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return lambda chunk, limit: chunk
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        state: dict[str, zlib._Decompress] = {}
+
+        def decode(chunk: bytes, limit: int) -> bytes:
+            if "d" not in state:  # deflate is zlib-wrapped per the RFC, raw in practice: sniff once
+                wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else (
+                    zlib.MAX_WBITS if chunk[:1] == b"\x78" else -zlib.MAX_WBITS)
+                state["d"] = zlib.decompressobj(wbits)
+            try:
+                return state["d"].decompress(chunk, max(limit, 1))
+            except zlib.error as exc:
+                raise NetworkError(f"corrupt {encoding} body: {exc}") from exc
+        return decode
+    raise NetworkError(f"unsupported Content-Encoding {encoding!r}")
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds from `now` (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())

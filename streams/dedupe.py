@@ -258,7 +258,7 @@ class DedupeIndex:
         seq = part.next_seq
         part.next_seq += 1
         record = {"seq": seq, "ts": ts, "lang": part.language, "copy_of": decision.copy_of,
-                  "story_id": decision.story_id, "sim": decision.similarity, "text": fp["text"],
+                  "story_id": decision.story_id, "sim": decision.similarity, "key": fp["key"],
                   "lead": list(fp["lead"]), "vkeys": rare_keys[: self.opts.vocab_keys],
                   "words": fp["words"], "n": fp["n"]}
         self.store[ARTICLE + article_id] = record
@@ -309,15 +309,22 @@ class DedupeIndex:
                 cache[seq] = self.store.get(ARTICLE + part.live[seq])
             return cache[seq]
 
-        text = fp["text"]
+        key = unpack_words(fp["key"]).tolist()
+        tried: set[str] = set()
         for seq in _best(lead_hits, self.opts.max_candidates):
+            cand_id = part.live[seq]
             cand = record(seq)
-            if cand is None:
-                continue
-            sim = self._copy_similarity(text, cand["text"])
-            if sim >= self.opts.copy_threshold:
-                root = cand["copy_of"] or part.live[seq]
-                return Decision(article_id, root, cand["story_id"], round(sim, 4)), cand["story_id"]
+            # a key points at the latest article that carried it, often a trimmed or summary copy:
+            # when that copy does not contain the new text, its root (the fuller first copy) may
+            while cand is not None and cand_id not in tried:
+                tried.add(cand_id)
+                if "key" in cand:
+                    sim = self._copy_similarity(key, unpack_words(cand["key"]).tolist())
+                    if sim >= self.opts.copy_threshold:
+                        root = cand["copy_of"] or cand_id
+                        return Decision(article_id, root, cand["story_id"], round(sim, 4)), cand["story_id"]
+                cand_id = cand["copy_of"]
+                cand = self.store.get(ARTICLE + cand_id) if cand_id and cand_id not in tried else None
         if n_words < self.opts.min_story_words:
             return new, new.story_id
         total = len(counted) or 1
@@ -336,11 +343,10 @@ class DedupeIndex:
             return new, new.story_id
         return Decision(article_id, None, best[1]["story_id"], round(best[0], 4)), best[1]["story_id"]
 
-    def _copy_similarity(self, a: str, b: str) -> float:
+    def _copy_similarity(self, ta: list[int], tb: list[int]) -> float:
         """Share of the shorter key text's first `compare_words` words found in order in the other
         one (word-level LCS against a window three times as long, so dropped or inserted
         paragraphs cost only their own words): copies, trimmed copies and summary-only items."""
-        ta, tb = a.split(), b.split()
         if len(ta) > len(tb):
             ta, tb = tb, ta
         if not ta:

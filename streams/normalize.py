@@ -8,15 +8,19 @@ field of the article and adds `norm`:
                   offsets into these two strings, so they must stay text a human can read)
     body_field    "content" when the body came from `content`, "summary" otherwise
     fingerprints  what `streams.dedupe` needs, all JSON-serialisable:
-                    text   "key text" prefix: lower-case words of the body without dateline and
-                           feed boilerplate, single-spaced (what copies are verified on)
-                    lead   winnowed 63-bit hashes of word 5-grams at the start of the key text
+                    key    32-bit hashes of the first 400 lower-case words of the body without
+                           dateline and trailing "Read more" (what copies are verified on), packed
+                    lead   winnowed 63-bit hashes of word 5-grams at the start of the key
                            (indexed for copies; a common run of >= 16 words shares one)
                     probe  all word 5-gram hashes of the first 36 words (looked up for copies)
-                    words  distinct content-word hashes (crc32) as base64 of little-endian uint32
+                    words  distinct content-word hashes (first 200, title + first 3,000 characters)
                            (rare-word lookup and vocabulary containment for rewrites)
                     names  the same for capitalised words inside sentences (rewrite lookup)
-                    n      number of words in the key text
+                    n      number of words in the key
+                  Packed = base64 of little-endian uint32. All hashes come from one tokenisation and
+                  one vectorised hashing pass (`tokenize`): stable across processes, unlike `hash`.
+                  Changing the hash changes every fingerprint: records in a store written by an
+                  older version stop matching new articles until they leave the window.
 
 Cleaning removes HTML, zero-width and control characters, unifies quotes, and drops whole lines of
 feed boilerplate ("Read also: ...", "Advertisement", newsletter and copyright lines, reporting
@@ -30,7 +34,6 @@ import base64
 import html
 import re
 import unicodedata
-import zlib
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -42,6 +45,8 @@ MAX_BODY_CHARS = 100_000
 MAX_TITLE_CHARS = 1_000
 KEY_TEXT_CHARS = 2_000  # verification compares prefixes; more costs time and store space
 WORDS_FROM_CHARS = 3_000  # vocabulary for rewrite detection comes from the start of the article
+KEY_SOURCE_CHARS = 4_000  # the key words come from the start of the body
+KEY_WORDS = 400  # words of the key (copies are verified on 120 words against 380)
 MAX_WORDS = 200
 LEAD_TOKENS = 64
 PROBE_TOKENS = 36
@@ -155,51 +160,140 @@ def _cap(text: str, limit: int) -> str:
 
 
 def key_text(body: str) -> str:
-    """Lower-case words of the body without dateline and trailing "Read more"/ellipsis."""
+    """Lower-case words of the body without dateline and trailing "Read more"/ellipsis (readable form
+    of what `fingerprints` hashes as `key`; for inspection and tests)."""
     text = _DATELINE.sub("", body[: KEY_TEXT_CHARS * 3], count=1)
     if len(text) < KEY_TEXT_CHARS:  # only a short text can end inside the key text
         text = text[:-120] + _TRAILER.sub("", text[-120:])
     return " ".join(_WORD.findall(text.lower()))[:KEY_TEXT_CHARS].rstrip()
 
 
+# ---- bulk word hashing -------------------------------------------------------------------------
+#
+# A text is tokenised and hashed in one go with numpy: the code points (UTF-32) are classified as
+# word characters with a lookup table (the same class as the regex `\w`), a prefix polynomial hash
+# over the code points gives every word's hash as (H[end] - H[start]) * P**-start mod 2**64, and a
+# mixer spreads the bits. Stable across processes and machines (persisted state depends on it),
+# unlike Python's `hash`.
+
+_P = 0x100000001B3  # odd, so invertible mod 2**64
+_M64 = (1 << 64) - 1
+_POW = np.ones(1, dtype=np.uint64)
+_INV = np.ones(1, dtype=np.uint64)
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    global _POW, _INV
+    if len(_POW) < n:
+        size = 1 << max(12, (n - 1).bit_length())
+        p, q, inv = 1, pow(_P, -1, 1 << 64), 1
+        pw, iv = [], []
+        for _ in range(size):
+            pw.append(p)
+            iv.append(inv)
+            p = p * _P & _M64
+            inv = inv * q & _M64
+        _POW, _INV = np.array(pw, dtype=np.uint64), np.array(iv, dtype=np.uint64)
+    return _POW, _INV
+
+
+@lru_cache(maxsize=1)
+def _word_chars() -> np.ndarray:
+    r"""Lookup table code point -> is a word character (str.isalnum or "_", as `\w` in `re`)."""
+    table = np.fromiter(map(str.isalnum, map(chr, range(0x110000))), dtype=bool, count=0x110000)
+    table[ord("_")] = True
+    return table
+
+
+_PU = np.uint64(_P)
+_MASK63 = np.uint64(0x7FFFFFFFFFFFFFFF)
+_C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, in place on a fresh array."""
+    h ^= h >> _S30
+    h *= _C1
+    h ^= h >> _S27
+    h *= _C2
+    h ^= h >> _S31
+    return h
+
+
+def tokenize(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""(start offsets, end offsets, 64-bit hashes) of the `\w+` words of `text`, hashed as they are
+    (callers lower-case first)."""
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    n = len(cp)
+    if not n:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.uint64)
+    isw = np.zeros(n + 2, dtype=bool)
+    isw[1:-1] = _word_chars()[cp]
+    edges = np.flatnonzero(isw[1:] != isw[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    pw, inv = _powers(n + 1)
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    # (array arithmetic wraps modulo 2**64 silently, as wanted)
+    np.cumsum(cp * pw[:n], out=prefix[1:])
+    return starts, ends, _mix((prefix[ends] - prefix[starts]) * inv[starts])
+
+
+def word_hashes(words: list[str] | str) -> np.ndarray:
+    r"""64-bit hashes of words (a list, or the `\w+` words of a string), as `fingerprints` computes them."""
+    return tokenize(words if isinstance(words, str) else " ".join(words))[2]
+
+
 def word_hash(word: str) -> int:
-    return zlib.crc32(word.encode("utf-8", "surrogatepass"))
+    """32-bit hash of one (lower-case) word, as stored in `words` / `names` / `key`."""
+    h = word_hashes(word)
+    return int(h[0] >> np.uint64(32)) if len(h) else 0
 
 
-_P = np.uint64(0x100000001B3)
+_STOP_HASHES: np.ndarray | None = None
 
 
-def lead_hashes(tokens: list[str]) -> tuple[list[int], list[int]]:
-    """Hashed word 5-grams of the first LEAD_TOKENS words: (indexed, probed).
+def _stop_hashes() -> np.ndarray:
+    global _STOP_HASHES
+    if _STOP_HASHES is None:
+        _STOP_HASHES = np.unique((word_hashes(sorted(STOPWORDS)) >> np.uint64(32)).astype(np.uint32))
+    return _STOP_HASHES
 
-    Indexed: winnowing (Schleimer et al. 2003) picks the minimum of every WINNOW consecutive
+
+def lead_hashes(hashes: np.ndarray) -> tuple[list[int], list[int]]:
+    """Hashed word 5-grams of the first LEAD_TOKENS words (64-bit word hashes): (indexed, probed).
+
+    Indexed: winnowing (Schleimer et al. 2003) keeps the minimum of every WINNOW consecutive
     hashes, so any run of WINNOW + SHINGLE - 1 words shared with another text shares an indexed
     hash, plus the first shingle. Probed: every shingle of the first PROBE_TOKENS words, so that a
     one-sentence summary finds its full article even when the sentence holds a single indexed hash.
     """
-    head = tokens[:LEAD_TOKENS]
-    if not head:
+    h = hashes[:LEAD_TOKENS]
+    if not len(h):
         return [], []
-    h = np.fromiter((word_hash(w) for w in head), dtype=np.uint64, count=len(head))
-    if len(head) < SHINGLE:
-        one = [_finish(int(np.bitwise_xor.reduce(h * (np.arange(len(h), dtype=np.uint64) + _P))))]
+    if len(h) < SHINGLE:
+        one = [_finish(int(np.bitwise_xor.reduce(h * (np.arange(len(h), dtype=np.uint64) + np.uint64(_P)))))]
         return one, one
-    n = len(head) - SHINGLE + 1
-    acc = np.zeros(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for i in range(SHINGLE):
-            acc = acc * _P + h[i:i + n] + np.uint64(i)
-        acc ^= acc >> np.uint64(29)
-        acc *= np.uint64(0xBF58476D1CE4E5B9)
-        acc ^= acc >> np.uint64(32)
-    if n <= WINNOW:
-        picks = {0, int(acc.argmin())}
-    else:
-        windows = np.lib.stride_tricks.sliding_window_view(acc, WINNOW)
-        picks = {0, *(windows.argmin(axis=1) + np.arange(len(windows))).tolist()}
-    finished = [_finish(v) for v in acc.tolist()]
-    probe = list(dict.fromkeys(finished[: max(1, PROBE_TOKENS - SHINGLE + 1)]))
-    return sorted({finished[i] for i in picks}), probe
+    n = len(h) - SHINGLE + 1
+    acc = h[:n] * _PU
+    for i in range(1, SHINGLE - 1):
+        acc += h[i:i + n]
+        acc *= _PU
+    acc += h[SHINGLE - 1:SHINGLE - 1 + n]
+    acc = _mix(acc)
+    acc &= _MASK63
+    acc[acc == 0] = 1
+    mins = acc
+    width = 1
+    while width * 2 <= WINNOW:  # sliding minimum over WINNOW by doubling
+        mins = np.minimum(mins[:-width], mins[width:])
+        width *= 2
+    if width < WINNOW and len(mins) > WINNOW - width:
+        mins = np.minimum(mins[: len(mins) - (WINNOW - width)], mins[WINNOW - width:])
+    indexed = np.unique(np.append(mins if n > WINNOW else acc.min(), acc[0])).tolist()
+    probe = list(dict.fromkeys(acc[: max(1, PROBE_TOKENS - SHINGLE + 1)].tolist()))
+    return indexed, probe
 
 
 def _finish(value: int) -> int:
@@ -207,14 +301,27 @@ def _finish(value: int) -> int:
     return (value & 0x7FFFFFFFFFFFFFFF) or 1
 
 
-def content_words(tokens: list[str]) -> list[int]:
-    """Distinct hashes of words that carry content (no stopwords, no 1-2 letter words)."""
-    keep = [w for w in dict.fromkeys(tokens) if len(w) > 2 and w not in STOPWORDS][:MAX_WORDS]
-    crc32 = zlib.crc32
-    return [crc32(w.encode("utf-8", "surrogatepass")) for w in keep]
+def _content_mask(h32: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Words that carry content: no stopwords, no 1-2 letter words."""
+    stop = _stop_hashes()
+    pos = np.searchsorted(stop, h32).clip(max=len(stop) - 1)
+    return (lengths > 2) & (stop[pos] != h32)
 
 
-def pack_words(words: list[int]) -> str:
+def _distinct(h32: np.ndarray, limit: int = MAX_WORDS) -> np.ndarray:
+    """Distinct values in order of first occurrence, the first `limit`."""
+    if len(h32) < 2:
+        return h32
+    order = np.argsort(h32, kind="stable")
+    ranked = h32[order]
+    first = np.ones(len(h32), dtype=bool)
+    np.not_equal(ranked[1:], ranked[:-1], out=first[1:])
+    keep = order[first]
+    keep.sort()
+    return h32[keep[:limit]]
+
+
+def pack_words(words: Any) -> str:
     return base64.b64encode(np.asarray(words, dtype="<u4").tobytes()).decode("ascii")
 
 
@@ -222,16 +329,60 @@ def unpack_words(packed: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(packed), dtype="<u4")
 
 
+_CAPITAL = np.zeros(0x110000, dtype=bool)
+_CAPITAL[ord("A"):ord("Z") + 1] = True
+_CAPITAL[0xC0:0xD7] = True
+_CAPITAL[0xD8:0xDF] = True
+
+
+@lru_cache(maxsize=1)
+def _before_name() -> np.ndarray:
+    """Code points that may precede the space before a name: word characters and , ; : )"""
+    table = _word_chars().copy()
+    table[[ord(c) for c in ",;:)"]] = True
+    return table
+
+
 def fingerprints(title: str, body: str) -> dict[str, Any]:
-    text = key_text(body)
-    if len(text) < 40:  # no usable body: fall back on the headline
-        text = (" ".join(_WORD.findall(title.lower())) + " " + text).strip()
-    tokens = text.split()
-    vocab_tokens = _WORD.findall((title + "\n" + body[:WORDS_FROM_CHARS]).lower())
-    lead, probe = lead_hashes(tokens)
-    names = _NAME.findall(title + "\n" + body[:WORDS_FROM_CHARS])
-    return {"text": text, "lead": lead, "probe": probe, "words": pack_words(content_words(vocab_tokens)),
-            "names": pack_words(content_words([n.lower() for n in names])), "n": len(tokens)}
+    """See the module docstring. One tokenisation and one hashing pass over title + body start."""
+    dateline = _DATELINE.match(body)
+    key_from = dateline.end() if dateline else 0
+    key_to = len(body)
+    if key_to - key_from < KEY_TEXT_CHARS:  # only a short text can end inside the key text
+        tail = key_to - min(120, key_to - key_from)
+        trailer = _TRAILER.search(body, tail)
+        if trailer:
+            key_to = trailer.start()
+    text = title + "\n" + body[:KEY_SOURCE_CHARS]
+    low = text.lower()
+    if len(low) != len(text):  # a few characters lower-case to two (Turkish dotted I): keep offsets
+        odd = {ord(c): c.lower()[0] for c in set(text) if len(c.lower()) != 1}
+        low = text.translate(odd).lower()
+    starts, ends, h64 = tokenize(low)
+    h32 = (h64 >> np.uint64(32)).astype(np.uint32)
+    lengths = ends - starts
+    off = len(title) + 1
+    k0, k1 = np.searchsorted(starts, [off + key_from, off + key_to])
+    k1 = min(k1, k0 + KEY_WORDS)
+    if int(lengths[k0:k1].sum()) + (k1 - k0) < 41 and k0:  # no usable body: fall back on the headline
+        key = np.concatenate([h64[:np.searchsorted(starts, off)], h64[k0:k1]])
+    else:
+        key = h64[k0:k1]
+    vocab_end = int(np.searchsorted(starts, off + WORDS_FROM_CHARS))
+    lead, probe = lead_hashes(key)
+    # names: capitalised words inside a sentence (after "word " or ", ", "; ", ": ", ") ")
+    s = starts[:vocab_end]
+    vocab = h32[:vocab_end]
+    content = _content_mask(vocab, lengths[:vocab_end])
+    names = vocab[:0]
+    if len(s):
+        orig = np.frombuffer((text[: off + WORDS_FROM_CHARS + 40] + "  ").encode("utf-32-le", "surrogatepass"),
+                             dtype=np.uint32)
+        s2 = np.maximum(s, 2)
+        is_name = content & (s >= 2) & _CAPITAL[orig[s2]] & (orig[s2 - 1] == 32) & _before_name()[orig[s2 - 2]]
+        names = np.unique(vocab[is_name])
+    return {"key": pack_words(key >> np.uint64(32)), "lead": lead, "probe": probe,
+            "words": pack_words(_distinct(vocab[content])), "names": pack_words(names), "n": int(len(key))}
 
 
 @lru_cache(maxsize=1)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.normalize import clean_text, key_text, normalize, unpack_words
+from streams.normalize import (
+    clean_text,
+    fingerprints,
+    key_text,
+    normalize,
+    tokenize,
+    unpack_words,
+    word_hash,
+    word_hashes,
+)
 
 BODY = ("<p>The harbour authority in Port Elmsworth closed the northern quay on Monday after a crane "
         "collapsed onto two fishing boats.</p><p>&bull; Read also: Lighthouse keeper retires</p>"
@@ -85,7 +95,30 @@ def test_huge_input_is_capped():
     big = "word " * 1_200_000  # 6 MB
     norm = normalize(article(content=big))["norm"]
     assert 0 < len(norm["body"]) <= 100_000
-    assert len(norm["fingerprints"]["text"]) <= 2_000
+    assert len(unpack_words(norm["fingerprints"]["key"])) <= 400
+
+
+def test_bulk_hashing_matches_regex_words_and_is_stable():
+    text = "l'été: Ünïcode_words, 3 cats; \u0130stanbul x\u200by \U0001f600 end"
+    starts, ends, hashes = tokenize(text.lower())
+    assert [text.lower()[s:e] for s, e in zip(starts, ends, strict=True)] == re.findall(r"\w+", text.lower())
+    # the same word hashes the same wherever it stands; values fixed across processes and versions
+    assert word_hashes("cats end cats")[0] == word_hashes("cats")[0] == word_hashes(["x", "cats"])[1]
+    assert word_hash("harbour") == word_hash("harbour") == 0xBDAD184D
+
+
+def test_key_words_skip_dateline_and_trailer():
+    fp = fingerprints("Title", "PORT ELMSWORTH (Tidewire) \u2014 The quay closed today. Continue reading")
+    assert unpack_words(fp["key"]).tolist() == [word_hash(w) for w in ["title", "the", "quay", "closed", "today"]]
+    long_body = "PARIS, AFP - " + " ".join(f"w{i}" for i in range(60))
+    fp = fingerprints("Title", long_body)
+    assert unpack_words(fp["key"]).tolist() == [word_hash(f"w{i}") for i in range(60)]
+
+
+def test_names_are_capitalised_words_inside_sentences():
+    fp = fingerprints("x", "Yesterday Marit Oyelaran met the mayor, Ivo Castellane. The Port reopened.")
+    names = set(unpack_words(fp["names"]).tolist())
+    assert names == {word_hash(w) for w in ("oyelaran", "ivo", "castellane", "port", "marit")}
 
 
 ODD_PIECES = st.sampled_from(list("ab <>/&;#xp\n\r\t\u00a0\u200b\u2019\u201c\u00e9\u0301\U0001f600")

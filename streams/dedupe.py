@@ -66,8 +66,11 @@ class Options:
     min_copy_words: int = 15  # below this a text is too short to call containment a copy
     story_threshold: float = 0.5  # weighted share of content words found in the candidate
     min_story_words: int = 8
+    joint_threshold: float = 0.75  # share of the content words found in the candidates together ...
+    joint_min_share: float = 0.35  # ... when the best one alone holds at least this share
+    joint_part_share: float = 0.2  # (a candidate counts towards the joint share from this share)
     vocab_keys: int = 16  # sampled content words indexed per article
-    vocab_query: int = 32  # sampled content words looked up per article
+    vocab_query: int = 64  # sampled content words looked up per article
     max_candidates: int = 4  # copy candidates verified (each costs one store read)
     max_story_candidates: int = 8  # story candidates verified when no copy was found
     sketch_bits: int = 20  # count-min sketch width (2 rows of 2**bits int32) per language
@@ -115,14 +118,16 @@ class KeyTable:
                 return None
             i = (i + 1) & mask
 
-    def put(self, key: int, seq: int, live: Mapping[int, str]) -> None:
+    def put(self, key: int, seq: int, live: Mapping[int, str], keep_first: bool = False) -> None:
+        """Map key -> seq; with keep_first a live earlier holder keeps the key."""
         keys, vals, mask = self.keys, self.vals, self.mask
         i = key & mask
         dead = -1
         while True:
             k = keys[i]
             if k == key:
-                vals[i] = seq
+                if not (keep_first and vals[i] in live):
+                    vals[i] = seq
                 return
             if k == 0:
                 break
@@ -206,7 +211,8 @@ class _Partition:
         for key in record["lead"]:
             self.lead.put(key, seq, self.live)
         for key in record["vkeys"]:
-            self.vocab.put(key, seq, self.live)
+            # the first article with a rare word keeps it: the wire story comes before rewrites
+            self.vocab.put(key, seq, self.live, keep_first=True)
         self.sketch.add(words)
 
 
@@ -259,7 +265,10 @@ class DedupeIndex:
         part.next_seq += 1
         record = {"seq": seq, "ts": ts, "lang": part.language, "copy_of": decision.copy_of,
                   "story_id": decision.story_id, "sim": decision.similarity, "key": fp["key"],
-                  "lead": list(fp["lead"]), "vkeys": rare_keys[: self.opts.vocab_keys],
+                  "lead": list(fp["lead"]),
+                  # only a story's first article is indexed for rewrites: later versions would
+                  # take over its keys while verification wants the first (wire) text
+                  "vkeys": rare_keys[: self.opts.vocab_keys] if decision.story_id == "s-" + article_id else [],
                   "words": fp["words"], "n": fp["n"]}
         self.store[ARTICLE + article_id] = record
         self.store[META + part.language] = {"max_ts": part.max_ts, "next_seq": part.next_seq}
@@ -288,7 +297,7 @@ class DedupeIndex:
         keep them), then a fixed hash-sampled quarter of the other words, smallest hashes first."""
         if not len(words):
             return set(), []
-        common = max(5, part.sketch.docs // 200)
+        common = max(10, part.sketch.docs // 200)
         rare = words[part.sketch.df(words) <= common].tolist()
         name_set = set(names.tolist())
         ordered = sorted(w for w in rare if w in name_set)
@@ -331,17 +340,34 @@ class DedupeIndex:
         merged = dict(vocab_hits)
         for seq, n in lead_hits.items():
             merged[seq] = merged.get(seq, 0) + n
-        best: tuple[float, Mapping[str, Any]] | None = None
+        scored: dict[str, tuple[float, set[int], Mapping[str, Any]]] = {}
+
+        def consider(cand_id: str, cand: Mapping[str, Any] | None) -> None:
+            if cand is not None and cand_id not in scored:
+                found = counted.intersection(unpack_words(cand["words"]).tolist())
+                scored[cand_id] = (len(found) / total, found, cand)
+
         for seq in _best(merged, self.opts.max_story_candidates):
-            cand = record(seq)
-            if cand is None:
-                continue
-            share = len(counted.intersection(unpack_words(cand["words"]).tolist())) / total
-            if share >= self.opts.story_threshold and (best is None or share > best[0]):
-                best = (share, cand)
-        if best is None:
+            cand_id, cand = part.live[seq], record(seq)
+            consider(cand_id, cand)
+            # keys point at the latest article that carried them, often another outlet's version
+            # of the story: the story's first article (the wire story) is compared as well
+            if cand is not None and cand["story_id"] != "s-" + cand_id:
+                root_id = cand["story_id"][2:]
+                if root_id not in scored:
+                    consider(root_id, self.store.get(ARTICLE + root_id))
+        if not scored:
             return new, new.story_id
-        return Decision(article_id, None, best[1]["story_id"], round(best[0], 4)), best[1]["story_id"]
+        share, _, best = max(scored.values(), key=lambda s: s[0])
+        if share < self.opts.story_threshold:
+            # written from several wire stories: jointly they hold most of its vocabulary
+            if share < self.opts.joint_min_share:
+                return new, new.story_id
+            found = set().union(*(f for sh, f, _ in scored.values() if sh >= self.opts.joint_part_share))
+            share = len(found) / total
+            if share < self.opts.joint_threshold:
+                return new, new.story_id
+        return Decision(article_id, None, best["story_id"], round(share, 4)), best["story_id"]
 
     def _copy_similarity(self, ta: list[int], tb: list[int]) -> float:
         """Share of the shorter key text's first `compare_words` words found in order in the other

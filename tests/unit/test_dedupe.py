@@ -192,3 +192,34 @@ def test_key_table_grows_and_forgets_dead_entries():
     assert table.get(5000 * 7919 + 1, live) == 5000
     assert table.get(10 * 7919 + 1, live) is None
     assert table.mask + 1 <= 4096  # sized by the live entries, not by all ever inserted
+
+
+def test_rewrite_finds_the_wire_story_after_other_reports_took_its_words():
+    index = DedupeIndex()
+    index.decide(art("wire", 0, "\n\n".join(WIRE)))
+    # an independent report with the same names comes in between: the first article keeps its keys
+    index.decide(art("same-event", 1, SAME_EVENT + " Marit Oyelaran of Port Elmsworth declined to comment.",
+                     title="Storm topples crane in Elmsworth port"))
+    d = index.decide(art("rewrite", 2, REWRITE, title="Mackerel season at risk after crane accident"))
+    assert d.story_id == "s-wire" and d.copy_of is None
+
+
+def test_article_written_from_two_wire_stories_joins_the_closer_one():
+    index = DedupeIndex()
+    index.decide(art("wire", 0, "\n\n".join(WIRE)))
+    index.decide(art("other", 0.5, OTHER, title="New mayor for Hallgrim"))
+    roundup = (
+        "Engineers from the Veldmark Institute will inspect the cranes in Port Elmsworth after one toppled "
+        "onto two trawlers, spokeswoman Marit Oyelaran said, and Brackwater Logistics must report to the "
+        "council. In Hallgrim, schoolteacher Ivo Castellane beat the incumbent mayor after a campaign "
+        "about the valley railway line and the hospital in Oberlund.")
+    d = index.decide(art("roundup", 2, roundup, title="Regional roundup"))
+    assert d.copy_of is None and d.story_id == "s-wire"
+
+
+def test_short_rewrite_joins_through_its_names():
+    index = DedupeIndex()
+    index.decide(art("wire", 0, "\n\n".join(WIRE)))
+    d = index.decide(art("brief", 1, "Marit Oyelaran says the Port Elmsworth quay stays shut until Veldmark "
+                                     "Institute engineers check the cranes.", title="Quay shut"))
+    assert d.story_id == "s-wire" and d.copy_of is None

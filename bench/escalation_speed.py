@@ -1,0 +1,105 @@
+"""Escalation scoring speed: process CPU µs per article for `Rules.score` alone (after normalisation).
+
+    .venv/bin/python bench/escalation_speed.py [DATA_DIR] [--rules FILE] [--repeat N] [--profile]
+
+Corpora:
+  seed     the 3.3 kB seed article (seeds/000_*.txt), scored many times
+  seed-big the seed article repeated to ~20 kB (the scanned maximum per body)
+  dev      escalation-dev sentences (DATA_DIR/escalation-dev/articles.jsonl, ../shared/data by default)
+  bbc      the first 500 dedup-dev articles (BBC News, ~2 kB: business, politics, sport, tech -
+           what a typical feed article looks like); data corpora are skipped when the folder is missing
+
+Each corpus is scored `--repeat` times; the figure is the best round (process CPU time, so other
+processes on a shared machine do not count), plus the median. The first round also fills the
+watchlist caches, as a long-running worker does. `--profile` prints a cProfile of the seed rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streams.escalation import DEFAULT_RULES, Rules  # noqa: E402
+from streams.normalize import normalize  # noqa: E402
+
+SEED = next((ROOT / "seeds").glob("000_*.txt"))
+
+
+def seed_article(times: int = 1) -> dict:
+    title, _, body = SEED.read_text("utf-8").partition("\n")
+    return normalize({"id": "seed", "url": "https://example.org/seed", "title": title,
+                      "content": "\n".join([body] * times), "published_at": "2021-02-26T00:00:00Z",
+                      "source": "example.org", "feed": "seed", "language": "en"})
+
+
+def rounds(rules: Rules, items: list[dict], repeat: int) -> list[float]:
+    """µs of process CPU time per article, one figure per round."""
+    out = []
+    for _ in range(repeat):
+        started = time.process_time()
+        for item in items:
+            rules.score(item)
+        out.append((time.process_time() - started) / len(items) * 1e6)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--rules", default=str(DEFAULT_RULES))
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    started = time.process_time()
+    rules = Rules.load(args.rules)
+    load_ms = (time.process_time() - started) * 1e3
+    corpora = {"seed": [seed_article()] * 200, "seed-big": [seed_article(6)] * 30}
+    dev = Path(args.data) / "escalation-dev" / "articles.jsonl"
+    if dev.is_file():
+        corpora["dev"] = [normalize(json.loads(line)) for line in dev.open("rb") if line.strip()]
+    bbc = Path(args.data) / "dedup-dev" / "articles.jsonl"
+    if bbc.is_file():
+        with bbc.open("rb") as lines:
+            corpora["bbc"] = [normalize(json.loads(line)) for _, line in zip(range(500), lines, strict=False)]
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        rounds(rules, corpora["seed"], 1)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        rounds(rules, corpora["seed"], 3)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+    summary: dict[str, object] = {"rules": args.rules, "load_ms": round(load_ms, 1)}
+    for name, items in corpora.items():
+        chars = sum(len(i["norm"]["title"]) + len(i["norm"]["body"]) for i in items) / len(items)
+        figures = rounds(rules, items, args.repeat)
+        summary[name] = {"articles": len(items), "avg_chars": round(chars),
+                         "best_us": round(min(figures), 1), "median_us": round(statistics.median(figures), 1)}
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"rules {args.rules}: loaded in {load_ms:.0f} ms CPU")
+    print(f"{'corpus':<9} {'articles':>8} {'chars':>7} {'best µs':>9} {'median µs':>10} {'articles/s':>11}")
+    for name in corpora:
+        row = summary[name]
+        assert isinstance(row, dict)
+        print(f"{name:<9} {row['articles']:>8} {row['avg_chars']:>7} {row['best_us']:>9.1f} "
+              f"{row['median_us']:>10.1f} {1e6 / row['best_us']:>11,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

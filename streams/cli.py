@@ -116,6 +116,44 @@ def _require_cluster() -> Any:
     return settings
 
 
+def _add_feed_commands(sub: Any) -> None:
+    """`feeds check|list|import-opml` (connectors/feedcmds.py): add, inspect and debug feeds."""
+
+    def check(args: argparse.Namespace) -> int:
+        from connectors.feedcmds import check as run_check
+
+        return run_check(args.target, kind=args.kind, items=args.items)
+
+    def list_(args: argparse.Namespace) -> int:
+        from connectors.feedcmds import list_feeds
+        from connectors.feeds import load_feeds
+        from connectors.runner import load_states
+
+        feeds = load_feeds(Path(args.feeds))
+        return list_feeds(feeds, load_states(_require_cluster(), [f.id for f in feeds]))
+
+    def import_opml(args: argparse.Namespace) -> int:
+        from connectors.feedcmds import import_opml as run_import
+
+        return run_import(Path(args.opml), Path(args.output))
+
+    feeds = sub.add_parser("feeds", help="check, list and import feeds")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True)
+    p = feeds_sub.add_parser("check", help="fetch and parse a feed (URL, feed list or saved file); "
+                                           "show its items and every diagnostic")
+    p.add_argument("target", help="an http(s) URL, a feed list YAML, or a feed file")
+    p.add_argument("--kind", default="rss", help="connector kind for a URL or file (default: rss)")
+    p.add_argument("--items", type=int, default=20, help="items to show per feed")
+    p.set_defaults(func=check)
+    p = feeds_sub.add_parser("list", help="every feed of a feed list with its health (from the state topic)")
+    p.add_argument("--feeds", required=True, help="feed list YAML")
+    p.set_defaults(func=list_)
+    p = feeds_sub.add_parser("import-opml", help="merge an OPML export into a feed list")
+    p.add_argument("opml")
+    p.add_argument("--output", required=True, help="feed list YAML to create or extend")
+    p.set_defaults(func=import_opml)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wirewatch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
@@ -157,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--json", action="store_true", help="one JSON alert per line")
     tail.add_argument("--min-severity", default="none", choices=("none", "low", "medium", "high", "critical"))
     tail.set_defaults(func=_tail)
+    _add_feed_commands(sub)
     return parser
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -78,6 +80,11 @@ def test_the_cli_resumes_from_the_state_topic(fast: Settings, server: FeedServer
     assert len(server.hits("/cli.xml")) == 2
     articles(fast, 2)
     assert load_states(fast, ["cli"])["cli"].not_modified == 1     # unchanged body: parsing skipped
+    listing = subprocess.run([sys.executable, "-m", "streams.cli", "feeds", "list", "--feeds", str(feeds)], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    row = next(line for line in listing.stdout.splitlines() if line.startswith("cli "))
+    assert row.split()[2] == "ok" and "never" not in row
 
 
 def test_a_failing_feed_loses_nothing_once_it_recovers(fast: Settings, server: FeedServer) -> None:

@@ -1,0 +1,80 @@
+"""`wirewatch feeds check|import-opml` and the `feeds list` table."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.feedserver import TESTDATA, FeedServer, Route, fixture
+
+from connectors.base import FeedConfig
+from connectors.feedcmds import check, import_opml, list_feeds
+from connectors.feeds import load_feeds
+from connectors.state import FeedState
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as srv:
+        yield srv
+
+
+def test_check_a_url_shows_items_and_diagnostics(server: FeedServer) -> None:
+    server.routes["/sparse.xml"] = Route(fixture("no-links-no-dates.xml"), etag=False)
+    out = io.StringIO()
+    assert check(server.url + "/sparse.xml", out=out) == 0
+    text = out.getvalue()
+    assert "HTTP 200" in text and "3 items" in text and "'Only a guid'" in text
+    assert "skipped: no link and no guid" in text
+    assert "no ETag or Last-Modified" in text
+
+
+def test_check_follows_an_html_page_to_its_feed(server: FeedServer) -> None:
+    server.routes.update({"/": Route(fixture("page-with-feed.html"), content_type="text/html"),
+                          "/feed.xml": Route(fixture("rss20.xml"))})
+    out = io.StringIO()
+    assert check(server.url + "/", out=out) == 0
+    assert "checking " + server.url + "/feed.xml" in out.getvalue() and "3 items" in out.getvalue()
+
+
+def test_check_reports_a_failure_with_its_kind_and_exit_code(server: FeedServer) -> None:
+    server.routes["/busy"] = Route(b"", status=429, headers={"Retry-After": "60"}, etag=False)
+    out = io.StringIO()
+    assert check(server.url + "/busy", out=out) == 1
+    assert "FAILED rate_limited: HTTP 429, retry after 60 s" in out.getvalue()
+
+
+def test_check_a_saved_file_with_another_connector() -> None:
+    out = io.StringIO()
+    assert check(str(TESTDATA / "sitemap-news.xml"), kind="sitemap", out=out) == 0
+    assert "2 items" in out.getvalue() and "not a news entry" in out.getvalue()
+
+
+def test_import_opml_writes_a_loadable_list_and_merges_without_duplicates(tmp_path: Path) -> None:
+    target = tmp_path / "feeds.yaml"
+    target.write_text("feeds:\n  - id: courier\n    url: https://courier.test/feed.xml\n", "utf-8")
+    import_opml(TESTDATA / "feedlist.opml", target, out=io.StringIO())
+    feeds = load_feeds(target)
+    assert [f.id for f in feeds] == ["courier", "atom-test-post", "json-test-wire"]
+    assert feeds[1].tags == ("world",)
+    out = io.StringIO()
+    import_opml(TESTDATA / "feedlist.opml", target, out=out)
+    assert "0 feeds added" in out.getvalue() and len(load_feeds(target)) == 3
+
+
+def test_list_shows_health_per_feed() -> None:
+    now = time.time()
+    feeds = [FeedConfig(id="a", url="https://a.test/"), FeedConfig(id="b", url="https://b.test/")]
+    states = {"a": FeedState("a", "https://a.test/", health="disabled", disabled="HTTP 410 Gone: removed",
+                             last_status=410, next_due=None),
+              "b": FeedState("b", "https://b.test/", health="ok", last_success=now - 120, next_due=now + 60,
+                             interval=900, items_published=12, last_status=200)}
+    out = io.StringIO()
+    list_feeds(feeds, states, out=out)
+    lines = out.getvalue().splitlines()
+    assert "disabled" in lines[1] and "HTTP 410 Gone" in lines[1]
+    assert "2m ago" in lines[2] and "15m" in lines[2] and " 12 " in lines[2]
+    assert lines[-1] == "1 disabled; 1 ok"

@@ -142,3 +142,82 @@ def test_phrase_syntax(phrase: str, hits: list[str], misses: list[str]) -> None:
         assert regex.fullmatch(text), (phrase, text)
     for text in misses:
         assert not regex.fullmatch(text), (phrase, text)
+
+
+# ---- reloading at run time ------------------------------------------------------------------------
+
+
+def _bump(path: Path, text: str, tick: list[int]) -> None:
+    """Rewrite `path` with a strictly newer mtime (file systems with coarse timestamps)."""
+    import os
+
+    path.write_text(text, "utf-8")
+    tick[0] += 1
+    os.utime(path, ns=(10**18 + tick[0] * 10**9, 10**18 + tick[0] * 10**9))
+
+
+def test_reloader_swaps_valid_rules_and_checks_once_per_interval(tmp_path: Path) -> None:
+    from streams.escalation import RuleReloader
+
+    path, tick = write(tmp_path, valid()), [0]
+    loads: list[Path] = []
+
+    def loader(p: Path) -> Rules:
+        loads.append(p)
+        return Rules.load(p)
+
+    reloader = RuleReloader(path, interval=10, loader=loader)
+    assert reloader.version == "t1" and len(loads) == 1
+    assert reloader.maybe_reload(100.0) is False          # nothing changed
+    _bump(path, valid().replace('"t1"', '"t2"'), tick)
+    assert reloader.maybe_reload(105.0) is False          # within the interval: not even a stat
+    assert reloader.version == "t1"
+    assert reloader.maybe_reload(110.0) is True
+    assert reloader.version == "t2" and reloader.rules.version == "t2" and reloader.reloads == 1
+    esc = reloader.score({"norm": {"language": "en", "title": "", "body": "two were killed",
+                                   "body_field": "content"}})
+    assert esc.casualties == 2
+    _bump(path, valid().replace('"t1"', '"t2"'), tick)    # touched, same content: no load
+    assert reloader.maybe_reload(200.0) is False
+    assert len(loads) == 2
+
+
+def test_reloader_keeps_old_rules_on_a_broken_file_and_logs_file_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from streams.escalation import RuleReloader
+
+    path, tick = write(tmp_path, valid()), [0]
+    reloader = RuleReloader(path, interval=0)
+    _bump(path, valid().replace("[attack*]", "[\"at*tack\"]").replace('"t1"', '"t3"'), tick)
+    with caplog.at_level("ERROR", logger="streams.escalation"):
+        assert reloader.maybe_reload(1.0) is False
+    assert reloader.version == "t1"                       # the old rules stay in force
+    assert reloader.last_error is not None and reloader.failures == 1
+    assert f"{path}:12" in caplog.text and "* only at the end" in caplog.text
+    caplog.clear()
+    _bump(path, valid().replace("[attack*]", "[\"at*tack\"]").replace('"t1"', '"t3"'), tick)
+    with caplog.at_level("ERROR", logger="streams.escalation"):
+        assert reloader.maybe_reload(2.0) is False        # same broken content: reported once
+    assert caplog.text == "" and reloader.failures == 1
+    _bump(path, valid().replace('"t1"', '"t4"'), tick)    # fixed
+    assert reloader.maybe_reload(3.0) is True
+    assert reloader.version == "t4" and reloader.last_error is None
+
+
+def test_reloader_watches_included_files_and_survives_a_deleted_file(tmp_path: Path) -> None:
+    from streams.escalation import RuleReloader
+
+    tick = [0]
+    sub = write(tmp_path, "language: fr\nphrases:\n  armed_attack: [attaque]\n", "fr.yaml")
+    path = write(tmp_path, valid("include: [fr.yaml]\n"))
+    reloader = RuleReloader(path, interval=0)
+    old = reloader.rules
+    _bump(sub, "language: fr\nphrases:\n  armed_attack: [attaque, frappe]\n", tick)
+    assert reloader.maybe_reload(1.0) is True and reloader.rules is not old
+    esc = reloader.score({"norm": {"language": "fr", "title": "", "body": "une frappe", "body_field": "content"}})
+    assert "armed_attack" in esc.categories
+    sub.unlink()
+    assert reloader.maybe_reload(2.0) is False            # include missing: keep the rules in force
+    assert reloader.last_error is not None and "fr.yaml" in str(reloader.last_error)
+    assert "armed_attack" in reloader.score(
+        {"norm": {"language": "fr", "title": "", "body": "une frappe", "body_field": "content"}}).categories

@@ -154,6 +154,37 @@ def _add_feed_commands(sub: Any) -> None:
     p.set_defaults(func=import_opml)
 
 
+def _add_rules_commands(sub: Any) -> None:
+    """`rules test` and `rules check`: what a rule author runs while editing escalation rules."""
+
+    def test(args: argparse.Namespace) -> int:
+        from streams.rulescmd import rules_test
+
+        return rules_test(rules_path=args.rules, text=args.text, source=args.source, as_json=args.json,
+                          language=args.language)
+
+    def check(args: argparse.Namespace) -> int:
+        from streams.rulescmd import rules_check
+
+        return rules_check(args.file)
+
+    rules = sub.add_parser("rules", help="test and check escalation rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    p = rules_sub.add_parser("test", help="score a text or articles and explain every match",
+                             description="Prints severity, score, categories, casualties and every match "
+                                         "(term, category, field, offsets, weight, modifier, sentence).")
+    given = p.add_mutually_exclusive_group(required=True)
+    given.add_argument("--text", help="the text to score (the body of one article)")
+    given.add_argument("source", nargs="?", help="a file: Article JSON, Article JSONL or plain text; - = stdin")
+    p.add_argument("--rules", help="escalation rules YAML (default: the shipped rules)")
+    p.add_argument("--language", help="ISO 639-1 code instead of the article's or the detected one")
+    p.add_argument("--json", action="store_true", help="one JSON object per article")
+    p.set_defaults(func=test)
+    p = rules_sub.add_parser("check", help="validate a rule file and its includes (exit 2: file:line: reason)")
+    p.add_argument("file", nargs="?", help="main rule file (default: the shipped rules)")
+    p.set_defaults(func=check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wirewatch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
@@ -196,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--min-severity", default="none", choices=("none", "low", "medium", "high", "critical"))
     tail.set_defaults(func=_tail)
     _add_feed_commands(sub)
+    _add_rules_commands(sub)
     return parser
 
 

@@ -502,6 +502,7 @@ class Rules:
         self.default_language = default_language
         self.files = files
         self.languages = sorted(languages)
+        self._languages = languages
         self._compiled = {code: _compile_language(lang) for code, lang in languages.items()}
         if len(languages) > 1:
             self._compiled["*"] = _compile_language(_merge_languages(languages.values()))
@@ -1169,3 +1170,13 @@ class RuleReloader(RulesHolder):
         self.reloads += 1
         log.info("rules reloaded: version %s -> %s (%s)", old.version, rules.version, self.path)
         return True
+
+
+def sentence_bounds(text: str, pos: int) -> tuple[int, int]:
+    """(start, end) of the sentence of `text` holding offset `pos`, as the scorer cuts sentences."""
+    start = 0
+    for m in _SENTENCE_END.finditer(text, 0, pos + 1):
+        if m.end() <= pos:
+            start = m.end()
+    end_match = _SENTENCE_END.search(text, max(pos, start))
+    return start, end_match.end() if end_match is not None else len(text)

@@ -1,0 +1,110 @@
+"""`wirewatch rules test` and `wirewatch rules check` through streams.cli.main."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from streams.cli import main
+
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_aa3391fe6c98fe85.txt"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_text_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rules", "test", "--text",
+                       "An air strike killed 17 people. Officials said the militia could attack again.")
+    assert code == 0
+    assert "severity high" in out and "casualties 17" in out
+    assert "'killed'" in out and "count 17" in out
+    assert "x hedge 0.4" in out                              # the modifier that reduced `attack`
+    assert "| Officials said the militia could attack again." in out
+
+
+def test_json_lists_every_match_with_offsets_weights_and_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "The army denied shelling the village. Rebels attacked a checkpoint."
+    code, out, _ = run(capsys, "rules", "test", "--json", "--text", text)
+    assert code == 0
+    result = json.loads(out)
+    esc = result["escalation"]
+    assert esc["severity"] == "medium" and esc["categories"] == ["armed_attack"]
+    by_term = {m["term"]: m for m in esc["matches"]}
+    shelling, attacked = by_term["shelling"], by_term["attacked"]
+    assert text[shelling["start"]:shelling["end"]] == "shelling" and shelling["field"] == "content"
+    assert shelling["modifier"] == "denial" and shelling["modifier_factor"] == 0.3
+    assert shelling["weight"] == pytest.approx(0.9) and shelling["base_weight"] == 3
+    assert shelling["sentence"] == "The army denied shelling the village."
+    assert attacked["weight"] == 3 and attacked["sentence"] == "Rebels attacked a checkpoint."
+    assert result["rule_version"]
+
+
+def test_article_json_jsonl_and_plain_text_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    title, _, body = SEED.read_text("utf-8").partition("\n")
+    one = tmp_path / "a.json"
+    one.write_text(json.dumps({"id": "seed", "title": title, "content": body, "language": "en"}), "utf-8")
+    code, out, _ = run(capsys, "rules", "test", str(one), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["id"] == "seed"
+    assert result["escalation"]["severity"] == "critical" and result["escalation"]["casualties"] == 17
+    assert any(m["field"] == "title" for m in result["escalation"]["matches"])
+
+    many = tmp_path / "a.jsonl"
+    many.write_text("\n".join(json.dumps({"id": f"a{i}", "title": t, "summary": "", "content": ""})
+                              for i, t in enumerate(["Rebels attack army post", "Markets rise"])), "utf-8")
+    code, out, _ = run(capsys, "rules", "test", str(many), "--json")
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in results] == ["a0", "a1"]
+    assert [r["escalation"]["severity"] for r in results] == ["medium", "none"]
+
+    plain = tmp_path / "notes.txt"
+    plain.write_text("Des frappes ont tué 12 personnes.\n", "utf-8")
+    code, out, _ = run(capsys, "rules", "test", str(plain), "--language", "fr")
+    assert code == 0 and "notes.txt  [fr]" in out and "casualties 12" in out
+
+
+def test_stdin_and_other_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text('version: "mine"\nthresholds: {low: 1, medium: 2, high: 6, critical: 10}\n'
+                     "categories:\n  unrest: {weight: 2}\nlanguage: en\nphrases:\n  unrest: [picket*]\n", "utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO("Workers picketed the plant."))
+    code, out, _ = run(capsys, "rules", "test", "-", "--rules", str(rules))
+    assert code == 0 and "rules mine" in out and "severity medium" in out and "'picketed'" in out
+
+
+def test_text_and_file_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["rules", "test", "--text", "x", "file.txt"])
+    assert caught.value.code == 2
+    capsys.readouterr()
+
+
+def test_check_shipped_and_broken_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rules", "check")
+    assert code == 0 and out.startswith("ok: ") and "languages en, fr" in out
+
+    broken = tmp_path / "bad.yaml"
+    broken.write_text('version: "t"\nthresholds: {low: 1, medium: 3, high: 6, critical: 10}\n'
+                      "categories:\n  armed_attack: {weight: 3}\nlanguage: en\nphrases:\n"
+                      "  armed_attack: [attack*, \"kil{led\"]\n", "utf-8")
+    code, out, err = run(capsys, "rules", "check", str(broken))
+    assert code == 2 and out == ""
+    assert err.startswith(f"{broken}:7: phrases.armed_attack[1]: bad phrase")
+
+    code, _, err = run(capsys, "rules", "check", str(tmp_path / "missing.yaml"))
+    assert code == 2 and "missing.yaml" in err and "cannot read" in err
+
+
+def test_broken_rules_in_test_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "bad.yaml"
+    broken.write_text("version: [\n", "utf-8")
+    code, _, err = run(capsys, "rules", "test", "--text", "x", "--rules", str(broken))
+    assert code == 2 and str(broken) in err

@@ -97,16 +97,6 @@ def _run(args: argparse.Namespace) -> int:
     return run_all(_settings(), Path(args.feeds) if args.feeds else None, timeout=args.timeout)
 
 
-def _tail(args: argparse.Namespace) -> int:
-    from streams.runcmd import format_alert, tail_alerts
-
-    colour = sys.stdout.isatty() and not args.json
-    for alert in tail_alerts(_require_cluster(), from_beginning=args.from_beginning, as_json=args.json,
-                             min_severity=args.min_severity):
-        print(_dumps(alert) if args.json else format_alert(alert, colour), flush=True)
-    return 0
-
-
 def _require_cluster() -> Any:
     settings = _settings()
     if not settings.bootstrap_servers:
@@ -114,6 +104,72 @@ def _require_cluster() -> Any:
 
         return settings.with_bootstrap(from_env().bootstrap)
     return settings
+
+
+SEVERITY_CHOICES = ("none", "low", "medium", "high", "critical")
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from streams.runcmd import AlertFilter, format_alert, parse_since, tail_alerts
+
+    colour = {"always": True, "never": False, "auto": sys.stdout.isatty()}[args.colour] and not args.json
+    match = AlertFilter(min_severity=args.min_severity, categories=tuple(args.category or ()),
+                        sources=tuple(args.source or ()), text=args.text or "")
+    since = parse_since(args.since) if args.since else None
+    alerts = tail_alerts(_require_cluster(), from_beginning=args.from_beginning, as_json=args.json,
+                         since=since, match=match, follow=not args.no_follow)
+    for shown, alert in enumerate(alerts, 1):
+        print(_dumps(alert) if args.json else format_alert(alert, colour), flush=True)
+        if args.limit and shown >= args.limit:
+            break
+    return 0
+
+
+def _sink_webhook(args: argparse.Namespace) -> int:
+    from streams.sinks import RetryPolicy, run_webhook_sink
+
+    return run_webhook_sink(_require_cluster(), args.url, min_severity=args.min_severity, fmt=args.format,
+                            group_id=args.group, dlq_topic=args.dlq_topic, replication=args.replication,
+                            retry=RetryPolicy(attempts=args.attempts, base_s=args.backoff, max_s=args.max_backoff))
+
+
+def _add_ops_commands(sub: Any) -> None:
+    """`alerts tail` and `sink webhook`: how people and other systems read news.alerts."""
+    alerts = sub.add_parser("alerts", help="follow the alert topic")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    tail = alerts_sub.add_parser("tail", help="one line per alert update, coloured by severity",
+                                 description="Follow news.alerts (read-only: no consumer group, nothing "
+                                             "committed). Filters combine with AND; repeated options with OR.")
+    start = tail.add_mutually_exclusive_group()
+    start.add_argument("--from-beginning", action="store_true", help="start at the oldest retained alert")
+    start.add_argument("--since", metavar="WHEN", help="start at alerts published since WHEN: a duration "
+                                                       "(90s, 15m, 2h, 1d) or an RFC 3339 time")
+    tail.add_argument("--json", action="store_true", help="one JSON alert per line (for jq and pipes)")
+    tail.add_argument("--min-severity", default="none", choices=SEVERITY_CHOICES)
+    tail.add_argument("--category", action="append", metavar="NAME", help="only alerts with this category")
+    tail.add_argument("--source", action="append", metavar="OUTLET", help="only stories carried by this outlet")
+    tail.add_argument("--text", help="only alerts whose title or matched terms contain TEXT (any case)")
+    tail.add_argument("--colour", "--color", choices=("auto", "always", "never"), default="auto")
+    tail.add_argument("--limit", type=int, default=0, metavar="N", help="exit after N alerts")
+    tail.add_argument("--no-follow", action="store_true", help="exit at the end of the topic instead of waiting")
+    tail.set_defaults(func=_tail)
+
+    sink = sub.add_parser("sink", help="forward alerts to other systems")
+    sink_sub = sink.add_subparsers(dest="sink_command", required=True)
+    webhook = sink_sub.add_parser("webhook", help="POST alerts at or above a severity to an HTTP endpoint",
+                                  description="Consumer group, resumes after a restart; idempotent by "
+                                              "(alert_id, version); retries with backoff; dead-letter topic.")
+    webhook.add_argument("--url", required=True, help="http(s) endpoint")
+    webhook.add_argument("--min-severity", default="high", choices=SEVERITY_CHOICES)
+    webhook.add_argument("--format", choices=("json", "slack"), default="json",
+                         help="json: the alert as the body; slack: a Slack incoming-webhook message")
+    webhook.add_argument("--group", help="consumer group (default: <app id>-sink-webhook)")
+    webhook.add_argument("--dlq-topic", help="dead-letter topic (default: <alerts topic>.webhook.dlq)")
+    webhook.add_argument("--replication", type=int, default=1, help="replication of a dead-letter topic it creates")
+    webhook.add_argument("--attempts", type=int, default=6, help="delivery attempts before dead-lettering")
+    webhook.add_argument("--backoff", type=float, default=0.5, help="first retry delay, doubled per attempt (s)")
+    webhook.add_argument("--max-backoff", type=float, default=30.0, help="longest retry delay (s)")
+    webhook.set_defaults(func=_sink_webhook)
 
 
 def _add_feed_commands(sub: Any) -> None:
@@ -219,13 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--once", action="store_true", help="poll every feed once and exit")
     connect.set_defaults(func=_connect)
 
-    alerts = sub.add_parser("alerts", help="follow the alert topic")
-    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
-    tail = alerts_sub.add_parser("tail", help="one line per alert update")
-    tail.add_argument("--from-beginning", action="store_true")
-    tail.add_argument("--json", action="store_true", help="one JSON alert per line")
-    tail.add_argument("--min-severity", default="none", choices=("none", "low", "medium", "high", "critical"))
-    tail.set_defaults(func=_tail)
+    _add_ops_commands(sub)
     _add_feed_commands(sub)
     _add_rules_commands(sub)
     return parser

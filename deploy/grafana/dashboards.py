@@ -138,8 +138,46 @@ def alerts() -> dict[str, Any]:
     ])
 
 
+def feeds() -> dict[str, Any]:
+    return dashboard("wirewatch-feeds", "wirewatch / feeds health",
+                     "Are the feeds being fetched, and which ones are failing?", [
+        panel("Feeds by health", [q("sum by (health) (wirewatch_feeds)", "{{health}}")], kind="bargauge",
+              width=8, height=6, description="ok: fetched fine; quiet: no new items for long; failing: "
+                                             "consecutive errors, backing off; disabled: gone (410) or given up."),
+        panel("Failing feeds", [q('sum(wirewatch_feeds{health="failing"})')], kind="stat", width=4, height=6),
+        panel("Connector writes to Kafka", [q("min(wirewatch_connector_healthy)")], kind="stat", width=4, height=6,
+              description="1: Kafka acknowledges the connector's writes; 0: it does not (polls pause)."),
+        panel("Unacknowledged messages", [q("sum(wirewatch_connector_buffered_messages)")], kind="stat",
+              width=4, height=6),
+        panel("Connector DLQ + publish errors (1 h)",
+              [q("sum(increase(wirewatch_connector_dlq_records_total[1h]))", "contract failures (DLQ)"),
+               q("sum(increase(wirewatch_connector_publish_errors_total[1h]))", "publish errors")],
+              kind="stat", width=4, height=6),
+        panel("Fetches per second by outcome",
+              [q("sum by (outcome) (rate(wirewatch_feed_fetches_total[5m]))", "{{outcome}}")], unit="ops",
+              stacked=True),
+        panel("Fetch duration", [
+            q("histogram_quantile(0.5, sum by (le) (rate(wirewatch_feed_fetch_duration_seconds_bucket[5m])))", "p50"),
+            q("histogram_quantile(0.95, sum by (le) (rate(wirewatch_feed_fetch_duration_seconds_bucket[5m])))",
+              "p95")], unit="s"),
+        panel("Articles published per minute, by feed (top 20)",
+              [q("topk(20, sum by (feed) (rate(wirewatch_feed_items_published_total[15m]))) * 60", "{{feed}}")]),
+        panel("Polls that found nothing new (share)",
+              [q("sum(rate(wirewatch_feed_not_modified_total[15m])) / sum(rate(wirewatch_feed_fetches_total[15m]))",
+                 "not modified / unchanged")], unit="percentunit",
+              description="High is good: conditional GETs save the publishers' and our bandwidth."),
+        panel("Consecutive failures, worst feeds",
+              [q("topk(20, max by (feed) (wirewatch_feed_consecutive_failures))", "{{feed}}")],
+              kind="bargauge", description="Feeds failing in a row; see `wirewatch_feed_fetches_total` outcomes."),
+        panel("Time since last successful poll, oldest feeds",
+              [q("topk(20, time() - max by (feed) (wirewatch_feed_last_success_timestamp_seconds))", "{{feed}}")],
+              kind="bargauge", unit="s"),
+        panel("Bytes received per second", [q("sum(rate(wirewatch_feed_bytes_total[5m]))", "bytes")], unit="Bps"),
+    ])
+
+
 def build() -> dict[str, dict[str, Any]]:
-    return {"pipeline.json": pipeline(), "alerts.json": alerts()}
+    return {"pipeline.json": pipeline(), "feeds.json": feeds(), "alerts.json": alerts()}
 
 
 def render(board: dict[str, Any]) -> str:

@@ -110,8 +110,13 @@ def test_every_panel_query_returns_data(settings: Settings, tmp_path: Path, prom
     ensure_topics(settings)
     worker_port, connector_port = free_port(), free_port()
     env = settings_env(settings)
+    # The seed feeds polled every couple of seconds (so fetch rates and durations have data), plus one
+    # feed that answers 404 (so the failure panels have a failing feed to show).
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text((REPO / "seeds" / "feeds.yaml").read_text("utf-8"), "utf-8")
+    feeds.write_text((REPO / "seeds" / "feeds.yaml").read_text("utf-8").replace("interval: 60", "interval: 2")
+                     + "  - id: broken\n    url: ${WIREWATCH_SEED_SERVER}/missing.xml\n    interval: 2\n", "utf-8")
+    env.update({"WIREWATCH_CONNECTOR_MIN_INTERVAL": "1", "WIREWATCH_CONNECTOR_HOST_SPACING": "0",
+                "WIREWATCH_CONNECTOR_BACKOFF_BASE": "1", "WIREWATCH_CONNECTOR_BACKOFF_CAP": "2"})
     with StaticFeedServer(REPO / "seeds" / "feeds") as server, \
             wirewatch(["worker"], {**env, "WIREWATCH_METRICS_PORT": str(worker_port)}, tmp_path / "worker.log"):
         env["WIREWATCH_SEED_SERVER"] = server.url
@@ -124,6 +129,8 @@ def test_every_panel_query_returns_data(settings: Settings, tmp_path: Path, prom
         with wirewatch(["connect", "--feeds", str(feeds)],
                        {**env, "WIREWATCH_CONNECTOR_METRICS_PORT": str(connector_port)}, tmp_path / "connect.log"):
             prom.wait("an alert published", lambda: prom.has_data("sum(wirewatch_alerts_total) > 0"), 120)
+            prom.wait("the broken feed failing", lambda: prom.has_data(
+                'wirewatch_feed_consecutive_failures{feed="broken"} >= 1'), 60)
             prom.wait("consumer offsets (lag) reported",
                       lambda: prom.has_data("wirewatch_faust_topic_partition_offset_commited"), 60)
             missing: list[tuple[str, str, str]] = []

@@ -60,3 +60,9 @@ def test_every_alert_is_unit_tested_and_has_a_runbook() -> None:
         assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
         assert rule["annotations"]["runbook"] == f"docs/operations.md#{rule['alert'].lower()}", rule["alert"]
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+
+
+def test_every_alert_has_a_runbook_section_in_the_operations_guide() -> None:
+    guide = (REPO / "docs" / "operations.md").read_text("utf-8")
+    headings = set(re.findall(r"^### (\w+)$", guide, re.MULTILINE))
+    assert {rule["alert"] for rule in rules() if "alert" in rule} <= headings

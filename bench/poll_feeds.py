@@ -10,6 +10,7 @@ pass 1 is cold (every feed downloads and parses), pass 2 is the steady state (mo
 Articles and state go to a null producer by default (`--kafka` sends them to KAFKA_BOOTSTRAP_SERVERS).
 
     .venv/bin/python bench/poll_feeds.py [--feeds 10000] [--hosts 200] [--kafka]
+    WIREWATCH_CONNECTOR_PARSE_WORKERS=1 .venv/bin/python bench/poll_feeds.py     # parse in a second process
 """
 
 from __future__ import annotations
@@ -143,8 +144,9 @@ class NullProducer:
 
 
 def cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds of this process plus its finished children (parse workers end with each pass)."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def free_ports(n: int) -> list[int]:
@@ -186,7 +188,8 @@ def main() -> int:
 
         ensure_topics(settings)
     c = settings.connector
-    print(f"runner: concurrency {c.concurrency}, per host {c.host_concurrency} in flight and "
+    print(f"runner: concurrency {c.concurrency}, parse workers {c.parse_workers}, "
+          f"per host {c.host_concurrency} in flight and "
           f"{c.host_spacing_s:g} s between starts, timeout {c.timeout_s:g} s")
     states: dict[str, Any] = {}
     for number in (1, 2):

@@ -92,6 +92,9 @@ class NotAFeedError(ParseError):
         super().__init__(message)
         self.alternates = alternates
 
+    def __reduce__(self) -> tuple[type, tuple[str, tuple[str, ...]]]:   # keeps alternates across processes
+        return type(self), (str(self), self.alternates)
+
 
 class InvalidRecord(WirewatchError):
     pass

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.article import parse_time
-from connectors.base import Connector, Cursor, Fetched
+from connectors.base import Connector, Cursor, FeedConfig, Fetched
 from connectors.errors import FeedGoneError, FetchError, NotAFeedError, ParseError, WirewatchError
 from connectors.schedule import Outcome, cache_seconds
 from connectors.state import FeedState
@@ -32,7 +33,10 @@ class PollResult:
     fetched: Fetched | None = None
 
 
-async def poll_feed(connector: Connector, state: FeedState) -> PollResult:
+ParseFn = Callable[[Connector, Fetched], Awaitable[list[dict[str, Any]]]]
+
+
+async def poll_feed(connector: Connector, state: FeedState, parse: ParseFn | None = None) -> PollResult:
     cursor = Cursor(etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash,
                     url=state.moved_to)
     try:
@@ -50,13 +54,13 @@ async def poll_feed(connector: Connector, state: FeedState) -> PollResult:
         return PollResult(Outcome("unchanged", cache_seconds=cache_seconds(fetched.headers, now), **common),
                           fetched=fetched)
     try:
-        articles = await _parse(connector, fetched)
+        articles = await (parse or parse_here)(connector, fetched)
     except NotAFeedError as exc:
         if not exc.alternates or state.moved_to:
             return PollResult(_failed(exc, "parse_error", **common), fetched=fetched)
         # An HTML page that announces its feed: poll the feed from now on (kept in the state).
         log.warning("feed %s: %s; using %s", connector.feed.id, exc, exc.alternates[0])
-        return await poll_feed(connector, FeedState(**{**state.__dict__, "moved_to": exc.alternates[0]}))
+        return await poll_feed(connector, FeedState(**{**state.__dict__, "moved_to": exc.alternates[0]}), parse)
     except ParseError as exc:
         return PollResult(_failed(exc, "parse_error", **common), fetched=fetched)
     unique = list({a["id"]: a for a in articles}.values())
@@ -75,11 +79,18 @@ async def poll_feed(connector: Connector, state: FeedState) -> PollResult:
     return PollResult(outcome, new, fetched)
 
 
-async def _parse(connector: Connector, fetched: Fetched) -> list[dict[str, Any]]:
+async def parse_here(connector: Connector, fetched: Fetched) -> list[dict[str, Any]]:
     """Parsing is CPU work: small bodies inline, large ones in a thread so other feeds keep moving."""
     if len(fetched.body) < 256 * 1024:
         return connector.parse(fetched)
     return await asyncio.to_thread(connector.parse, fetched)
+
+
+def parse_elsewhere(feed: FeedConfig, fetched: Fetched) -> list[dict[str, Any]]:
+    """Entry point of a parse worker process (WIREWATCH_CONNECTOR_PARSE_WORKERS)."""
+    from connectors.registry import connector_for
+
+    return connector_for(feed).parse(fetched)
 
 
 def _failed(exc: WirewatchError, kind: str, **common: Any) -> Outcome:

@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from connectors import article as contract
-from connectors.base import Connector, FeedConfig
+from connectors.base import Connector, FeedConfig, Fetched
 from connectors.errors import InvalidRecord, WirewatchError
 from connectors.fetcher import AddressPolicy, Fetcher, FetchLimits, PrivateAddressGuard
 from connectors.metrics import ConnectorMetrics
-from connectors.poll import poll_feed
+from connectors.poll import parse_elsewhere, parse_here, poll_feed
 from connectors.registry import connector_for
 from connectors.schedule import Policy, advance
 from connectors.scheduler import Scheduler
@@ -229,6 +230,10 @@ class Runner:
             connector = connector_for(feed)
             connector.fetcher = self.fetcher
             self.connectors[feed.id] = connector
+        self._pool: ProcessPoolExecutor | None = None
+        if settings.connector.parse_workers:
+            self._pool = ProcessPoolExecutor(settings.connector.parse_workers,
+                                             mp_context=multiprocessing.get_context("spawn"))
         known = states or {}
         self.states = {f.id: (known.get(f.id) or FeedState.fresh(f.id, f.url)).for_url(f.url) for f in feeds}
         for state in self.states.values():
@@ -237,7 +242,7 @@ class Runner:
     async def poll(self, feed_id: str) -> float | None:
         """Poll one feed, publish what is new, save its state; return its next due time."""
         feed, state = self.feeds[feed_id], self.states[feed_id]
-        result = await poll_feed(self.connectors[feed_id], state)
+        result = await poll_feed(self.connectors[feed_id], state, self._parse)
         outcome = result.outcome
         now = time.time()
         if result.articles:
@@ -259,6 +264,12 @@ class Runner:
             pass  # kept in memory; the next poll's state write carries it
         self._log(feed_id, state, new, published)
         return new.next_due
+
+    async def _parse(self, connector: Connector, fetched: Fetched) -> list[dict[str, Any]]:
+        if self._pool is None or len(fetched.body) < 16 * 1024:
+            return await parse_here(connector, fetched)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, parse_elsewhere, connector.feed, fetched)
 
     def _observe(self, feed_id: str, kind: str, error_kind: str | None, duration: float, size: int,
                  published: int, state: FeedState) -> None:
@@ -301,6 +312,8 @@ class Runner:
         finally:
             await self.publisher.close()
             await self.fetcher.aclose()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 def health_event(old: FeedState, new: FeedState) -> dict[str, Any]:

@@ -71,6 +71,7 @@ class ConnectorSettings:
     backoff_base_s: float = 60.0
     backoff_cap_s: float = 24 * 3600.0
     max_buffered: int = 10_000                # unacknowledged Kafka messages before polls wait
+    parse_workers: int = 0                    # processes that parse large bodies; 0: in the runner process
     metrics_port: int = 0                     # 0: no metrics server
     fetch_guard: bool = False                 # refuse private/loopback addresses (SSRF guard)
     allow_hosts: tuple[str, ...] = ()         # hosts the guard lets through (e.g. 127.0.0.1)
@@ -91,6 +92,7 @@ class ConnectorSettings:
             backoff_base_s=_float(env, p + "BACKOFF_BASE", d.backoff_base_s, low=0.01),
             backoff_cap_s=_float(env, p + "BACKOFF_CAP", d.backoff_cap_s, low=0.01),
             max_buffered=_int(env, p + "MAX_BUFFERED", d.max_buffered, low=1, high=10_000_000),
+            parse_workers=_int(env, p + "PARSE_WORKERS", 0, low=0, high=64),
             metrics_port=_int(env, p + "METRICS_PORT", 0, low=0, high=65535),
             fetch_guard=_choice(env, "WIREWATCH_FETCH_GUARD", "off", ("on", "off", "1", "0", "true", "false"))
             in ("on", "1", "true"),

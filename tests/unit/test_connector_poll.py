@@ -71,3 +71,12 @@ def test_an_unchanged_body_is_not_parsed_again_and_seen_items_are_not_new(server
     assert again.outcome.kind == "unchanged" and again.articles == []
     seen = poll(config, FeedState("same", config.url, seen=first.outcome.new_ids))
     assert seen.outcome.kind == "ok" and seen.articles == [] and seen.outcome.current_ids == first.outcome.new_ids
+
+
+def test_parse_errors_cross_process_boundaries_intact() -> None:
+    import pickle
+
+    from connectors.errors import NotAFeedError
+
+    error = pickle.loads(pickle.dumps(NotAFeedError("an HTML page", ("https://a.test/feed",))))
+    assert str(error) == "an HTML page" and error.alternates == ("https://a.test/feed",)

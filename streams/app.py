@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, MutableMapping
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -24,6 +25,7 @@ from streams.dedupe import DedupeIndex
 from streams.escalation import Rules
 from streams.metrics import StreamMetrics, setup_faust_sensors
 from streams.pipeline import dedupe_stage, normalize_stage, score_plan
+from streams.replayguard import published_versions
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ def create_app(settings: Settings, rules: Rules | None = None,
         datadir=settings.data_dir, topic_partitions=settings.partitions, web_enabled=False,
         consumer_auto_offset_reset="earliest", producer_acks=-1,
         broker_credentials=_credentials(settings), table_cleanup_interval=60.0,
+        producer_linger=0.005,  # batch sends a few ms: one produce request per message costs more CPU
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
     )
     articles = app.topic(topics.articles, key_type=bytes, value_type=bytes, value_serializer="raw")
     by_lang = app.topic(topics.by_lang, key_type=bytes, value_type=bytes, value_serializer="raw")
@@ -77,16 +82,19 @@ def create_app(settings: Settings, rules: Rules | None = None,
     json_schema = faust.Schema(key_type=str, value_type=dict, key_serializer="json", value_serializer="json")
     dedupe_table = app.Table("dedupe-index", default=None, schema=json_schema)
     story_table = app.Table("story-state", default=None, schema=json_schema)
-    tracker = StoryTracker(story_table, AlertPolicy(settings.alert_min_severity))
+    tracker = StoryTracker(story_table, AlertPolicy(settings.alert_min_severity,
+                                                    timedelta(seconds=settings.alert_min_interval_s)))
     indexes: dict[int, DedupeIndex] = {}
     metrics.start(settings.app_id, (topics.articles, topics.by_lang, topics.stories),
                   getattr(rules, "categories", {}))
     setup_faust_sensors(app, metrics.registry)
+    published: dict[str, set[tuple[str, int]]] = {}  # alert versions already on the topic (replay guard)
 
     @app.on_partitions_revoked.connect
     async def _forget_indexes(sender: Any, revoked: Any, **_: Any) -> None:
         indexes.clear()  # rebuilt from the (recovered) table on the next record of each partition
         metrics.forget_partitions()
+        published.clear()  # re-read after the assignment: the previous owner may have crashed mid-alert
 
     async def to_dlq(event: Any, error: BaseException) -> None:
         if _infrastructure(error):
@@ -147,9 +155,15 @@ def create_app(settings: Settings, rules: Rules | None = None,
             if new_story and story is not None:
                 metrics.stories.labels(story_article["norm"]["language"]).inc()
             if alert is not None:
-                sent = await alerts.send(key=alert["story_id"].encode(), value=_dumps(alert))
-                await sent  # acknowledged before the state moves on: a crash re-sends, never loses
-                _observe_alert(metrics, alert, story_article)
+                if "versions" not in published:
+                    published["versions"] = await asyncio.to_thread(published_versions, settings)
+                if (alert["alert_id"], alert["version"]) in published["versions"]:
+                    log.info("alert %s v%s is already published (replay after a crash): not re-sent",
+                             alert["alert_id"], alert["version"])
+                else:
+                    sent = await alerts.send(key=alert["story_id"].encode(), value=_dumps(alert))
+                    await sent  # acknowledged before the state moves on: a crash re-sends, never loses
+                    _observe_alert(metrics, alert, story_article)
             if story is not None:
                 story_table[story["story_id"]] = story
             metrics.record("score", time.perf_counter() - started)

@@ -42,3 +42,16 @@ def test_decision_follows_the_contract() -> None:
     assert set(decision["escalation"]) >= {"severity", "score", "categories", "casualties", "matches"}
     for match in decision["escalation"]["matches"]:
         assert {"term", "category", "field", "start", "end"} <= set(match)
+
+
+def test_odd_articles_get_a_defined_outcome() -> None:
+    pipeline = Pipeline(Rules.load())
+    empty, _ = pipeline.process(article(1, ""))
+    assert empty["escalation"]["severity"] == "none" and empty["copy_of"] is None
+    huge_text = ("Rockets struck the town, killing 9 people. " + "Filler words about the weather. " * 170_000)
+    assert len(huge_text) > 5_000_000
+    huge, _ = pipeline.process(article(2, huge_text))
+    assert huge["escalation"]["casualties"] == 9
+    unknown = article(3, "Xq zzv prrt kkl mmn oopq rrst uuvw.", language=None)
+    decision, _ = pipeline.process(unknown)
+    assert decision["id"] == "a3"

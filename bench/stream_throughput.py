@@ -1,0 +1,205 @@
+"""Throughput and latency through Kafka + Faust: one real worker, one real broker.
+
+    throughput: pre-load N synthetic articles into news.articles, start one worker, and time how fast
+                it turns them into news.stories records (first to last record), with its CPU time.
+    latency:    with a running worker, produce articles at a fixed rate and measure, per article,
+                produce time -> its news.stories record, and -> its alert on news.alerts.
+
+Usage:
+    python bench/stream_throughput.py throughput --n 20000
+    python bench/stream_throughput.py latency --rate 100 --seconds 60
+Without KAFKA_BOOTSTRAP_SERVERS a private local broker is started (and stopped) on free ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from synth import Synth  # noqa: E402
+
+from connectors.article import encode  # noqa: E402
+from connectors.settings import Settings, Topics  # noqa: E402
+from streams.localkafka import LocalKafka, free_port  # noqa: E402
+from streams.topics import ensure_topics  # noqa: E402
+
+TOWNS = ("Ardmore", "Belcastle", "Corrin", "Dunvale", "Eastwick", "Fenmoor")
+
+
+def articles(n: int, seed: int = 3, violent_share: float = 0.1) -> list[dict[str, Any]]:
+    """Synthetic wire traffic; a share of the originals lead with an attack and a death toll."""
+    out = []
+    synth = Synth(seed=seed)
+    for i, article in enumerate(synth.articles(n)):
+        if i % int(1 / violent_share) == 0:
+            lead = f"Rockets struck {TOWNS[i % len(TOWNS)]} on Monday, killing {3 + i % 40} people, officials said."
+            article["content"] = lead + "\n\n" + article["content"]
+        article["id"] = f"{uuid.uuid4().hex[:8]}-{article['id']}"
+        out.append(article)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "",
+           "WIREWATCH_APP_ID": settings.app_id, "WIREWATCH_DATA_DIR": settings.data_dir,
+           "WIREWATCH_PARTITIONS": str(settings.partitions), "PYTHONPATH": str(REPO)}
+    env.update({f"WIREWATCH_TOPIC_{k.upper()}": v for k, v in settings.topics.__dict__.items()})
+    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def consumer(settings: Settings, topic: str) -> Any:
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+                         consumer_timeout_ms=200, **settings.kafka_options())
+
+
+def throughput(settings: Settings, n: int, workdir: Path) -> dict[str, Any]:
+    from kafka import KafkaProducer
+
+    data = articles(n)
+    producer = KafkaProducer(acks="all", linger_ms=50, compression_type="gzip", **settings.kafka_options())
+    for article in data:
+        producer.send(settings.topics.articles, key=article["id"].encode(), value=encode(article))
+    producer.flush()
+    producer.close()
+    print(f"loaded {n} articles into {settings.topics.articles}", file=sys.stderr)
+    worker = start_worker(settings, workdir / "worker.log")
+    stories = consumer(settings, settings.topics.stories)
+    seen: set[str] = set()
+    first = last = None
+    cpu_start = None
+    deadline = time.monotonic() + 1800
+    try:
+        while len(seen) < n and time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise SystemExit(f"worker exited with {worker.returncode}; see {workdir / 'worker.log'}")
+            for message in stories:
+                if first is None:
+                    first, cpu_start = message.timestamp / 1000, cpu_seconds(worker.pid)
+                seen.add(json.loads(message.value)["id"])
+                last = message.timestamp / 1000
+            print(f"\rstories: {len(seen)}/{n}", end="", file=sys.stderr)
+        print(file=sys.stderr)
+        cpu = cpu_seconds(worker.pid) - (cpu_start or 0.0)
+        memory = rss_mb(worker.pid)
+    finally:
+        stories.close()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    elapsed = (last or 0) - (first or 0)
+    return {"mode": "throughput", "articles": len(seen), "seconds": round(elapsed, 2),
+            "articles_per_s": round(len(seen) / elapsed, 1) if elapsed else None,
+            "worker_cpu_s_per_1000": round(1000 * cpu / max(len(seen), 1), 3), "worker_rss_mb": round(memory)}
+
+
+def latency(settings: Settings, rate: float, seconds: float, workdir: Path) -> dict[str, Any]:
+    from kafka import KafkaProducer
+
+    worker = start_worker(settings, workdir / "worker.log")
+    producer = KafkaProducer(acks="all", linger_ms=0, **settings.kafka_options())
+    data = articles(int(rate * seconds) + 1, seed=11)
+    stories, alerts = consumer(settings, settings.topics.stories), consumer(settings, settings.topics.alerts)
+    sent: dict[str, float] = {}
+    story_lat: list[float] = []
+    alert_lat: list[float] = []
+    try:
+        warm = data.pop(0)  # wait until the worker is assigned and processing
+        producer.send(settings.topics.articles, key=warm["id"].encode(), value=encode(warm)).get(30)
+        while not any(True for _ in stories):
+            if worker.poll() is not None:
+                raise SystemExit(f"worker exited; see {workdir / 'worker.log'}")
+        start = time.monotonic()
+        for i, article in enumerate(data):
+            wait = start + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            sent[article["id"]] = time.time()
+            producer.send(settings.topics.articles, key=article["id"].encode(), value=encode(article))
+            if i % max(1, int(rate)) == 0:
+                _drain(stories, sent, story_lat, lambda v: [v["id"]])
+                _drain(alerts, sent, alert_lat, lambda v: v["articles"][-1:] if v["version"] == 1 else [])
+        producer.flush()
+        deadline = time.monotonic() + 60
+        while len(story_lat) < len(data) and time.monotonic() < deadline:
+            _drain(stories, sent, story_lat, lambda v: [v["id"]])
+            _drain(alerts, sent, alert_lat, lambda v: v["articles"][-1:] if v["version"] == 1 else [])
+    finally:
+        producer.close()
+        stories.close()
+        alerts.close()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    return {"mode": "latency", "rate": rate, "articles": len(story_lat), "alerts": len(alert_lat),
+            "story_p50_ms": _pct(story_lat, 50), "story_p99_ms": _pct(story_lat, 99),
+            "alert_p50_ms": _pct(alert_lat, 50), "alert_p99_ms": _pct(alert_lat, 99)}
+
+
+def _drain(cons: Any, sent: dict[str, float], out: list[float], ids: Any) -> None:
+    for message in cons:
+        for article_id in ids(json.loads(message.value)):
+            if article_id in sent:
+                out.append(message.timestamp / 1000 - sent[article_id])
+
+
+def _pct(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(1000 * ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))], 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=("throughput", "latency"))
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--partitions", type=int, default=1)
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ww-bench-")))
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            broker = LocalKafka(home=workdir / "kafka", port=free_port(), controller_port=free_port())
+            print(f"local broker: {broker.up()}", file=sys.stderr)
+            stack.callback(broker.down)
+            bootstrap = broker.bootstrap
+        run = uuid.uuid4().hex[:8]
+        settings = Settings(bootstrap_servers=bootstrap, partitions=args.partitions, app_id=f"bench-{run}",
+                            topics=Topics(**{k: f"b{run}.{v}" for k, v in Topics().__dict__.items()}),
+                            data_dir=str(workdir / "worker"))
+        ensure_topics(settings)
+        result = (throughput(settings, args.n, workdir) if args.mode == "throughput"
+                  else latency(settings, args.rate, args.seconds, workdir))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -59,7 +59,11 @@ _WORD = re.compile(r"[\w'][\w'\-]*")
 _COUNT_WORD = re.compile(r"\d{1,3}(?:[,.\u202f\u00a0]\d{3})+(?!\d)|[\w'][\w'\-]*")  # keeps "1,200" whole
 # A sentence ends at . ! ? followed by space and a non-lowercase char, or at a line break.
 # Written to start with a character class: the engine then skips to candidate chars in C (3x faster).
-_SENTENCE_END = re.compile(r"[.!?;\n](?:(?<=[.!?])[.!?]*[\"'”’»)]*\s+(?=[^a-z\s])|(?<=\n)|(?<=;)\s)")
+# Titles before names ("Dr. Ashraf Ghani", "Gen. Haftar") do not end a sentence.
+_ABBREVIATIONS = ["Dr", "Mr", "Mrs", "Ms", "Gen", "Lt", "Col", "Sgt", "Capt", "Maj", "Gov", "Sen", "Rep",
+                  "Prof", "Jr", "St", "Mt", "Adm", "Brig", "Cpl", "Pte", "Pres"]
+_SENTENCE_END = re.compile(r"[.!?;\n](?:(?<=[.!?])" + "".join(rf"(?<!\b{a}\.)" for a in _ABBREVIATIONS)
+                           + r"[.!?]*[\"'”’»)]*\s+(?=[^a-z\s])|(?<=\n)|(?<=;)\s)")
 _SEP = r"[\s\-]+"
 _PHRASE_END = r"(?!\w|-\w)"   # "flood" does not match in "flood-control"
 _GAP_WORD = r"(?:[\w'][\w'\-]*,?[\s\-]+)"
@@ -468,6 +472,15 @@ class _PhraseSet:
                     if hit is not None:
                         yield m_start, hit.end(), meta
 
+    def starts_phrase(self, text: str, start: int) -> bool:
+        """Does a (non-exclusion) phrase match at `start`?"""
+        head = text[start:start + self._depth]
+        for n in range(len(head), -1, -1):
+            for anchored, meta in self._candidates.get(head[:n], ()):
+                if meta is not None and anchored.match(text, start) is not None:
+                    return True
+        return False
+
     def _which(self, text: str, start: int, end: int) -> Any:
         head = text[start:start + self._depth]
         for n in range(len(head), -1, -1):
@@ -842,8 +855,12 @@ class _Sentences:
                 applies = mod.sentence or _words_between(self.folded, h_end, start) < mod.before
             elif h_start >= end:
                 applies = mod.sentence or _words_between(self.folded, end, h_start) < mod.after
+            elif h_start > start and h_end < end:
+                # inside a phrase's gap ("drivers called off a four-day strike"), unless the word
+                # starts an event phrase itself ("employees stopped work in a strike")
+                applies = not self.compiled.phrases.starts_phrase(self.folded, h_start)
             else:
-                applies = False  # the modifier overlaps the phrase itself
+                applies = False  # the modifier overlaps the phrase's own words
             if applies:
                 factor, which = mod.factor, name
         return factor, which

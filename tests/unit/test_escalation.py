@@ -181,3 +181,24 @@ def _shared_rules() -> Rules:
     if "r" not in _CACHE:
         _CACHE["r"] = Rules.load(DEFAULT_RULES)
     return _CACHE["r"]
+
+
+@pytest.mark.parametrize("text", [
+    # a title before a name does not end the sentence: the condolences cover the attack
+    "The king sent a condolence message to President Dr. Ashraf Ghani following the terrorist assault.",
+    # a modifier inside a phrase's gap applies: the strike was called off
+    "Truck drivers called off a four-day strike on Monday.",
+    # the release is the event, the earlier arrest is background
+    "The government freed several activists who were jailed during the protests.",
+])
+def test_main_event_is_not_the_conflict(rules: Rules, text: str) -> None:
+    esc = rules.score(article(text))
+    assert not flagged(esc), (esc.severity, esc.matches)
+
+
+@pytest.mark.parametrize("text", [
+    "About 1,100 employees stopped work in a strike for higher wages.",   # "stopped work" is the event
+    "Gunmen killed Abdullah and four other members of his family and later freed his wife.",  # freed after
+])
+def test_events_stay_flagged(rules: Rules, text: str) -> None:
+    assert flagged(rules.score(article(text)))

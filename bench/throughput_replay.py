@@ -1,17 +1,25 @@
-"""Replay throughput and memory of normalize + dedupe with a full window of synthetic articles.
+"""Replay throughput and memory with a full window of synthetic articles.
 
-    python bench/throughput_replay.py --n 100000 [--store dict|rocksdict] [--hours 72]
+    python bench/throughput_replay.py --n 100000 [--store dict|rocksdict] [--hours 72] [--pipeline]
+                                      [--pipeline-last N]
 
 All --n articles fall inside one --hours window (default 72 h), so the window holds all of them at
-the end. Prints the cost per article for each tenth of the run (it must stay flat as the window
-fills), the total, and the peak resident memory of the process. Article generation is not timed.
-With --store rocksdict the dedupe state lives in a RocksDB (rocksdict.Rdict) in a temporary folder,
-as in the worker; with dict it is in memory.
+the end. Every article goes through the stage functions `wirewatch replay` runs
+(`streams.pipeline`): `normalize_stage` (timed in two parts: JSON decode + contract validation,
+owned by connectors/, then `normalize`) and `dedupe_stage`; with --pipeline also `score_stage`
+(escalation rules + alert tracking), for all articles or, with --pipeline-last N, for the last N
+only (the window is then full: bounded runs at 1M). Prints CPU time per article (time.process_time,
+so other processes on a shared machine inflate it less than wall time) per stage for each tenth of the
+run (it must stay flat as the window fills), the totals, and the peak resident memory of the process.
+Article generation is not timed. With --store rocksdict the dedupe state lives in a RocksDB
+(rocksdict.Rdict) in a temporary folder, as in the worker; with dict it is in memory. The story state
+of the alert tracker is an in-memory dict.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import shutil
 import sys
@@ -27,8 +35,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from synth import Synth  # noqa: E402
 
+from connectors import article as contract  # noqa: E402
+from streams.alerts import AlertPolicy, StoryTracker  # noqa: E402
 from streams.dedupe import DedupeIndex  # noqa: E402
 from streams.normalize import normalize  # noqa: E402
+from streams.pipeline import dedupe_stage, score_stage  # noqa: E402
 
 
 class RdictStore(MutableMapping[str, Any]):
@@ -74,38 +85,74 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=72.0)
     parser.add_argument("--store", choices=("dict", "rocksdict"), default="dict")
     parser.add_argument("--copies", type=float, default=0.25, help="share of republished copies")
+    parser.add_argument("--pipeline", action="store_true", help="also run escalation + alerts (score_stage)")
+    parser.add_argument("--pipeline-last", type=int, default=0, help="score only the last N articles")
     args = parser.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="wirewatch-bench-") if args.store == "rocksdict" else None
     store: MutableMapping[str, Any] = RdictStore(tmp) if tmp else {}
     index = DedupeIndex(store, window_s=args.hours * 3600.0)
+    score_from = args.n + 1
+    rules = tracker = None
+    if args.pipeline or args.pipeline_last:
+        from streams.escalation import Rules
+
+        rules, tracker = Rules.load(), StoryTracker({}, AlertPolicy())
+        score_from = args.n - args.pipeline_last + 1 if args.pipeline_last else 1
     synth = Synth()
     base_rss = rss_mb()
     tenth = max(1, args.n // 10)
-    t_norm = t_dedupe = 0.0
-    chunk_norm = chunk_dedupe = 0.0
-    copies = 0
-    print(f"n={args.n} window={args.hours:g} h store={args.store}")
-    print("| articles so far | normalize us/article | dedupe us/article | peak RSS MB |\n|---|---|---|---|")
+    clock = time.process_time
+    totals = [0.0, 0.0, 0.0, 0.0]
+    chunk = [0.0, 0.0, 0.0, 0.0]
+    scored = chunk_scored = copies = alerts = 0
+    print(f"n={args.n} window={args.hours:g} h store={args.store} scored from article {min(score_from, args.n + 1):,}")
+    print("| articles so far | decode+validate us/article | normalize us/article | dedupe us/article "
+          "| escalation+alerts us/article | peak RSS MB |\n|---|---|---|---|---|---|")
+    wall = time.perf_counter()
     for i, article in enumerate(synth.articles(args.n, hours=args.hours, copy_share=args.copies), 1):
-        t0 = time.perf_counter()
-        normed = normalize(article)
-        t1 = time.perf_counter()
-        decision = index.decide(normed)
-        t2 = time.perf_counter()
-        copies += decision.copy_of is not None
-        chunk_norm += t1 - t0
-        chunk_dedupe += t2 - t1
+        line = json.dumps(article)  # what replay reads
+        tv = clock()
+        valid = contract.decode(line)  # normalize_stage = contract.decode + normalize
+        t0 = clock()
+        normed = normalize(valid)
+        t1 = clock()
+        chunk[3] += t0 - tv
+        story_article = dedupe_stage(normed, index)
+        t2 = clock()
+        chunk[0] += t1 - t0
+        chunk[1] += t2 - t1
+        copies += story_article["copy_of"] is not None
+        if i >= score_from:
+            t2 = clock()
+            _, alert = score_stage(story_article, rules, tracker)
+            chunk[2] += clock() - t2
+            chunk_scored += 1
+            alerts += alert is not None
         if i % tenth == 0 or i == args.n:
             size = tenth if i % tenth == 0 else i % tenth
-            print(f"| {i:,} | {chunk_norm / size * 1e6:.0f} | {chunk_dedupe / size * 1e6:.0f} | {rss_mb():.0f} |",
-                  flush=True)
-            t_norm += chunk_norm
-            t_dedupe += chunk_dedupe
-            chunk_norm = chunk_dedupe = 0.0
-    total = t_norm + t_dedupe
-    print(f"\ntotal: {args.n / total:,.0f} articles/s normalize+dedupe "
-          f"({t_norm / args.n * 1e6:.0f} + {t_dedupe / args.n * 1e6:.0f} us/article); "
-          f"copies found {copies:,}; peak RSS {rss_mb():.0f} MB (at start {base_rss:.0f} MB)")
+            esc = f"{chunk[2] / chunk_scored * 1e6:.0f}" if chunk_scored else "-"
+            us = [f"{chunk[k] / size * 1e6:.0f}" for k in (3, 0, 1)]
+            print(f"| {i:,} | {' | '.join(us)} | {esc} | {rss_mb():.0f} |", flush=True)
+            for k in range(4):
+                totals[k] += chunk[k]
+            scored += chunk_scored
+            chunk = [0.0, 0.0, 0.0, 0.0]
+            chunk_scored = 0
+    wall = time.perf_counter() - wall
+    norm_us, dedupe_us = totals[0] / args.n * 1e6, totals[1] / args.n * 1e6
+    valid_us = totals[3] / args.n * 1e6
+    print(f"\nnormalize+dedupe: {1e6 / (norm_us + dedupe_us):,.0f} articles/s of CPU "
+          f"({norm_us:.0f} + {dedupe_us:.0f} us/article); copies found {copies:,}")
+    if scored:
+        esc_us = totals[2] / scored * 1e6
+        whole = valid_us + norm_us + dedupe_us + esc_us
+        print(f"whole replay pipeline (decode+validate, normalize, dedupe, escalation+alerts): {1e6 / whole:,.0f} "
+              f"articles/s of CPU ({valid_us:.0f} + {norm_us:.0f} + {dedupe_us:.0f} + {esc_us:.0f} us/article; "
+              f"shares {valid_us / whole:.0%} / {norm_us / whole:.0%} / {dedupe_us / whole:.0%} / {esc_us / whole:.0%};"
+              f" escalation measured on {scored:,} articles); alerts {alerts:,}")
+    else:
+        print(f"decode+validate (connectors.article.decode, part of normalize_stage): {valid_us:.0f} us/article")
+    print(f"peak RSS {rss_mb():.0f} MB (at start {base_rss:.0f} MB); wall time {wall:.0f} s incl. generation")
     if tmp:
         store.close()  # type: ignore[attr-defined]
         shutil.rmtree(tmp, ignore_errors=True)

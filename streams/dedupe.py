@@ -66,6 +66,7 @@ class Options:
     min_copy_words: int = 15  # below this a text is too short to call containment a copy
     story_threshold: float = 0.5  # weighted share of content words found in the candidate
     min_story_words: int = 8
+    min_story_hits: int = 2  # shared keys a story candidate needs (1 for articles with < 16 keys)
     joint_threshold: float = 0.75  # share of the content words found in the candidates together ...
     joint_min_share: float = 0.35  # ... when the best one alone holds at least this share
     joint_part_share: float = 0.2  # (a candidate counts towards the joint share from this share)
@@ -106,6 +107,18 @@ class KeyTable:
         self.vals = array("I", bytes(4 * capacity))
         self.used = 0
 
+    def get_seq(self, key: int) -> int:
+        """The seq stored for key (maybe of an article that has left the window), 0 if none."""
+        keys, mask = self.keys, self.mask
+        i = key & mask
+        while True:
+            k = keys[i]
+            if k == key:
+                return self.vals[i]
+            if k == 0:
+                return 0
+            i = (i + 1) & mask
+
     def get(self, key: int, live: Mapping[int, str]) -> int | None:
         keys, mask = self.keys, self.mask
         i = key & mask
@@ -140,7 +153,7 @@ class KeyTable:
             self.used += 1
         keys[i] = key
         vals[i] = seq
-        if self.used * 10 > (self.mask + 1) * 7:
+        if self.used * 2 > self.mask + 1:
             self._rehash(live)
 
     def _rehash(self, live: Mapping[int, str]) -> None:
@@ -151,7 +164,7 @@ class KeyTable:
         order = np.argsort(vals[alive], kind="stable")
         entries_k, entries_v = keys[alive][order].tolist(), vals[alive][order].tolist()
         capacity = 1 << 12
-        while len(entries_k) * 2 > capacity:
+        while len(entries_k) * 4 > capacity:
             capacity *= 2
         self._alloc(capacity)
         new_keys, new_vals, mask = self.keys, self.vals, self.mask
@@ -173,22 +186,22 @@ class Sketch:
         self.rows = np.zeros((2, 1 << bits), dtype=np.int32)
         self.docs = 0
 
-    def _slots(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def slots(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w = words.astype(np.uint64)
         with np.errstate(over="ignore"):
             return ((w * np.uint64(0x9E3779B97F4A7C15)) >> self.shift,
                     ((w ^ np.uint64(0x5BD1E995)) * np.uint64(0xC2B2AE3D27D4EB4F)) >> self.shift)
 
-    def add(self, words: np.ndarray, sign: int = 1) -> None:
-        a, b = self._slots(words)
+    def add(self, words: np.ndarray, sign: int = 1, slots: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        a, b = self.slots(words) if slots is None else slots
         # buffered fancy-index add: two words of one article in the same slot count once there;
         # removal does exactly the same, so counts stay consistent (and rebuild gives the same)
         self.rows[0][a] += sign
         self.rows[1][b] += sign
         self.docs += sign
 
-    def df(self, words: np.ndarray) -> np.ndarray:
-        a, b = self._slots(words)
+    def df(self, words: np.ndarray, slots: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        a, b = self.slots(words) if slots is None else slots
         return np.minimum(self.rows[0][a], self.rows[1][b])
 
 
@@ -205,7 +218,8 @@ class _Partition:
         self.vocab = KeyTable()
         self.sketch = Sketch(opts.sketch_bits)
 
-    def add(self, seq: int, ts: float, article_id: str, record: Mapping[str, Any], words: np.ndarray) -> None:
+    def add(self, seq: int, ts: float, article_id: str, record: Mapping[str, Any], words: np.ndarray,
+            slots: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.live[seq] = article_id
         heapq.heappush(self.expiry, (ts, seq))
         for key in record["lead"]:
@@ -213,7 +227,7 @@ class _Partition:
         for key in record["vkeys"]:
             # the first article with a rare word keeps it: the wire story comes before rewrites
             self.vocab.put(key, seq, self.live, keep_first=True)
-        self.sketch.add(words)
+        self.sketch.add(words, slots=slots)
 
 
 class DedupeIndex:
@@ -257,7 +271,8 @@ class DedupeIndex:
         ts = parse_time(normed.get("published_at"))
         self._advance(part, ts)
         words = unpack_words(fp["words"])
-        counted, rare_keys = self._rarity(part, words, unpack_words(fp.get("names", "")))
+        slots = part.sketch.slots(words)
+        counted, rare_keys = self._rarity(part, words, unpack_words(fp.get("names", "")), slots)
         decision, story_id = self._match(part, article_id, fp, len(words), counted, rare_keys)
         if ts < part.max_ts - self.opts.window_s:
             return decision  # older than the window: judged, but never a candidate
@@ -272,7 +287,7 @@ class DedupeIndex:
                   "words": fp["words"], "n": fp["n"]}
         self.store[ARTICLE + article_id] = record
         self.store[META + part.language] = {"max_ts": part.max_ts, "next_seq": part.next_seq}
-        part.add(seq, ts, article_id, record, words)
+        part.add(seq, ts, article_id, record, words, slots)
         return decision
 
     def _advance(self, part: _Partition, ts: float) -> None:
@@ -287,7 +302,8 @@ class DedupeIndex:
             if record is not None:
                 part.sketch.add(unpack_words(record["words"]), -1)
 
-    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray) -> tuple[set[int], list[int]]:
+    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray,
+                slots: tuple[np.ndarray, np.ndarray]) -> tuple[set[int], list[int]]:
         """The words that count for containment, and the vocab keys of the article, best first.
 
         Words in more than 0.5 % of the window's articles are left out of both. Not idf: the
@@ -298,7 +314,7 @@ class DedupeIndex:
         if not len(words):
             return set(), []
         common = max(10, part.sketch.docs // 200)
-        rare = words[part.sketch.df(words) <= common].tolist()
+        rare = words[part.sketch.df(words, slots) <= common].tolist()
         name_set = set(names.tolist())
         ordered = sorted(w for w in rare if w in name_set)
         ordered += sorted(w for w in rare if not w & 3 and w not in name_set)
@@ -307,8 +323,9 @@ class DedupeIndex:
     def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], n_words: int,
                counted: set[int], rare_keys: list[int]) -> tuple[Decision, str]:
         new = Decision(article_id, None, "s-" + article_id, 0.0)
-        lead_hits = _count(part.lead.get(k, part.live) for k in {*fp["lead"], *fp.get("probe", ())})
-        vocab_hits = _count(part.vocab.get(k, part.live) for k in rare_keys)
+        # (a Python loop over ~60 keys is as fast as probing them all at once with numpy)
+        lead_hits = _count(part.lead.get_seq, {*fp["lead"], *fp.get("probe", ())}, part.live)
+        vocab_hits = _count(part.vocab.get_seq, rare_keys, part.live)
         if not lead_hits and not vocab_hits:
             return new, new.story_id
         cache: dict[int, Mapping[str, Any] | None] = {}
@@ -318,7 +335,7 @@ class DedupeIndex:
                 cache[seq] = self.store.get(ARTICLE + part.live[seq])
             return cache[seq]
 
-        key = unpack_words(fp["key"]).tolist()
+        key: list[int] | None = None
         tried: set[str] = set()
         for seq in _best(lead_hits, self.opts.max_candidates):
             cand_id = part.live[seq]
@@ -328,6 +345,8 @@ class DedupeIndex:
             while cand is not None and cand_id not in tried:
                 tried.add(cand_id)
                 if "key" in cand:
+                    if key is None:
+                        key = unpack_words(fp["key"]).tolist()
                     sim = self._copy_similarity(key, unpack_words(cand["key"]).tolist())
                     if sim >= self.opts.copy_threshold:
                         root = cand["copy_of"] or cand_id
@@ -340,6 +359,9 @@ class DedupeIndex:
         merged = dict(vocab_hits)
         for seq, n in lead_hits.items():
             merged[seq] = merged.get(seq, 0) + n
+        # one shared rare word out of many is chance (and each check costs a store read)
+        need = min(self.opts.min_story_hits, max(1, len(rare_keys) // 8))
+        merged = {seq: n for seq, n in merged.items() if n >= need}
         scored: dict[str, tuple[float, set[int], Mapping[str, Any]]] = {}
 
         def consider(cand_id: str, cand: Mapping[str, Any] | None) -> None:
@@ -385,12 +407,14 @@ class DedupeIndex:
         return LCSseq.similarity(ta, tb[: 3 * len(ta) + 20]) / len(ta)
 
 
-def _count(seqs: Any) -> dict[int, int]:
+def _count(get: Any, keys: Any, live: Mapping[int, str]) -> dict[int, int]:
+    """{live seq: number of keys that point at it}."""
     hits: dict[int, int] = {}
-    for seq in seqs:
-        if seq is not None:
+    for key in keys:
+        seq = get(key)
+        if seq:
             hits[seq] = hits.get(seq, 0) + 1
-    return hits
+    return {seq: n for seq, n in hits.items() if seq in live}
 
 
 def _best(hits: Mapping[int, int], n: int) -> list[int]:

@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 MAX_RAW_CHARS = 1_000_000  # cut before any regex work: a 5 MB "content" must stay cheap
 MAX_BODY_CHARS = 100_000
@@ -170,31 +171,12 @@ def key_text(body: str) -> str:
 
 # ---- bulk word hashing -------------------------------------------------------------------------
 #
-# A text is tokenised and hashed in one go with numpy: the code points (UTF-32) are classified as
-# word characters with a lookup table (the same class as the regex `\w`), a prefix polynomial hash
-# over the code points gives every word's hash as (H[end] - H[start]) * P**-start mod 2**64, and a
-# mixer spreads the bits. Stable across processes and machines (persisted state depends on it),
-# unlike Python's `hash`.
+# A text is tokenised and hashed in one compiled pass (numba, cached on disk after the first run):
+# the code points (UTF-32) are classified as word characters with a lookup table (the same class as
+# the regex `\w`), a word's hash is sum(code point[k] * P**k) mod 2**64 through the splitmix64
+# finaliser. Stable across processes and machines (persisted state depends on it), unlike `hash`.
 
-_P = 0x100000001B3  # odd, so invertible mod 2**64
-_M64 = (1 << 64) - 1
-_POW = np.ones(1, dtype=np.uint64)
-_INV = np.ones(1, dtype=np.uint64)
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    global _POW, _INV
-    if len(_POW) < n:
-        size = 1 << max(12, (n - 1).bit_length())
-        p, q, inv = 1, pow(_P, -1, 1 << 64), 1
-        pw, iv = [], []
-        for _ in range(size):
-            pw.append(p)
-            iv.append(inv)
-            p = p * _P & _M64
-            inv = inv * q & _M64
-        _POW, _INV = np.array(pw, dtype=np.uint64), np.array(iv, dtype=np.uint64)
-    return _POW, _INV
+_P = 0x100000001B3
 
 
 @lru_cache(maxsize=1)
@@ -209,10 +191,13 @@ _PU = np.uint64(_P)
 _MASK63 = np.uint64(0x7FFFFFFFFFFFFFFF)
 _C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_Z = np.uint64(0)
+_ONE = np.uint64(1)
+_I64 = np.uint64(32)
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser, in place on a fresh array."""
+@njit(cache=True, nogil=True)
+def _mix1(h: np.uint64) -> np.uint64:  # pragma: no cover (compiled)
     h ^= h >> _S30
     h *= _C1
     h ^= h >> _S27
@@ -221,23 +206,137 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h
 
 
+@njit(cache=True, nogil=True)
+def _tokens(cp: np.ndarray, wch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Word spans and hashes: sum(code point[k] * P**k) over the word, mixed (position independent)."""
+    n = len(cp)
+    starts = np.empty(n // 2 + 1, np.int64)
+    ends = np.empty(n // 2 + 1, np.int64)
+    hashes = np.empty(n // 2 + 1, np.uint64)
+    t = 0
+    i = 0
+    while i < n:
+        if wch[cp[i]]:
+            start = i
+            h = _Z
+            p = _ONE
+            while i < n and wch[cp[i]]:
+                h += np.uint64(cp[i]) * p
+                p *= _PU
+                i += 1
+            starts[t] = start
+            ends[t] = i
+            hashes[t] = _mix1(h)
+            t += 1
+        else:
+            i += 1
+    return starts[:t], ends[:t], hashes[:t]
+
+
+@njit(cache=True, nogil=True)
+def _scan(low: np.ndarray, orig: np.ndarray, wch: np.ndarray, capital: np.ndarray, before: np.ndarray,
+          stop: np.ndarray, off: int, key_lo: int, key_hi: int, vocab_hi: int,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """key (uint32), lead, probe (uint64), words, names (uint32) of one text; see `fingerprints`."""
+    starts, ends, h64 = _tokens(low, wch)
+    k0 = np.searchsorted(starts, key_lo)
+    k1 = min(np.searchsorted(starts, key_hi), k0 + KEY_WORDS)
+    chars = 0
+    for i in range(k0, k1):
+        chars += ends[i] - starts[i] + 1
+    if chars < 41 and k0 > 0:  # no usable body: fall back on the headline
+        key = np.concatenate((h64[: np.searchsorted(starts, off)], h64[k0:k1]))
+    else:
+        key = h64[k0:k1].copy()
+    # lead shingles, winnowed; probe = the first ones
+    m = min(len(key), LEAD_TOKENS)
+    if m == 0:
+        lead = np.empty(0, np.uint64)
+        probe = np.empty(0, np.uint64)
+    elif m < SHINGLE:
+        x = _Z
+        for i in range(m):
+            x ^= key[i] * (np.uint64(i) + _PU)
+        x &= _MASK63
+        lead = np.array([x if x != _Z else _ONE])
+        probe = lead.copy()
+    else:
+        ns = m - SHINGLE + 1
+        acc = np.empty(ns, np.uint64)
+        for i in range(ns):
+            a = key[i] * _PU
+            for j in range(1, SHINGLE - 1):
+                a = (a + key[i + j]) * _PU
+            a = _mix1(a + key[i + SHINGLE - 1]) & _MASK63
+            acc[i] = a if a != _Z else _ONE
+        if ns > WINNOW:
+            picks = np.empty(ns - WINNOW + 2, np.uint64)
+            picks[0] = acc[0]
+            for w in range(ns - WINNOW + 1):
+                low_v = acc[w]
+                for j in range(1, WINNOW):
+                    if acc[w + j] < low_v:
+                        low_v = acc[w + j]
+                picks[w + 1] = low_v
+        else:
+            picks = np.array([acc[0], acc.min()])
+        lead = np.unique(picks)
+        pn = min(ns, max(1, PROBE_TOKENS - SHINGLE + 1))
+        probe = np.empty(pn, np.uint64)
+        q = 0
+        for i in range(pn):
+            seen = False
+            for j in range(q):
+                if probe[j] == acc[i]:
+                    seen = True
+                    break
+            if not seen:
+                probe[q] = acc[i]
+                q += 1
+        probe = probe[:q]
+    # content words of title + body start: distinct, first occurrence first; names among them
+    vn = np.searchsorted(starts, vocab_hi)
+    size = 1
+    while size < 2 * vn + 2:
+        size *= 2
+    table = np.zeros(size, np.uint32)
+    used = np.zeros(size, np.bool_)
+    words = np.empty(min(vn, MAX_WORDS), np.uint32)
+    names = np.empty(vn, np.uint32)
+    nw = 0
+    nn = 0
+    last = len(stop) - 1
+    for i in range(vn):
+        if ends[i] - starts[i] <= 2:
+            continue
+        w = np.uint32(h64[i] >> _I64)
+        pos = min(np.searchsorted(stop, w), last)
+        if stop[pos] == w:
+            continue
+        st = starts[i]
+        if st >= 2 and capital[orig[st]] and orig[st - 1] == 32 and before[orig[st - 2]]:
+            names[nn] = w
+            nn += 1
+        if nw < MAX_WORDS:
+            slot = np.int64(w) & (size - 1)
+            while used[slot] and table[slot] != w:
+                slot = (slot + 1) & (size - 1)
+            if not used[slot]:
+                used[slot] = True
+                table[slot] = w
+                words[nw] = w
+                nw += 1
+    key32 = np.empty(len(key), np.uint32)
+    for i in range(len(key)):
+        key32[i] = np.uint32(key[i] >> _I64)
+    return key32, lead, probe, words[:nw], np.unique(names[:nn])
+
+
 def tokenize(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""(start offsets, end offsets, 64-bit hashes) of the `\w+` words of `text`, hashed as they are
     (callers lower-case first)."""
     cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    n = len(cp)
-    if not n:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.uint64)
-    isw = np.zeros(n + 2, dtype=bool)
-    isw[1:-1] = _word_chars()[cp]
-    edges = np.flatnonzero(isw[1:] != isw[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    pw, inv = _powers(n + 1)
-    prefix = np.zeros(n + 1, dtype=np.uint64)
-    # (array arithmetic wraps modulo 2**64 silently, as wanted)
-    np.cumsum(cp * pw[:n], out=prefix[1:])
-    return starts, ends, _mix((prefix[ends] - prefix[starts]) * inv[starts])
+    return _tokens(cp, _word_chars())
 
 
 def word_hashes(words: list[str] | str) -> np.ndarray:
@@ -259,66 +358,6 @@ def _stop_hashes() -> np.ndarray:
     if _STOP_HASHES is None:
         _STOP_HASHES = np.unique((word_hashes(sorted(STOPWORDS)) >> np.uint64(32)).astype(np.uint32))
     return _STOP_HASHES
-
-
-def lead_hashes(hashes: np.ndarray) -> tuple[list[int], list[int]]:
-    """Hashed word 5-grams of the first LEAD_TOKENS words (64-bit word hashes): (indexed, probed).
-
-    Indexed: winnowing (Schleimer et al. 2003) keeps the minimum of every WINNOW consecutive
-    hashes, so any run of WINNOW + SHINGLE - 1 words shared with another text shares an indexed
-    hash, plus the first shingle. Probed: every shingle of the first PROBE_TOKENS words, so that a
-    one-sentence summary finds its full article even when the sentence holds a single indexed hash.
-    """
-    h = hashes[:LEAD_TOKENS]
-    if not len(h):
-        return [], []
-    if len(h) < SHINGLE:
-        one = [_finish(int(np.bitwise_xor.reduce(h * (np.arange(len(h), dtype=np.uint64) + np.uint64(_P)))))]
-        return one, one
-    n = len(h) - SHINGLE + 1
-    acc = h[:n] * _PU
-    for i in range(1, SHINGLE - 1):
-        acc += h[i:i + n]
-        acc *= _PU
-    acc += h[SHINGLE - 1:SHINGLE - 1 + n]
-    acc = _mix(acc)
-    acc &= _MASK63
-    acc[acc == 0] = 1
-    mins = acc
-    width = 1
-    while width * 2 <= WINNOW:  # sliding minimum over WINNOW by doubling
-        mins = np.minimum(mins[:-width], mins[width:])
-        width *= 2
-    if width < WINNOW and len(mins) > WINNOW - width:
-        mins = np.minimum(mins[: len(mins) - (WINNOW - width)], mins[WINNOW - width:])
-    indexed = np.unique(np.append(mins if n > WINNOW else acc.min(), acc[0])).tolist()
-    probe = list(dict.fromkeys(acc[: max(1, PROBE_TOKENS - SHINGLE + 1)].tolist()))
-    return indexed, probe
-
-
-def _finish(value: int) -> int:
-    # JSON-safe positive int below 2**63, never 0 (0 marks an empty slot in the dedupe tables)
-    return (value & 0x7FFFFFFFFFFFFFFF) or 1
-
-
-def _content_mask(h32: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Words that carry content: no stopwords, no 1-2 letter words."""
-    stop = _stop_hashes()
-    pos = np.searchsorted(stop, h32).clip(max=len(stop) - 1)
-    return (lengths > 2) & (stop[pos] != h32)
-
-
-def _distinct(h32: np.ndarray, limit: int = MAX_WORDS) -> np.ndarray:
-    """Distinct values in order of first occurrence, the first `limit`."""
-    if len(h32) < 2:
-        return h32
-    order = np.argsort(h32, kind="stable")
-    ranked = h32[order]
-    first = np.ones(len(h32), dtype=bool)
-    np.not_equal(ranked[1:], ranked[:-1], out=first[1:])
-    keep = order[first]
-    keep.sort()
-    return h32[keep[:limit]]
 
 
 def pack_words(words: Any) -> str:
@@ -344,13 +383,12 @@ def _before_name() -> np.ndarray:
 
 
 def fingerprints(title: str, body: str) -> dict[str, Any]:
-    """See the module docstring. One tokenisation and one hashing pass over title + body start."""
+    """See the module docstring. One compiled pass over title + body start tokenises and hashes."""
     dateline = _DATELINE.match(body)
     key_from = dateline.end() if dateline else 0
     key_to = len(body)
     if key_to - key_from < KEY_TEXT_CHARS:  # only a short text can end inside the key text
-        tail = key_to - min(120, key_to - key_from)
-        trailer = _TRAILER.search(body, tail)
+        trailer = _TRAILER.search(body, key_to - min(120, key_to - key_from))
         if trailer:
             key_to = trailer.start()
     text = title + "\n" + body[:KEY_SOURCE_CHARS]
@@ -358,31 +396,14 @@ def fingerprints(title: str, body: str) -> dict[str, Any]:
     if len(low) != len(text):  # a few characters lower-case to two (Turkish dotted I): keep offsets
         odd = {ord(c): c.lower()[0] for c in set(text) if len(c.lower()) != 1}
         low = text.translate(odd).lower()
-    starts, ends, h64 = tokenize(low)
-    h32 = (h64 >> np.uint64(32)).astype(np.uint32)
-    lengths = ends - starts
     off = len(title) + 1
-    k0, k1 = np.searchsorted(starts, [off + key_from, off + key_to])
-    k1 = min(k1, k0 + KEY_WORDS)
-    if int(lengths[k0:k1].sum()) + (k1 - k0) < 41 and k0:  # no usable body: fall back on the headline
-        key = np.concatenate([h64[:np.searchsorted(starts, off)], h64[k0:k1]])
-    else:
-        key = h64[k0:k1]
-    vocab_end = int(np.searchsorted(starts, off + WORDS_FROM_CHARS))
-    lead, probe = lead_hashes(key)
-    # names: capitalised words inside a sentence (after "word " or ", ", "; ", ": ", ") ")
-    s = starts[:vocab_end]
-    vocab = h32[:vocab_end]
-    content = _content_mask(vocab, lengths[:vocab_end])
-    names = vocab[:0]
-    if len(s):
-        orig = np.frombuffer((text[: off + WORDS_FROM_CHARS + 40] + "  ").encode("utf-32-le", "surrogatepass"),
-                             dtype=np.uint32)
-        s2 = np.maximum(s, 2)
-        is_name = content & (s >= 2) & _CAPITAL[orig[s2]] & (orig[s2 - 1] == 32) & _before_name()[orig[s2 - 2]]
-        names = np.unique(vocab[is_name])
-    return {"key": pack_words(key >> np.uint64(32)), "lead": lead, "probe": probe,
-            "words": pack_words(_distinct(vocab[content])), "names": pack_words(names), "n": int(len(key))}
+    key, lead, probe, words, names = _scan(
+        np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32),
+        np.frombuffer((text + "  ").encode("utf-32-le", "surrogatepass"), dtype=np.uint32),
+        _word_chars(), _CAPITAL, _before_name(), _stop_hashes(), off, off + key_from, off + key_to,
+        off + WORDS_FROM_CHARS)
+    return {"key": pack_words(key), "lead": lead.tolist(), "probe": probe.tolist(), "words": pack_words(words),
+            "names": pack_words(names), "n": len(key)}
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ import ipaddress
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -220,7 +220,7 @@ class Fetcher:
         raise FetchError(f"unexpected HTTP status {status}", status=status)
 
 
-def _decoder(encoding: str):  # type: ignore[no-untyped-def]
+def _decoder(encoding: str) -> Callable[[bytes, int], bytes]:
     """A chunk decoder that never produces more than `limit` bytes per call (bomb-safe)."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):

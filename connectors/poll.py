@@ -44,7 +44,7 @@ async def poll_feed(connector: Connector, state: FeedState, parse: ParseFn | Non
     except FetchError as exc:
         return PollResult(_failed(exc, "gone" if isinstance(exc, FeedGoneError) else "error"))
     now = datetime.now(UTC)
-    common = {"status": fetched.status, "duration": fetched.duration, "bytes": len(fetched.body),
+    common: dict[str, Any] = {"status": fetched.status, "duration": fetched.duration, "bytes": len(fetched.body),
               "moved_to": fetched.permanent_url}
     if fetched.not_modified:
         return PollResult(Outcome("not_modified", cache_seconds=cache_seconds(fetched.headers, now), **common),
@@ -69,7 +69,7 @@ async def poll_feed(connector: Connector, state: FeedState, parse: ParseFn | Non
     if connector.feed.options.get("fulltext") and new:
         await add_full_text(connector, new)
     outcome = Outcome("ok", current_ids=tuple(a["id"] for a in unique), new_ids=tuple(a["id"] for a in new),
-                      item_times=tuple(_epoch(a) for a in new if _epoch(a) is not None),
+                      item_times=tuple(t for t in map(_epoch, new) if t is not None),
                       etag=fetched.headers.get("etag"), last_modified=fetched.headers.get("last-modified"),
                       body_hash=digest, cache_seconds=cache_seconds(fetched.headers, now,
                                                                     connector.cache_hint(fetched)),

@@ -80,7 +80,7 @@ class RssConnector(Connector):
         title = _text(entry.get("title")) or _text(entry.get("summary"))[:120]
         content = "\n".join(str(part.get("value") or "") for part in entry.get("content") or []
                             if isinstance(part, dict))
-        article = {"id": article_id(link, guid), "url": canonical_url(link) if link else home,
+        article: dict[str, Any] = {"id": article_id(link, guid), "url": canonical_url(link) if link else home,
                    "title": title[:MAX_TITLE], "published_at": published, "source": source, "feed": self.feed.id,
                    "summary": _cap(entry.get("summary")), "content": _cap(content) or None,
                    "fetched_at": fetched_at, "connector": self.kind}
@@ -188,16 +188,16 @@ def json_feed_entries(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/"):
         raise ParseError("JSON without a jsonfeed.org version is not a JSON Feed")
     entries = []
-    items = doc.get("items") if isinstance(doc.get("items"), list) else []
+    items: list[Any] = doc["items"] if isinstance(doc.get("items"), list) else []
     for item in items:
         if not isinstance(item, dict):
             continue
         stamp = _json_time(item.get("date_published") or item.get("date_modified"))
         html = item.get("content_html") or item.get("content_text")
-        authors = item.get("authors") if isinstance(item.get("authors"), list) else []
+        authors: list[Any] = item["authors"] if isinstance(item.get("authors"), list) else []
         if isinstance(item.get("author"), dict):
             authors = [*authors, item["author"]]
-        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        tags: list[Any] = item["tags"] if isinstance(item.get("tags"), list) else []
         entries.append({
             "id": str(item["id"]) if item.get("id") is not None else None,
             "link": item.get("url") or item.get("external_url"),

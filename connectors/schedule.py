@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 from connectors.state import FeedState
 
@@ -101,7 +101,7 @@ def merge_seen(seen: tuple[str, ...], current: tuple[str, ...], limit: int) -> t
 def advance(state: FeedState, outcome: Outcome, now: float, policy: Policy, feed_interval: float | None,
             rand: float) -> FeedState:
     """The feed's next state, `next_due` included; `rand` in [0, 1) is the jitter draw."""
-    common = {"last_attempt": now, "last_status": outcome.status, "last_duration": outcome.duration,
+    common: dict[str, Any] = {"last_attempt": now, "last_status": outcome.status, "last_duration": outcome.duration,
               "last_bytes": outcome.bytes, "fetches": state.fetches + 1}
     if outcome.kind in ("ok", "not_modified", "unchanged"):
         new = _success(state, outcome, now, policy, feed_interval, rand, common)
@@ -111,9 +111,9 @@ def advance(state: FeedState, outcome: Outcome, now: float, policy: Policy, feed
 
 
 def _success(state: FeedState, outcome: Outcome, now: float, policy: Policy, feed_interval: float | None,
-             rand: float, common: dict[str, object]) -> FeedState:
+             rand: float, common: dict[str, Any]) -> FeedState:
     times = state.item_times
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if outcome.kind == "ok":
         times = tuple(sorted(set(times) | set(outcome.item_times), reverse=True)[:policy.history])
         seen = merge_seen(tuple(outcome.new_ids) + state.seen, outcome.current_ids, policy.seen_limit)
@@ -130,7 +130,7 @@ def _success(state: FeedState, outcome: Outcome, now: float, policy: Policy, fee
 
 
 def _failure(state: FeedState, outcome: Outcome, now: float, policy: Policy, rand: float,
-             common: dict[str, object]) -> FeedState:
+             common: dict[str, Any]) -> FeedState:
     failures = state.consecutive_failures + 1
     not_found = state.not_found + 1 if outcome.status == 404 else 0
     disabled = None
@@ -176,7 +176,7 @@ def cache_seconds(headers: dict[str, str] | object, now: datetime, ttl_seconds: 
             hints.append(float(match.group(1)))
         elif get("expires"):
             try:
-                expires = parsedate_to_datetime(get("expires"))
+                expires = parsedate_to_datetime(str(get("expires")))
                 if expires.tzinfo is None:
                     expires = expires.replace(tzinfo=UTC)
                 hints.append((expires - now).total_seconds())

@@ -30,13 +30,13 @@ Deciding an id that is already in the store returns the stored decision and chan
 from __future__ import annotations
 
 import heapq
-from array import array
 from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+from numba import njit
 from rapidfuzz.distance import LCSseq
 
 from streams.normalize import unpack_words
@@ -89,13 +89,105 @@ def parse_time(value: Any) -> float:
         return 0.0
 
 
+class Alive:
+    """Which sequence numbers are in the window, for compiled code: slot seq % size holds seq while
+    the article is live. Live seqs never share a slot (the ring doubles when they would); they
+    span about one window of arrivals, so the ring stays about as large as the window."""
+
+    def __init__(self, size: int = 1 << 12) -> None:
+        self.ring = np.zeros(size, dtype=np.uint32)
+
+    def add(self, seq: int, live: Mapping[int, str]) -> None:
+        ring = self.ring
+        slot = seq & (len(ring) - 1)
+        if ring[slot] and ring[slot] != seq:
+            self._grow(live)
+            ring, slot = self.ring, seq & (len(self.ring) - 1)
+        ring[slot] = seq
+
+    def remove(self, seq: int) -> None:
+        slot = seq & (len(self.ring) - 1)
+        if self.ring[slot] == seq:
+            self.ring[slot] = 0
+
+    def _grow(self, live: Mapping[int, str]) -> None:
+        seqs = np.fromiter(live, dtype=np.uint32, count=len(live))
+        size = len(self.ring) * 2
+        while len(np.unique(seqs & np.uint32(size - 1))) < len(seqs):
+            size *= 2
+        self.ring = np.zeros(size, dtype=np.uint32)
+        self.ring[seqs & np.uint32(size - 1)] = seqs
+
+
+@njit(cache=True, nogil=True)
+def _lookup(keys: np.ndarray, vals: np.ndarray, query: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    mask = np.uint64(len(keys) - 1)
+    rmask = np.uint32(len(ring) - 1)
+    out = np.zeros(len(query), np.uint32)
+    for q in range(len(query)):
+        key = query[q]
+        i = key & mask
+        while keys[i] != 0:
+            if keys[i] == key:
+                seq = vals[i]
+                if ring[seq & rmask] == seq:
+                    out[q] = seq
+                break
+            i = (i + np.uint64(1)) & mask
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _insert(keys: np.ndarray, vals: np.ndarray, new: np.ndarray, seq: int, ring: np.ndarray,
+            keep_first: bool) -> int:
+    """Insert key -> seq for every key of `new`; returns how many empty slots were taken."""
+    mask = np.uint64(len(keys) - 1)
+    rmask = np.uint32(len(ring) - 1)
+    taken = 0
+    for q in range(len(new)):
+        key = new[q]
+        i = key & mask
+        dead = -1
+        done = False
+        while keys[i] != 0:
+            if keys[i] == key:
+                old = vals[i]
+                if not (keep_first and ring[old & rmask] == old):
+                    vals[i] = seq
+                done = True
+                break
+            if dead < 0 and ring[vals[i] & rmask] != vals[i]:
+                dead = np.int64(i)
+            i = (i + np.uint64(1)) & mask
+        if done:
+            continue
+        if dead >= 0:
+            keys[dead] = key
+            vals[dead] = seq
+        else:
+            keys[i] = key
+            vals[i] = seq
+            taken += 1
+    return taken
+
+
+@njit(cache=True, nogil=True)
+def _live_entries(keys: np.ndarray, vals: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    rmask = np.uint32(len(ring) - 1)
+    keep = np.zeros(len(keys), np.bool_)
+    for i in range(len(keys)):
+        keep[i] = keys[i] != 0 and ring[vals[i] & rmask] == vals[i]
+    return keep
+
+
 class KeyTable:
-    """Open addressing (linear probing) key -> latest sequence number, in two flat arrays.
+    """Open addressing (linear probing) key -> sequence number, in two flat numpy arrays, probed and
+    filled by compiled loops (a whole article's keys per call).
 
     12 bytes a slot instead of ~110 for a dict entry. Slots whose article has left the window are
     reused by inserts. Keys are hashes already: their low bits pick the slot. When live plus dead
-    slots pass 70 %, the live entries are re-inserted into a table at most half full (a pause of a
-    few seconds per million entries, amortised over the hundreds of thousands of inserts between).
+    slots pass 70 %, the live entries are re-inserted into a table at most half full (oldest first,
+    so `keep_first` holders stay first).
     """
 
     def __init__(self, capacity: int = 1 << 12) -> None:
@@ -103,79 +195,81 @@ class KeyTable:
 
     def _alloc(self, capacity: int) -> None:
         self.mask = capacity - 1
-        self.keys = array("Q", bytes(8 * capacity))
-        self.vals = array("I", bytes(4 * capacity))
+        self.keys = np.zeros(capacity, dtype=np.uint64)
+        self.vals = np.zeros(capacity, dtype=np.uint32)
         self.used = 0
 
-    def get_seq(self, key: int) -> int:
-        """The seq stored for key (maybe of an article that has left the window), 0 if none."""
-        keys, mask = self.keys, self.mask
-        i = key & mask
-        while True:
-            k = keys[i]
-            if k == key:
-                return self.vals[i]
-            if k == 0:
-                return 0
-            i = (i + 1) & mask
+    def lookup(self, query: np.ndarray, alive: Alive) -> np.ndarray:
+        """The live seq for every key of `query` (uint64), 0 where none."""
+        return _lookup(self.keys, self.vals, query, alive.ring)
 
-    def get(self, key: int, live: Mapping[int, str]) -> int | None:
-        keys, mask = self.keys, self.mask
-        i = key & mask
-        while True:
-            k = keys[i]
-            if k == key:
-                seq = self.vals[i]
-                return seq if seq in live else None
-            if k == 0:
-                return None
-            i = (i + 1) & mask
+    def insert(self, new: np.ndarray, seq: int, alive: Alive, keep_first: bool = False) -> None:
+        """Map every key of `new` to seq; with keep_first a live earlier holder keeps its key."""
+        self.used += _insert(self.keys, self.vals, new, seq, alive.ring, keep_first)
+        if self.used * 10 > (self.mask + 1) * 7:
+            self._rehash(alive)
 
-    def put(self, key: int, seq: int, live: Mapping[int, str], keep_first: bool = False) -> None:
-        """Map key -> seq; with keep_first a live earlier holder keeps the key."""
-        keys, vals, mask = self.keys, self.vals, self.mask
-        i = key & mask
-        dead = -1
-        while True:
-            k = keys[i]
-            if k == key:
-                if not (keep_first and vals[i] in live):
-                    vals[i] = seq
-                return
-            if k == 0:
-                break
-            if dead < 0 and vals[i] not in live:
-                dead = i
-            i = (i + 1) & mask
-        if dead >= 0:
-            i = dead
-        else:
-            self.used += 1
-        keys[i] = key
-        vals[i] = seq
-        if self.used * 2 > self.mask + 1:
-            self._rehash(live)
-
-    def _rehash(self, live: Mapping[int, str]) -> None:
-        keys = np.frombuffer(self.keys, dtype=np.uint64)
-        vals = np.frombuffer(self.vals, dtype=np.uint32)
-        alive = np.isin(vals, np.fromiter(live, dtype=np.uint32, count=len(live)))
-        alive &= keys != 0
-        order = np.argsort(vals[alive], kind="stable")
-        entries_k, entries_v = keys[alive][order].tolist(), vals[alive][order].tolist()
+    def _rehash(self, alive: Alive) -> None:
+        keep = _live_entries(self.keys, self.vals, alive.ring)
+        keys, vals = self.keys[keep], self.vals[keep]
         capacity = 1 << 12
-        while len(entries_k) * 4 > capacity:
+        while len(keys) * 2 > capacity:
             capacity *= 2
         self._alloc(capacity)
-        new_keys, new_vals, mask = self.keys, self.vals, self.mask
-        for key, seq in zip(entries_k, entries_v, strict=True):
-            i = key & mask
-            while new_keys[i] and new_keys[i] != key:
-                i = (i + 1) & mask
-            if not new_keys[i]:
-                self.used += 1
-            new_keys[i] = key
-            new_vals[i] = seq
+        self.used = _refill(self.keys, self.vals, keys, vals)
+
+
+@njit(cache=True, nogil=True)
+def _refill(table_keys: np.ndarray, table_vals: np.ndarray, keys: np.ndarray, vals: np.ndarray) -> int:
+    mask = np.uint64(len(table_keys) - 1)
+    used = 0
+    for q in range(len(keys)):
+        key = keys[q]
+        i = key & mask
+        while table_keys[i] != 0 and table_keys[i] != key:
+            i = (i + np.uint64(1)) & mask
+        if table_keys[i] == 0:
+            used += 1
+            table_keys[i] = key
+        table_vals[i] = vals[q]
+    return used
+
+
+_H1, _H2, _X2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x5BD1E995)
+
+
+@njit(cache=True, nogil=True)
+def _sketch_add(rows: np.ndarray, shift: np.uint64, words: np.ndarray, sign: int) -> None:
+    for k in range(len(words)):
+        w = np.uint64(words[k])
+        rows[0, (w * _H1) >> shift] += sign
+        rows[1, ((w ^ _X2) * _H2) >> shift] += sign
+
+
+@njit(cache=True, nogil=True)
+def _rare(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndarray, common: int,
+          n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """(words seen in at most `common` documents, the article's vocab keys: rare names then rare
+    words with hash % 4 == 0, each group by increasing hash, + 1 so that no key is 0)."""
+    rare = np.empty(len(words), np.uint32)
+    is_name = np.zeros(len(words), np.bool_)
+    n = 0
+    last = len(names) - 1
+    for k in range(len(words)):
+        w = words[k]
+        u = np.uint64(w)
+        df = min(rows[0, (u * _H1) >> shift], rows[1, ((u ^ _X2) * _H2) >> shift])
+        if df <= common:
+            rare[n] = w
+            if last >= 0:
+                pos = min(np.searchsorted(names, w), last)
+                is_name[n] = names[pos] == w
+            n += 1
+    first = np.sort(rare[:n][is_name[:n]])
+    others = rare[:n][~is_name[:n]]
+    second = np.sort(others[(others & np.uint32(3)) == 0])
+    keys = np.concatenate((first, second))[:n_keys].astype(np.uint64) + np.uint64(1)
+    return rare[:n], keys
 
 
 class Sketch:
@@ -186,23 +280,12 @@ class Sketch:
         self.rows = np.zeros((2, 1 << bits), dtype=np.int32)
         self.docs = 0
 
-    def slots(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w = words.astype(np.uint64)
-        with np.errstate(over="ignore"):
-            return ((w * np.uint64(0x9E3779B97F4A7C15)) >> self.shift,
-                    ((w ^ np.uint64(0x5BD1E995)) * np.uint64(0xC2B2AE3D27D4EB4F)) >> self.shift)
-
-    def add(self, words: np.ndarray, sign: int = 1, slots: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        a, b = self.slots(words) if slots is None else slots
-        # buffered fancy-index add: two words of one article in the same slot count once there;
-        # removal does exactly the same, so counts stay consistent (and rebuild gives the same)
-        self.rows[0][a] += sign
-        self.rows[1][b] += sign
+    def add(self, words: np.ndarray, sign: int = 1) -> None:
+        _sketch_add(self.rows, self.shift, words, sign)
         self.docs += sign
 
-    def df(self, words: np.ndarray, slots: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        a, b = self.slots(words) if slots is None else slots
-        return np.minimum(self.rows[0][a], self.rows[1][b])
+    def rare(self, words: np.ndarray, names: np.ndarray, common: int, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+        return _rare(self.rows, self.shift, words, names, common, n_keys)
 
 
 class _Partition:
@@ -213,21 +296,20 @@ class _Partition:
         self.max_ts = 0.0
         self.next_seq = 1
         self.live: dict[int, str] = {}  # seq -> article id
+        self.alive = Alive()  # the same seqs, for compiled lookups
         self.expiry: list[tuple[float, int]] = []  # heap of (event time, seq)
         self.lead = KeyTable()
         self.vocab = KeyTable()
         self.sketch = Sketch(opts.sketch_bits)
 
-    def add(self, seq: int, ts: float, article_id: str, record: Mapping[str, Any], words: np.ndarray,
-            slots: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    def add(self, seq: int, ts: float, article_id: str, record: Mapping[str, Any], words: np.ndarray) -> None:
         self.live[seq] = article_id
+        self.alive.add(seq, self.live)
         heapq.heappush(self.expiry, (ts, seq))
-        for key in record["lead"]:
-            self.lead.put(key, seq, self.live)
-        for key in record["vkeys"]:
-            # the first article with a rare word keeps it: the wire story comes before rewrites
-            self.vocab.put(key, seq, self.live, keep_first=True)
-        self.sketch.add(words, slots=slots)
+        self.lead.insert(np.array(record["lead"], dtype=np.uint64), seq, self.alive)
+        # the first article with a rare word keeps it: the wire story comes before rewrites
+        self.vocab.insert(np.array(record["vkeys"], dtype=np.uint64), seq, self.alive, keep_first=True)
+        self.sketch.add(words)
 
 
 class DedupeIndex:
@@ -271,8 +353,7 @@ class DedupeIndex:
         ts = parse_time(normed.get("published_at"))
         self._advance(part, ts)
         words = unpack_words(fp["words"])
-        slots = part.sketch.slots(words)
-        counted, rare_keys = self._rarity(part, words, unpack_words(fp.get("names", "")), slots)
+        counted, rare_keys = self._rarity(part, words, unpack_words(fp.get("names", "")))
         decision, story_id = self._match(part, article_id, fp, len(words), counted, rare_keys)
         if ts < part.max_ts - self.opts.window_s:
             return decision  # older than the window: judged, but never a candidate
@@ -283,11 +364,11 @@ class DedupeIndex:
                   "lead": list(fp["lead"]),
                   # only a story's first article is indexed for rewrites: later versions would
                   # take over its keys while verification wants the first (wire) text
-                  "vkeys": rare_keys[: self.opts.vocab_keys] if decision.story_id == "s-" + article_id else [],
+                  "vkeys": rare_keys[: self.opts.vocab_keys].tolist() if decision.story_id == "s-" + article_id else [],
                   "words": fp["words"], "n": fp["n"]}
         self.store[ARTICLE + article_id] = record
         self.store[META + part.language] = {"max_ts": part.max_ts, "next_seq": part.next_seq}
-        part.add(seq, ts, article_id, record, words, slots)
+        part.add(seq, ts, article_id, record, words)
         return decision
 
     def _advance(self, part: _Partition, ts: float) -> None:
@@ -298,12 +379,12 @@ class DedupeIndex:
         while part.expiry and part.expiry[0][0] < cutoff:
             _, seq = heapq.heappop(part.expiry)
             article_id = part.live.pop(seq)
+            part.alive.remove(seq)
             record = self.store.pop(ARTICLE + article_id, None)
             if record is not None:
                 part.sketch.add(unpack_words(record["words"]), -1)
 
-    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray,
-                slots: tuple[np.ndarray, np.ndarray]) -> tuple[set[int], list[int]]:
+    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray) -> tuple[set[int], np.ndarray]:
         """The words that count for containment, and the vocab keys of the article, best first.
 
         Words in more than 0.5 % of the window's articles are left out of both. Not idf: the
@@ -312,20 +393,18 @@ class DedupeIndex:
         whatever their lengths, so the choice depends on the word only: names first (rewrites
         keep them), then a fixed hash-sampled quarter of the other words, smallest hashes first."""
         if not len(words):
-            return set(), []
+            return set(), np.zeros(0, dtype=np.uint64)
         common = max(10, part.sketch.docs // 200)
-        rare = words[part.sketch.df(words, slots) <= common].tolist()
-        name_set = set(names.tolist())
-        ordered = sorted(w for w in rare if w in name_set)
-        ordered += sorted(w for w in rare if not w & 3 and w not in name_set)
-        return set(rare), [w + 1 for w in ordered[: self.opts.vocab_query]]
+        rare, keys = part.sketch.rare(words, np.sort(names), common, self.opts.vocab_query)
+        return set(rare.tolist()), keys
 
     def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], n_words: int,
-               counted: set[int], rare_keys: list[int]) -> tuple[Decision, str]:
+               counted: set[int], rare_keys: np.ndarray) -> tuple[Decision, str]:
         new = Decision(article_id, None, "s-" + article_id, 0.0)
         # (a Python loop over ~60 keys is as fast as probing them all at once with numpy)
-        lead_hits = _count(part.lead.get_seq, {*fp["lead"], *fp.get("probe", ())}, part.live)
-        vocab_hits = _count(part.vocab.get_seq, rare_keys, part.live)
+        lead_hits = _count(part.lead.lookup(np.array(list({*fp["lead"], *fp.get("probe", ())}), dtype=np.uint64),
+                                            part.alive))
+        vocab_hits = _count(part.vocab.lookup(rare_keys, part.alive))
         if not lead_hits and not vocab_hits:
             return new, new.story_id
         cache: dict[int, Mapping[str, Any] | None] = {}
@@ -407,14 +486,13 @@ class DedupeIndex:
         return LCSseq.similarity(ta, tb[: 3 * len(ta) + 20]) / len(ta)
 
 
-def _count(get: Any, keys: Any, live: Mapping[int, str]) -> dict[int, int]:
-    """{live seq: number of keys that point at it}."""
+def _count(seqs: np.ndarray) -> dict[int, int]:
+    """{seq: number of keys that point at it} (0 = no live article)."""
     hits: dict[int, int] = {}
-    for key in keys:
-        seq = get(key)
+    for seq in seqs.tolist():
         if seq:
             hits[seq] = hits.get(seq, 0) + 1
-    return {seq: n for seq, n in hits.items() if seq in live}
+    return hits
 
 
 def _best(hits: Mapping[int, int], n: int) -> list[int]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import random
 
+import numpy as np
 import pytest
 
-from streams.dedupe import Decision, DedupeIndex, KeyTable
+from streams.dedupe import Alive, Decision, DedupeIndex, KeyTable
 from streams.normalize import normalize
 
 WIRE = [
@@ -183,15 +184,38 @@ def test_decision_to_dict():
 
 def test_key_table_grows_and_forgets_dead_entries():
     table = KeyTable(capacity=16)
-    live = {}
+    live: dict[int, str] = {}
+    alive = Alive(size=16)
     for seq in range(1, 5001):
         live[seq] = str(seq)
-        table.put(seq * 7919 + 1, seq, live)
-        if seq > 100:
-            del live[seq - 100]  # a sliding window of 100
-    assert table.get(5000 * 7919 + 1, live) == 5000
-    assert table.get(10 * 7919 + 1, live) is None
+        alive.add(seq, live)
+        table.insert(np.array([seq * 7919 + 1], dtype=np.uint64), seq, alive)
+        if seq > 100:  # a sliding window of 100
+            del live[seq - 100]
+            alive.remove(seq - 100)
+    found = table.lookup(np.array([5000 * 7919 + 1, 10 * 7919 + 1, 12345], dtype=np.uint64), alive)
+    assert found.tolist() == [5000, 0, 0]
     assert table.mask + 1 <= 4096  # sized by the live entries, not by all ever inserted
+
+
+def test_key_table_keep_first_and_alive_ring_growth():
+    table = KeyTable(capacity=16)
+    live: dict[int, str] = {}
+    alive = Alive(size=4)
+    key = np.array([99], dtype=np.uint64)
+    for seq in (1, 2, 3, 4, 5, 6):  # six live seqs do not fit a ring of 4: it grows, none is lost
+        live[seq] = str(seq)
+        alive.add(seq, live)
+        table.insert(key, seq, alive, keep_first=True)
+    assert table.lookup(key, alive).tolist() == [1]
+    del live[1]
+    alive.remove(1)
+    assert table.lookup(key, alive).tolist() == [0]  # the holder left the window
+    live[7] = "7"
+    alive.add(7, live)
+    table.insert(key, 7, alive, keep_first=True)
+    assert table.lookup(key, alive).tolist() == [7]
+
 
 
 def test_rewrite_finds_the_wire_story_after_other_reports_took_its_words():

@@ -114,6 +114,8 @@ class Settings:
     metrics_port: int = 0                     # 0: no metrics server
     alert_min_severity: str = "medium"
     alert_min_interval_s: float = 600.0
+    rules_path: str = ""                      # escalation rules YAML; "" = the shipped seeds/rules
+    rules_reload_s: float = 30.0              # how often a worker checks the rule files (0: never)
     session_timeout_s: float = 30.0           # consumer group session: how soon a dead worker's partitions move
     data_dir: str = ""                        # worker tables (RocksDB); "" = <state home>/worker
     connector: ConnectorSettings = field(default_factory=ConnectorSettings)
@@ -134,6 +136,8 @@ class Settings:
             alert_min_severity=_choice(env, "WIREWATCH_ALERT_MIN_SEVERITY", "medium",
                                        ("none", "low", "medium", "high", "critical")),
             alert_min_interval_s=_float(env, "WIREWATCH_ALERT_MIN_INTERVAL", 600.0, low=0.0),
+            rules_path=env.get("WIREWATCH_RULES", "").strip(),
+            rules_reload_s=_float(env, "WIREWATCH_RULES_RELOAD", 30.0, low=0.0),
             session_timeout_s=_float(env, "WIREWATCH_SESSION_TIMEOUT", 30.0, low=6.0),
             data_dir=_text(env, "WIREWATCH_DATA_DIR", os.path.join(state_home(env), "worker")),
             connector=ConnectorSettings.from_env(env),

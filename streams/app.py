@@ -22,7 +22,7 @@ from connectors.article import parse_time
 from connectors.settings import Settings
 from streams.alerts import AlertPolicy, StoryTracker
 from streams.dedupe import DedupeIndex
-from streams.escalation import Rules
+from streams.escalation import DEFAULT_RULES, RuleReloader, Rules, RulesHolder
 from streams.metrics import StreamMetrics, setup_faust_sensors
 from streams.pipeline import dedupe_stage, normalize_stage, score_plan
 from streams.replayguard import published_versions
@@ -60,9 +60,10 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def create_app(settings: Settings, rules: Rules | None = None,
+def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
                metrics: StreamMetrics | None = None) -> faust.App:
-    rules = rules or Rules.load()
+    if rules is None:  # a broken rule file fails here, at start, with file, line and reason
+        rules = RuleReloader(settings.rules_path or DEFAULT_RULES, settings.rules_reload_s)
     metrics = metrics or StreamMetrics()
     topics = settings.topics
     app = faust.App(
@@ -86,9 +87,22 @@ def create_app(settings: Settings, rules: Rules | None = None,
                                                     timedelta(seconds=settings.alert_min_interval_s)))
     indexes: dict[int, DedupeIndex] = {}
     metrics.start(settings.app_id, (topics.articles, topics.by_lang, topics.stories),
-                  getattr(rules, "categories", {}))
+                  getattr(getattr(rules, "rules", rules), "categories", {}))
     setup_faust_sensors(app, metrics.registry)
     published: dict[str, set[tuple[str, int]]] = {}  # alert versions already on the topic (replay guard)
+
+    if isinstance(rules, RuleReloader) and settings.rules_reload_s > 0:
+        reloader = rules
+
+        @app.timer(settings.rules_reload_s)
+        async def reload_rules() -> None:
+            # stat() and parsing are blocking I/O: keep them off the event loop
+            before = reloader.failures
+            if await asyncio.to_thread(reloader.check):
+                metrics.rule_reloads.labels("ok").inc()
+                log.warning("escalation rules reloaded: version %s", reloader.version)
+            elif reloader.failures > before:
+                metrics.rule_reloads.labels("failed").inc()
 
     @app.on_partitions_revoked.connect
     async def _forget_indexes(sender: Any, revoked: Any, **_: Any) -> None:

@@ -64,6 +64,8 @@ class StreamMetrics:
                               ["severity", "reason"], registry=registry)
         self.alert_categories = Counter("wirewatch_alert_categories_total", "Categories on published "
                                         "alert versions", ["category"], registry=registry)
+        self.rule_reloads = Counter("wirewatch_rule_reloads_total", "Rule file reloads at run time, by outcome "
+                                    "(a failed reload keeps the rules in force)", ["outcome"], registry=registry)
         self.latency = Histogram("wirewatch_alert_latency_seconds", "From article fetch to alert publish",
                                  buckets=_LATENCY, registry=registry)
         self.event_age = Histogram("wirewatch_alert_event_age_seconds", "From article publication (event "

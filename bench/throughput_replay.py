@@ -99,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         rules, tracker = Rules.load(), StoryTracker({}, AlertPolicy())
         score_from = args.n - args.pipeline_last + 1 if args.pipeline_last else 1
     synth = Synth()
+    # one-time start-up (compiled kernels loaded from the numba cache, lookup tables): not per article
+    t = time.perf_counter()
+    warm = normalize(next(Synth(seed=99).articles(1)))
+    DedupeIndex({}).decide(warm)
+    if rules is not None:
+        rules.score(dedupe_stage(warm, DedupeIndex({})))
+    print(f"start-up (kernels, tables): {time.perf_counter() - t:.1f} s")
     base_rss = rss_mb()
     tenth = max(1, args.n // 10)
     clock = time.process_time

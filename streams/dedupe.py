@@ -6,23 +6,31 @@ its own tables, clock and window: an article is only ever compared with articles
 
 Per article (see `streams.normalize` for the fingerprints):
 
-1. Candidates. Two open-addressing hash tables map a key to the latest article that carried it:
-   `lead` keys (winnowed word 5-grams of the first 64 words) find copies, also summary-only items
-   and trimmed copies because they share the lead; `vocab` keys (the article's rarest content
-   words, rarity from a count-min sketch of document frequencies over the window) find rewrites.
-   Looking up a handful of keys costs the same with 10 k or 1 M articles in the window.
+1. Candidates. Two open-addressing hash tables map a key to an article that carried it:
+   `lead` keys (winnowed word 5-grams of the first 64 words; the latest article wins) find copies,
+   also summary-only items and trimmed copies because they share the lead; `vocab` keys (the
+   article's rarest content words, rarity from a count-min sketch of document frequencies over the
+   window; the first article keeps a key, and only a story's first article is indexed) find
+   rewrites. Looking up a handful of keys costs the same with 10 k or 1 M articles in the window.
+   The tables, the sketch and the liveness ring are numpy arrays worked on by compiled (numba)
+   loops, one call per article and table.
 2. Verification of the best few candidates, with their stored records:
-   copy  = the shorter key text's first 120 words are contained in the other's first 380 words
+   copy  = the shorter key's first 120 words are contained in the other's first 380 words
            (rapidfuzz word-level LCS, so dropped paragraphs cost only their own words):
-           containment >= `copy_threshold`;
+           containment >= `copy_threshold`; a candidate that is itself a copy that fails is
+           followed to its root (a key often points at a trimmed or summary copy);
    story = share of the new article's content words (words common in the window left out) found in
            the candidate's vocabulary >= `story_threshold` (rewrites keep the wire story's words,
-           not its 5-grams).
+           not its 5-grams); the story's first article is compared too; an article written from
+           several wire stories joins the best one when together they hold >= `joint_threshold`.
 3. State. Everything needed after a restart is in `store` (a Faust table in the worker):
-   `a:<id>` one record per article in the window (decision, fingerprints, key text), and
-   `m:<language>` the partition clock (newest event time, next sequence number). The tables and the
-   sketch are rebuilt from the records when an index is created over a non-empty store, the only
-   time the store is iterated. Records older than newest event time - `window` are deleted.
+   `a:<id>` one record per article in the window (decision, fingerprints, packed key words). The
+   partition clock (newest event time, next sequence number) is derived from the records on
+   rebuild: the article that advanced it is the newest and was stored (`m:<language>` records of
+   older versions are still read). The tables and the sketch are rebuilt from the records when an
+   index is created over a non-empty store, the only time the store is iterated. Records older
+   than newest event time - `window` are deleted. Per new article: one store write and a few reads
+   (candidates); ids in the window are also kept in memory so that only replays read their record.
 
 Deciding an id that is already in the store returns the stored decision and changes nothing.
 """
@@ -317,6 +325,7 @@ class DedupeIndex:
         self.store: MutableMapping[str, Any] = {} if store is None else store
         self.opts = Options(**options)
         self.parts: dict[str, _Partition] = {}
+        self._ids: set[str] = set()  # ids of the articles stored (all languages)
         self._rebuild()
 
     # ---- restart -------------------------------------------------------------------------------
@@ -333,6 +342,11 @@ class DedupeIndex:
             part = self._part(language)
             for seq, article_id, record in sorted(rows, key=lambda r: r[0]):
                 part.add(seq, record["ts"], article_id, record, unpack_words(record["words"]))
+                self._ids.add(article_id)
+                # the clock is in the records: the article that advanced it was stored, and it is
+                # the newest, so the last one to expire ("m:" records of older versions also count)
+                part.max_ts = max(part.max_ts, float(record["ts"]))
+                part.next_seq = max(part.next_seq, seq + 1)
 
     def _part(self, language: str) -> _Partition:
         part = self.parts.get(language)
@@ -344,7 +358,8 @@ class DedupeIndex:
 
     def decide(self, normed: Mapping[str, Any]) -> Decision:
         article_id = str(normed["id"])
-        known = self.store.get(ARTICLE + article_id)
+        # ids in the window are in memory: only a replayed id costs a store read
+        known = self.store.get(ARTICLE + article_id) if article_id in self._ids else None
         if known is not None:
             return Decision(article_id, known["copy_of"], known["story_id"], known["sim"])
         norm = normed["norm"]
@@ -367,7 +382,7 @@ class DedupeIndex:
                   "vkeys": rare_keys[: self.opts.vocab_keys].tolist() if decision.story_id == "s-" + article_id else [],
                   "words": fp["words"], "n": fp["n"]}
         self.store[ARTICLE + article_id] = record
-        self.store[META + part.language] = {"max_ts": part.max_ts, "next_seq": part.next_seq}
+        self._ids.add(article_id)
         part.add(seq, ts, article_id, record, words)
         return decision
 
@@ -380,6 +395,7 @@ class DedupeIndex:
             _, seq = heapq.heappop(part.expiry)
             article_id = part.live.pop(seq)
             part.alive.remove(seq)
+            self._ids.discard(article_id)
             record = self.store.pop(ARTICLE + article_id, None)
             if record is not None:
                 part.sketch.add(unpack_words(record["words"]), -1)

@@ -208,3 +208,39 @@ def test_the_scheduler_keeps_polling_until_stopped(fast: Settings, server: FeedS
     assert registry.get_sample_value("wirewatch_feed_fetches_total", {"feed": "live", "outcome": "not_modified"}) >= 3
     assert registry.get_sample_value("wirewatch_feeds", {"health": "ok"}) == 1
     assert registry.get_sample_value("wirewatch_feed_items_published_total", {"feed": "live"}) == 1
+
+
+def _scrape(port: int) -> str:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
+def test_a_long_running_connector_serves_metrics_stops_cleanly_and_resumes(fast: Settings, server: FeedServer,
+                                                                           tmp_path: Path) -> None:
+    from streams.localkafka import free_port
+
+    server.routes["/run.xml"] = Route(rss(items("r1", "r2")))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - id: run\n    url: {server.url}/run.xml\n    interval: 0.2\n", "utf-8")
+    port = free_port()
+    env = settings_env(fast) | {"WIREWATCH_CONNECTOR_HOST_SPACING": "0", "WIREWATCH_CONNECTOR_MIN_INTERVAL": "0.1",
+                                "WIREWATCH_CONNECTOR_METRICS_PORT": str(port)}
+    wanted = 'wirewatch_feed_fetches_total{feed="run",outcome="not_modified"}'
+    with wirewatch(["connect", "--feeds", str(feeds)], env, tmp_path / "run1.log") as proc:
+        articles(fast, 2)
+        deadline = time.monotonic() + 30
+        while wanted not in (text := _scrape(port)):
+            assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "run1.log").read_text()
+            time.sleep(0.1)
+        assert 'wirewatch_feeds{health="ok"} 1.0' in text and "127.0.0.1" not in text   # no URL labels
+    assert proc.returncode == 0, (tmp_path / "run1.log").read_text()      # SIGTERM: flushed and exited
+    server.routes["/run.xml"] = Route(rss(items("r1", "r2", "r3")))
+    env["WIREWATCH_CONNECTOR_METRICS_PORT"] = "0"
+    with wirewatch(["connect", "--feeds", str(feeds)], env, tmp_path / "run2.log"):
+        read_until(fast, fast.topics.articles, lambda r: len(r) >= 3, timeout=30)
+    assert sorted(ids(articles(fast, 3))) == sorted(set(ids(articles(fast, 3))))

@@ -108,6 +108,7 @@ class Settings:
     bootstrap_servers: str | None = None      # None: start the embedded local broker
     topics: Topics = field(default_factory=Topics)
     partitions: int = 4
+    replication: int = 1                      # replication factor of the topics wirewatch and Faust create
     client_id: str = "wirewatch"
     app_id: str = "wirewatch"                 # Faust app id: consumer group and changelog topic prefix
     security: Mapping[str, Any] = field(default_factory=dict)   # kafka-python style security options
@@ -129,6 +130,7 @@ class Settings:
             bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             topics=topics,
             partitions=_int(env, "WIREWATCH_PARTITIONS", 4, low=1, high=1024),
+            replication=_int(env, "WIREWATCH_REPLICATION", 1, low=1, high=16),
             client_id=_text(env, "WIREWATCH_CLIENT_ID", "wirewatch"),
             app_id=_text(env, "WIREWATCH_APP_ID", "wirewatch"),
             security=_security(env),

@@ -70,6 +70,7 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
         settings.app_id, broker=[f"kafka://{s}" for s in (settings.bootstrap_servers or "").split(",")],
         store="rocksdb://",
         datadir=settings.data_dir, topic_partitions=settings.partitions, web_enabled=False,
+        topic_replication_factor=settings.replication,  # Faust's changelog and repartition topics
         consumer_auto_offset_reset="earliest", producer_acks=-1,
         broker_credentials=_credentials(settings), table_cleanup_interval=60.0,
         producer_linger=0.005,  # batch sends a few ms: one produce request per message costs more CPU

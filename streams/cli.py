@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     topics = sub.add_parser("topics", help="create the wirewatch topics on the configured cluster")
     topics.add_argument("action", choices=("create",))
-    topics.add_argument("--replication", type=int, default=1)
+    topics.add_argument("--replication", type=int, help="default: WIREWATCH_REPLICATION (1)")
     topics.set_defaults(func=_topics)
 
     worker = sub.add_parser("worker", help="a stream worker (normalize, dedupe, score agents)")

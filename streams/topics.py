@@ -10,8 +10,9 @@ from connectors.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(settings: Settings, replication: int = 1) -> list[str]:
+def ensure_topics(settings: Settings, replication: int | None = None) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
+    replication = replication or settings.replication
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError

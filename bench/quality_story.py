@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         joined[lab["label"]][0] += hit
         joined[lab["label"]][1] += 1
         copies[lab["label"]] += decisions[aid]["copy_of"] is not None
-    print(f"story-dev: {len(articles)} articles, {seconds:.1f} s")
+    print(f"story-dev: {len(articles)} articles, {seconds:.1f} s of CPU")
     print("| label | articles | share with story_id of a pa_id | copy_of set |\n|---|---|---|---|")
     for label in ("wd", "pd", "nd"):
         hit, total = joined[label]

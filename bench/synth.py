@@ -8,6 +8,8 @@ import string
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import numpy as np
+
 DATELINES = ["LONDON (Reuters) - ", "PARIS, AFP - ", "KYIV (AP) \u2014 ", "NAIROBI, EFE \u2013 ", ""]
 
 
@@ -25,17 +27,37 @@ class Synth:
             cum.append(total)
         self.cum = cum
         self.names = [w.capitalize() for w in self.vocab[2000:12000]]
+        # words are drawn in bulk with numpy (generation must not dominate a 1M-article bench run)
+        self.np_rng = np.random.default_rng(seed)
+        self.cum_np = np.array(cum) / total
+        self.vocab_np = np.array(self.vocab, dtype=object)
+        self.names_np = np.array(self.names, dtype=object)
 
     def sentence(self) -> str:
-        words = self.rng.choices(self.vocab, cum_weights=self.cum, k=self.rng.randint(12, 28))
-        for i in self.rng.sample(range(1, len(words)), k=min(3, len(words) - 1)):
-            words[i] = self.rng.choice(self.names)
-        words[0] = words[0].capitalize()
-        return " ".join(words) + "."
+        return self._sentences([self.rng.randint(12, 28)])[0]
+
+    def _sentences(self, lengths: list[int]) -> list[str]:
+        """Sentences of the given lengths: Zipf words, three of them names, capitalised, full stop."""
+        words = self.vocab_np[np.searchsorted(self.cum_np, self.np_rng.random(sum(lengths)))].tolist()
+        names = self.names_np[self.np_rng.integers(0, len(self.names_np), 3 * len(lengths))].tolist()
+        out, at = [], 0
+        for k, length in enumerate(lengths):
+            sent = words[at:at + length]
+            at += length
+            for j, i in enumerate(self.rng.sample(range(1, length), k=3)):
+                sent[i] = names[3 * k + j]
+            sent[0] = sent[0].capitalize()
+            out.append(" ".join(sent) + ".")
+        return out
 
     def body(self) -> list[str]:
-        return [" ".join(self.sentence() for _ in range(self.rng.randint(2, 4)))
-                for _ in range(self.rng.randint(3, 7))]
+        counts = [self.rng.randint(2, 4) for _ in range(self.rng.randint(3, 7))]
+        sentences = self._sentences([self.rng.randint(12, 28) for _ in range(sum(counts))])
+        paras, at = [], 0
+        for c in counts:
+            paras.append(" ".join(sentences[at:at + c]))
+            at += c
+        return paras
 
     def articles(self, n: int, hours: float = 72.0, copy_share: float = 0.25,
                  start: float = 1_700_000_000.0) -> Iterator[dict]:
@@ -50,7 +72,7 @@ class Synth:
                 title = self.rng.choice([title, "UPDATE 1-" + title, title + " | Gazette"])
             else:
                 paras = self.body()
-                title = " ".join(self.rng.choices(self.vocab, cum_weights=self.cum, k=7)).capitalize()
+                title = " ".join(self.vocab_np[np.searchsorted(self.cum_np, self.np_rng.random(7))]).capitalize()
                 recent.append((title, paras))
                 if len(recent) > 2000:
                     recent.pop(0)

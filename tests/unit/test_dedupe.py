@@ -247,3 +247,15 @@ def test_short_rewrite_joins_through_its_names():
     d = index.decide(art("brief", 1, "Marit Oyelaran says the Port Elmsworth quay stays shut until Veldmark "
                                      "Institute engineers check the cranes.", title="Quay shut"))
     assert d.story_id == "s-wire" and d.copy_of is None
+
+
+def test_clock_is_rebuilt_from_the_records():
+    store: dict = {}
+    index = DedupeIndex(store, window_s=24 * 3600)
+    index.decide(art("wire", 48, "\n\n".join(WIRE)))
+    assert all(k.startswith("a:") for k in store)  # one record per article, nothing else
+    restarted = DedupeIndex(store, window_s=24 * 3600)
+    d = restarted.decide(art("old", 1, OTHER, title="Old news"))  # 47 h older than the newest
+    assert d.copy_of is None and "a:old" not in store
+    d = restarted.decide(art("copy", 49, "\n\n".join(WIRE)))
+    assert d.copy_of == "wire" and store["a:copy"]["seq"] == store["a:wire"]["seq"] + 1

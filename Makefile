@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	deploy/dev/ensure-tools.sh run
 	$(BIN)/wirewatch run
 
 test: $(STAMP)
+	deploy/dev/ensure-tools.sh test
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)

@@ -74,14 +74,15 @@ class StoryTracker:
             if reason is None:
                 return None, story
             urgent = (RANK[story["severity"]] > RANK[last["severity"]]
-                      or (story["casualties"] or 0) > (last["casualties"] or 0))
-            elapsed = parse_time(story["updated_at"]) - parse_time(last["at"])
+                      or (story["casualties"] or 0) > (last["casualties"] or 0)
+                      or _spread_step(len(story["sources"])) > _spread_step(last["sources"]))
+            elapsed = parse_time(story["clock"]) - parse_time(last["at"])
             if not urgent and elapsed < self.policy.min_interval:
                 return None, story  # held back; goes out with the next update past the interval
         version = (last["version"] if last else 0) + 1
         story["emitted"] = {"version": version, "severity": story["severity"],
                             "casualties": story["casualties"], "categories": list(story["categories"]),
-                            "sources": len(story["sources"]), "at": story["updated_at"]}
+                            "sources": len(story["sources"]), "at": story["clock"]}
         return _alert(story, version, reason), story
 
 
@@ -102,6 +103,10 @@ def _fold(story: dict[str, Any], article: Mapping[str, Any], rule_version: str) 
     if article.get("source") and article["source"] not in story["sources"]:
         story["sources"] = story["sources"] + [article["source"]]
     story["updated_at"] = max(story["updated_at"], article["published_at"], key=parse_time)
+    # The storm bound runs on arrival time (the connector's fetch time, or the event time when the
+    # input has none): copies often arrive with older publication times than the first one seen.
+    arrival = article.get("fetched_at") or article["published_at"]
+    story["clock"] = max(story.get("clock") or arrival, arrival, key=parse_time)
     story["first_seen"] = min(story["first_seen"], article["published_at"], key=parse_time)
     for category in esc.get("categories", []):
         if category not in story["categories"]:
@@ -118,6 +123,15 @@ def _fold(story: dict[str, Any], article: Mapping[str, Any], rule_version: str) 
                      source=article.get("source", story["source"]))
     story["rule_version"] = rule_version
     return story
+
+
+SPREAD_STEPS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def _spread_step(sources: int) -> int:
+    """Which spread milestone a source count has reached: reaching a new one is news at once
+    (a second and third outlet, then 5, 10, 20, ...); growth in between waits for the interval."""
+    return sum(1 for step in SPREAD_STEPS if sources >= step)
 
 
 def _reason(last: Mapping[str, Any], story: Mapping[str, Any]) -> str | None:

@@ -36,15 +36,32 @@ def test_a_copy_with_a_higher_toll_updates_the_alert_at_once() -> None:
     assert (update["version"], update["reason"], update["casualties"]) == (2, "escalated", 22)
 
 
-def test_spread_is_held_back_by_the_interval_then_released() -> None:
+def test_spread_milestones_go_out_at_once_growth_in_between_waits_for_the_interval() -> None:
     tracker = StoryTracker(policy=AlertPolicy(min_interval=timedelta(minutes=10)))
     tracker.update(scored("a", at="2021-02-26T05:00:00Z"), "r1")
-    assert tracker.update(scored("b", at="2021-02-26T05:02:00Z", source="daily.example"), "r1") is None
-    released = tracker.update(scored("c", at="2021-02-26T05:20:00Z", source="daily.example"), "r1")
+    second = tracker.update(scored("b", at="2021-02-26T05:01:00Z", source="s2"), "r1")
+    third = tracker.update(scored("c", at="2021-02-26T05:02:00Z", source="s3"), "r1")
+    assert second is not None and third is not None
+    assert [second["reason"], len(second["sources"]), third["version"]] == ["spread", 2, 3]
+    # A fourth outlet is not a milestone (1, 2, 3, 5, 10, ...): it waits for the interval.
+    assert tracker.update(scored("d", at="2021-02-26T05:03:00Z", source="s4"), "r1") is None
+    released = tracker.update(scored("e", at="2021-02-26T05:20:00Z", source="s4"), "r1")
     assert released is not None
-    assert (released["version"], released["reason"], released["sources"]) == (
-        2, "spread", ["wire.example", "daily.example"])
-    assert released["copies"] == 3
+    assert (released["version"], released["reason"], len(released["sources"]), released["copies"]) == (
+        4, "spread", 4, 5)
+
+
+def test_copies_arriving_with_older_publication_times_still_update_the_alert() -> None:
+    """Throttling runs on arrival (fetch) time: late-arriving older copies must not freeze the story."""
+    tracker = StoryTracker(policy=AlertPolicy(min_interval=timedelta(minutes=10)))
+    first = scored("agg", at="2021-02-26T07:05:00Z", source="aggregator")
+    first["fetched_at"] = "2021-02-26T08:00:00Z"
+    assert tracker.update(first, "r1") is not None
+    late = scored("wire", at="2021-02-26T05:12:00Z", source="wire", casualties=17)
+    late["fetched_at"] = "2021-02-26T08:00:01Z"
+    update = tracker.update(late, "r1")
+    assert update is not None and update["casualties"] == 17 and len(update["sources"]) == 2
+    assert update["updated_at"] == "2021-02-26T07:05:00Z" and update["first_seen"] == "2021-02-26T05:12:00Z"
 
 
 def test_severity_rise_bypasses_the_interval() -> None:

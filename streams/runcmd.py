@@ -41,6 +41,10 @@ def run_worker(settings: Settings, loglevel: str = "error") -> int:
         start_http_server(settings.metrics_port, addr=os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1"))
     app = create_app(settings, metrics=metrics)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # a terminal spinner in log files and in `wirewatch run` output is noise
+    if loglevel == "error":
+        # A fresh broker answers "coordinator not available" for a few seconds: retried, not an error
+        logging.getLogger("aiokafka.consumer.group_coordinator").setLevel(logging.CRITICAL)
     worker.execute_from_commandline()  # returns on SIGTERM/SIGINT after a clean shutdown
     return 0
 

@@ -7,6 +7,7 @@ Everything is read from `WIREWATCH_*` environment variables (plus the convention
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,7 +196,91 @@ def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, 
     return value
 
 
+class Secret(str):
+    """A string that never shows itself in repr(): Settings, dicts of options and log lines stay clean.
+
+    It is still a `str` (clients encode it when they authenticate); only repr() is masked, which is
+    what dataclass and dict reprs, `%r` in logs and tracebacks of locals use.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+SECRET_OPTIONS = ("sasl_plain_password", "ssl_password")
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The secret values in these settings (to mask them in any text shown to people)."""
+    return [str(settings.security[k]) for k in SECRET_OPTIONS if settings.security.get(k)]
+
+
+def mask(text: str, settings: Settings) -> str:
+    for secret in secrets_of(settings):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _secret(env: Mapping[str, str], key: str, *, required: bool) -> Secret | None:
+    """A secret from KEY or from the file named by KEY_FILE (a mounted Kubernetes/Docker secret)."""
+    value, path = env.get(key, ""), env.get(key + "_FILE", "").strip()
+    if value and path:
+        raise ConfigError(f"set {key} or {key}_FILE, not both", key=key)
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the secret file {path}: {getattr(exc, 'strerror', None) or exc}",
+                              key=key + "_FILE") from None
+        value = value.rstrip("\r\n")   # files usually end with a newline; the secret does not
+        if not value:
+            raise ConfigError(f"the secret file {path} is empty", key=key + "_FILE")
+    if not value:
+        if required:
+            raise ConfigError(f"must not be empty (or set {key}_FILE)", key=key)
+        return None
+    return Secret(value)
+
+
+def _file(env: Mapping[str, str], key: str) -> str | None:
+    """A file path; read when a client connects (ssl_context() names the variable if it cannot be read)."""
+    return env.get(key, "").strip() or None
+
+
+def ssl_context(security: Mapping[str, Any]) -> ssl.SSLContext:
+    """The TLS context the kafka-python options describe, for aiokafka/Faust: verifies the broker's
+    certificate chain and host name; presents a client certificate when one is configured."""
+    try:
+        context = ssl.create_default_context(cafile=security.get("ssl_cafile"))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the CA file {security.get('ssl_cafile')}: {_reason(exc)}",
+                          key="WIREWATCH_KAFKA_SSL_CAFILE") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = bool(security.get("ssl_check_hostname", True))
+    if security.get("ssl_certfile"):
+        try:
+            context.load_cert_chain(security["ssl_certfile"], security.get("ssl_keyfile"),
+                                    password=security.get("ssl_password"))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load the client certificate {security['ssl_certfile']} / key "
+                              f"{security.get('ssl_keyfile') or '(in the same file)'}: {_reason(exc)}",
+                              key="WIREWATCH_KAFKA_SSL_CERTFILE") from None
+    return context
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc)
+
+
 def _security(env: Mapping[str, str]) -> dict[str, Any]:
+    """kafka-python security options from WIREWATCH_KAFKA_* (secrets also from *_FILE).
+
+    TLS always verifies the broker certificate and its host name: against WIREWATCH_KAFKA_SSL_CAFILE
+    when set, else against the system trust store.
+    """
     protocol = env.get("WIREWATCH_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").strip().upper()
     if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
         raise ConfigError(f"unknown protocol {protocol!r}", key="WIREWATCH_KAFKA_SECURITY_PROTOCOL")
@@ -204,7 +289,21 @@ def _security(env: Mapping[str, str]) -> dict[str, Any]:
         options["sasl_mechanism"] = _choice(env, "WIREWATCH_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
                                             ("plain", "scram-sha-256", "scram-sha-512")).upper()
         options["sasl_plain_username"] = _text(env, "WIREWATCH_KAFKA_SASL_USERNAME", "")
-        options["sasl_plain_password"] = _text(env, "WIREWATCH_KAFKA_SASL_PASSWORD", "")
-    if protocol.endswith("SSL") and env.get("WIREWATCH_KAFKA_SSL_CAFILE"):
-        options["ssl_cafile"] = env["WIREWATCH_KAFKA_SSL_CAFILE"]
+        options["sasl_plain_password"] = _secret(env, "WIREWATCH_KAFKA_SASL_PASSWORD", required=True)
+    if protocol.endswith("SSL"):
+        cafile = _file(env, "WIREWATCH_KAFKA_SSL_CAFILE")
+        certfile = _file(env, "WIREWATCH_KAFKA_SSL_CERTFILE")
+        keyfile = _file(env, "WIREWATCH_KAFKA_SSL_KEYFILE")
+        if keyfile and not certfile:
+            raise ConfigError("needs WIREWATCH_KAFKA_SSL_CERTFILE too", key="WIREWATCH_KAFKA_SSL_KEYFILE")
+        options["ssl_check_hostname"] = True
+        if cafile:
+            options["ssl_cafile"] = cafile
+        if certfile:   # client certificate (mutual TLS); the key may be in the same PEM file
+            options["ssl_certfile"] = certfile
+            if keyfile:
+                options["ssl_keyfile"] = keyfile
+            key_password = _secret(env, "WIREWATCH_KAFKA_SSL_KEY_PASSWORD", required=False)
+            if key_password:
+                options["ssl_password"] = key_password
     return options

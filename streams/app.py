@@ -205,16 +205,15 @@ def _infrastructure(error: BaseException) -> bool:
 
 
 def _credentials(settings: Settings) -> Any:
+    """Faust (aiokafka) credentials from the same WIREWATCH_KAFKA_* settings as the kafka-python clients."""
+    from connectors.settings import ssl_context
+
     sec = settings.security
     protocol = sec.get("security_protocol", "PLAINTEXT")
     if protocol == "PLAINTEXT":
         return None
-    import ssl
-
-    context = ssl.create_default_context(cafile=sec.get("ssl_cafile"))
+    context = ssl_context(sec) if protocol.endswith("SSL") else None
     if protocol == "SSL":
         return faust.SSLCredentials(context)
-    mechanism = sec["sasl_mechanism"]
     return faust.SASLCredentials(username=sec["sasl_plain_username"], password=sec["sasl_plain_password"],
-                                 ssl_context=context if protocol == "SASL_SSL" else None,
-                                 mechanism=mechanism)
+                                 ssl_context=context, mechanism=sec["sasl_mechanism"])

@@ -72,9 +72,12 @@ def _kafka(args: argparse.Namespace) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
+    from streams.preflight import check_kafka
     from streams.topics import ensure_topics
 
-    created = ensure_topics(_settings(), replication=args.replication)
+    settings = _settings()
+    check_kafka(settings)
+    created = ensure_topics(settings, replication=args.replication)
     print(f"created: {', '.join(created)}" if created else "all topics exist")
     return 0
 
@@ -106,6 +109,15 @@ def _require_cluster() -> Any:
     return settings
 
 
+def _checked_cluster() -> Any:
+    """The cluster settings, after a pre-flight check of the credentials on a secured cluster."""
+    from streams.preflight import check_kafka
+
+    settings = _require_cluster()
+    check_kafka(settings)
+    return settings
+
+
 SEVERITY_CHOICES = ("none", "low", "medium", "high", "critical")
 
 
@@ -116,7 +128,7 @@ def _tail(args: argparse.Namespace) -> int:
     match = AlertFilter(min_severity=args.min_severity, categories=tuple(args.category or ()),
                         sources=tuple(args.source or ()), text=args.text or "")
     since = parse_since(args.since) if args.since else None
-    alerts = tail_alerts(_require_cluster(), from_beginning=args.from_beginning, as_json=args.json,
+    alerts = tail_alerts(_checked_cluster(), from_beginning=args.from_beginning, as_json=args.json,
                          since=since, match=match, follow=not args.no_follow)
     for shown, alert in enumerate(alerts, 1):
         print(_dumps(alert) if args.json else format_alert(alert, colour), flush=True)
@@ -128,7 +140,7 @@ def _tail(args: argparse.Namespace) -> int:
 def _sink_webhook(args: argparse.Namespace) -> int:
     from streams.sinks import RetryPolicy, run_webhook_sink
 
-    return run_webhook_sink(_require_cluster(), args.url, min_severity=args.min_severity, fmt=args.format,
+    return run_webhook_sink(_checked_cluster(), args.url, min_severity=args.min_severity, fmt=args.format,
                             group_id=args.group, dlq_topic=args.dlq_topic, replication=args.replication,
                             retry=RetryPolicy(attempts=args.attempts, base_s=args.backoff, max_s=args.max_backoff))
 
@@ -186,7 +198,7 @@ def _add_feed_commands(sub: Any) -> None:
         from connectors.runner import load_states
 
         feeds = load_feeds(Path(args.feeds))
-        return list_feeds(feeds, load_states(_require_cluster(), [f.id for f in feeds]))
+        return list_feeds(feeds, load_states(_checked_cluster(), [f.id for f in feeds]))
 
     def import_opml(args: argparse.Namespace) -> int:
         from connectors.feedcmds import import_opml as run_import

@@ -3,6 +3,9 @@
 The broker is the pinned Apache Kafka from Maven Central (deploy/kafka/pom.xml), resolved once with
 `mvn` into a cache directory; later starts need no network. `up` is idempotent and refuses clearly
 when the port belongs to someone else; `down` stops the broker it started (SIGTERM, then SIGKILL).
+
+With `secure` set, the broker also listens for clients on a SASL_SSL listener (TLS + SCRAM) whose
+users are created when the storage is formatted; the PLAINTEXT listener stays for the broker itself.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +84,23 @@ def java_major(java: str = "java") -> int:
     return int(found.group(2) or 0) if major == 1 else major
 
 
+@dataclass(frozen=True)
+class SecureListener:
+    """An extra SASL_SSL client listener: TLS with the broker's keystore, SCRAM users made at format time."""
+
+    port: int
+    keystore: Path                          # PKCS12 (or JKS/PEM, see keystore_type): key + certificate chain
+    keystore_password: str = field(repr=False)
+    users: Mapping[str, str] = field(default_factory=dict, repr=False)   # SCRAM user name -> password
+    mechanism: str = "SCRAM-SHA-512"
+    keystore_type: str = "PKCS12"
+    advertised_host: str = "localhost"      # must be a name or IP in the broker certificate
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.advertised_host}:{self.port}"
+
+
 @dataclass
 class LocalKafka:
     home: Path = field(default_factory=default_home)
@@ -88,10 +108,17 @@ class LocalKafka:
     controller_port: int = 9093
     jars: Path = field(default_factory=default_jars)
     heap: str = "512m"
+    secure: SecureListener | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure_bootstrap(self) -> str:
+        if self.secure is None:
+            raise KafkaLocalError("this broker has no secured listener")
+        return self.secure.bootstrap
 
     @property
     def data_dir(self) -> Path:
@@ -154,7 +181,7 @@ class LocalKafka:
             if pid is not None:
                 self._wait_ready(pid, timeout)
                 return f"already running (pid {pid}, {self.bootstrap})"
-            for port in (self.port, self.controller_port):
+            for port in (self.port, self.controller_port, *((self.secure.port,) if self.secure else ())):
                 if not port_free(port):
                     raise KafkaLocalError(
                         f"port {port} on 127.0.0.1 is already in use by another process; stop it or choose "
@@ -198,9 +225,22 @@ class LocalKafka:
 
     def _render_config(self) -> Path:
         template = (DEPLOY_DIR / "server.properties.in").read_text("utf-8")
+        extra = {"extra_listeners": "", "extra_advertised": "", "extra_protocols": ""}
+        secure = self.secure
+        if secure is not None:
+            if secure.mechanism not in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+                raise KafkaLocalError(f"the local broker supports SCRAM-SHA-256/512, not {secure.mechanism}")
+            extra = {"extra_listeners": f",SASL_SSL://127.0.0.1:{secure.port}",
+                     "extra_advertised": f",SASL_SSL://{secure.advertised_host}:{secure.port}",
+                     "extra_protocols": ",SASL_SSL:SASL_SSL"}
+            template += (DEPLOY_DIR / "sasl_ssl.properties.in").read_text("utf-8").format(
+                mechanism=secure.mechanism, mechanism_lower=secure.mechanism.lower(),
+                keystore_type=secure.keystore_type, keystore=secure.keystore.resolve(),
+                keystore_password=_escape_property(secure.keystore_password)).replace("{", "{{").replace("}", "}}")
         config = self.home / "server.properties"
         config.write_text(template.format(port=self.port, controller_port=self.controller_port,
-                                          data_dir=self.data_dir), "utf-8")
+                                          data_dir=self.data_dir, **extra), "utf-8")
+        config.chmod(0o600)  # it may hold the keystore password
         return config
 
     def _java(self, jars: Path, *args: str) -> list[str]:
@@ -213,11 +253,22 @@ class LocalKafka:
         if (self.data_dir / "meta.properties").exists():
             return  # formatted before: formatting again would refuse or, worse, lose data
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        scram: list[str] = []
+        if self.secure is not None:
+            for name, password in self.secure.users.items():
+                if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or not password or re.search(r'[\],"]', password):
+                    raise KafkaLocalError(f"SCRAM user {name!r}: use a plain name and a password without "
+                                          f"',', ']' or '\"'")
+                scram += ["--add-scram", f"{self.secure.mechanism}=[name={name},password={password}]"]
         result = subprocess.run(
-            self._java(jars, "kafka.tools.StorageTool", "format", "-t", str(uuid.uuid4()), "-c", str(config)),
+            self._java(jars, "kafka.tools.StorageTool", "format", "-t", str(uuid.uuid4()), "-c", str(config),
+                       *scram),
             capture_output=True, text=True, check=False, timeout=120)
         if result.returncode != 0:
-            raise KafkaLocalError(f"formatting Kafka storage failed: {(result.stdout + result.stderr)[-1500:]}")
+            output = result.stdout + result.stderr
+            for password in (self.secure.users.values() if self.secure else ()):
+                output = output.replace(password, "***")
+            raise KafkaLocalError(f"formatting Kafka storage failed: {output[-1500:]}")
 
     def _start(self, jars: Path, config: Path) -> int:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -266,6 +317,12 @@ class LocalKafka:
             with contextlib.suppress(OSError):
                 texts.extend(path.read_text("utf-8", "replace").splitlines()[-lines:])
         return "\n".join(texts[-lines:])
+
+
+def _escape_property(value: str) -> str:
+    """A value safe on one line of a Java properties file."""
+    return (value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+            .replace("=", "\\=").replace(":", "\\:"))
 
 
 def _alive(pid: int) -> bool:

@@ -33,7 +33,9 @@ def run_worker(settings: Settings, loglevel: str = "error") -> int:
 
     from streams.app import create_app
     from streams.metrics import StreamMetrics
+    from streams.preflight import check_kafka
 
+    check_kafka(settings)  # Faust would retry wrong credentials forever: fail fast and clearly instead
     metrics = StreamMetrics()
     if settings.metrics_port:
         from prometheus_client import start_http_server
@@ -54,9 +56,11 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     from connectors.feeds import load_feeds
     from connectors.metrics import ConnectorMetrics
     from connectors.runner import Runner, load_states, make_producer
+    from streams.preflight import check_kafka
     from streams.topics import ensure_topics
 
     feeds = load_feeds(feeds_file)
+    check_kafka(settings)
     ensure_topics(settings)
     metrics = ConnectorMetrics()
     if settings.connector.metrics_port:
@@ -206,6 +210,7 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
     from connectors.feeds import DEFAULT_FEEDS, SEEDS
     from connectors.seedserver import StaticFeedServer
     from streams.localkafka import from_env
+    from streams.preflight import check_kafka
     from streams.topics import ensure_topics
 
     started_broker = None
@@ -220,6 +225,7 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
             settings = settings.with_bootstrap(broker.bootstrap)
             if started_broker is not None:  # registered first, so it runs after the children stopped
                 stack.callback(lambda: _say(f"local broker {broker.down()}"))
+        check_kafka(settings)
         created = ensure_topics(settings)
         if created:
             _say(f"created topics: {', '.join(created)}")

@@ -38,6 +38,7 @@ Deciding an id that is already in the store returns the stored decision and chan
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -82,6 +83,7 @@ class Options:
     vocab_query: int = 64  # sampled content words looked up per article
     max_candidates: int = 4  # copy candidates verified (each costs one store read)
     max_story_candidates: int = 8  # story candidates verified when no copy was found
+    recent_records: int = 8192  # latest records kept in memory for candidate reads
     sketch_bits: int = 20  # count-min sketch width (2 rows of 2**bits int32) per language
 
 
@@ -326,6 +328,9 @@ class DedupeIndex:
         self.opts = Options(**options)
         self.parts: dict[str, _Partition] = {}
         self._ids: set[str] = set()  # ids of the articles stored (all languages)
+        # the latest records written, as stored: copies and rewrites mostly follow their original
+        # within hours, so most candidate reads are served without the store (dropped on expiry)
+        self._recent: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
         self._rebuild()
 
     # ---- restart -------------------------------------------------------------------------------
@@ -348,6 +353,15 @@ class DedupeIndex:
                 part.max_ts = max(part.max_ts, float(record["ts"]))
                 part.next_seq = max(part.next_seq, seq + 1)
 
+    def _record(self, article_id: str) -> Mapping[str, Any] | None:
+        record = self._recent.get(article_id)
+        return record if record is not None else self.store.get(ARTICLE + article_id)
+
+    def _remember(self, article_id: str, record: Mapping[str, Any]) -> None:
+        self._recent[article_id] = record
+        if len(self._recent) > self.opts.recent_records:
+            self._recent.popitem(last=False)
+
     def _part(self, language: str) -> _Partition:
         part = self.parts.get(language)
         if part is None:
@@ -359,7 +373,7 @@ class DedupeIndex:
     def decide(self, normed: Mapping[str, Any]) -> Decision:
         article_id = str(normed["id"])
         # ids in the window are in memory: only a replayed id costs a store read
-        known = self.store.get(ARTICLE + article_id) if article_id in self._ids else None
+        known = self._record(article_id) if article_id in self._ids else None
         if known is not None:
             return Decision(article_id, known["copy_of"], known["story_id"], known["sim"])
         norm = normed["norm"]
@@ -382,6 +396,7 @@ class DedupeIndex:
                   "vkeys": rare_keys[: self.opts.vocab_keys].tolist() if decision.story_id == "s-" + article_id else [],
                   "words": fp["words"], "n": fp["n"]}
         self.store[ARTICLE + article_id] = record
+        self._remember(article_id, record)
         self._ids.add(article_id)
         part.add(seq, ts, article_id, record, words)
         return decision
@@ -396,6 +411,7 @@ class DedupeIndex:
             article_id = part.live.pop(seq)
             part.alive.remove(seq)
             self._ids.discard(article_id)
+            self._recent.pop(article_id, None)
             record = self.store.pop(ARTICLE + article_id, None)
             if record is not None:
                 part.sketch.add(unpack_words(record["words"]), -1)
@@ -427,7 +443,7 @@ class DedupeIndex:
 
         def record(seq: int) -> Mapping[str, Any] | None:
             if seq not in cache:
-                cache[seq] = self.store.get(ARTICLE + part.live[seq])
+                cache[seq] = self._record(part.live[seq])
             return cache[seq]
 
         key: list[int] | None = None
@@ -447,7 +463,7 @@ class DedupeIndex:
                         root = cand["copy_of"] or cand_id
                         return Decision(article_id, root, cand["story_id"], round(sim, 4)), cand["story_id"]
                 cand_id = cand["copy_of"]
-                cand = self.store.get(ARTICLE + cand_id) if cand_id and cand_id not in tried else None
+                cand = self._record(cand_id) if cand_id and cand_id not in tried else None
         if n_words < self.opts.min_story_words:
             return new, new.story_id
         total = len(counted) or 1
@@ -472,7 +488,7 @@ class DedupeIndex:
             if cand is not None and cand["story_id"] != "s-" + cand_id:
                 root_id = cand["story_id"][2:]
                 if root_id not in scored:
-                    consider(root_id, self.store.get(ARTICLE + root_id))
+                    consider(root_id, self._record(root_id))
         if not scored:
             return new, new.story_id
         share, _, best = max(scored.values(), key=lambda s: s[0])

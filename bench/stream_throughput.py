@@ -4,10 +4,13 @@
                 it turns them into news.stories records (first to last record), with its CPU time.
     latency:    with a running worker, produce articles at a fixed rate and measure, per article,
                 produce time -> its news.stories record, and -> its alert on news.alerts.
+    soak:       latency at a fixed rate for a long time, sampling the worker's resident memory and
+                the consumer lag of its three source topics every --sample seconds.
 
 Usage:
     python bench/stream_throughput.py throughput --n 20000
     python bench/stream_throughput.py latency --rate 100 --seconds 60
+    python bench/stream_throughput.py soak --rate 50 --seconds 600 --sample 15
 Without KAFKA_BOOTSTRAP_SERVERS a private local broker is started (and stopped) on free ports.
 """
 
@@ -119,7 +122,19 @@ def throughput(settings: Settings, n: int, workdir: Path) -> dict[str, Any]:
             "worker_cpu_s_per_1000": round(1000 * cpu / max(len(seen), 1), 3), "worker_rss_mb": round(memory)}
 
 
-def latency(settings: Settings, rate: float, seconds: float, workdir: Path) -> dict[str, Any]:
+def lag(settings: Settings, admin: Any, probe: Any) -> int:
+    """Messages not yet committed by the worker's consumer group on its three source topics."""
+    committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
+    topics = (settings.topics.articles, settings.topics.by_lang, settings.topics.stories)
+    tps = [tp for tp in committed if tp.topic in topics]
+    if not tps:
+        return -1
+    ends = probe.end_offsets(tps)
+    return sum(max(0, ends[tp] - committed[tp].offset) for tp in tps)
+
+
+def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
+            sample_every: float | None = None) -> dict[str, Any]:
     from kafka import KafkaProducer
 
     worker = start_worker(settings, workdir / "worker.log")
@@ -129,6 +144,13 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path) -> d
     sent: dict[str, float] = {}
     story_lat: list[float] = []
     alert_lat: list[float] = []
+    samples: list[tuple[float, float, int]] = []  # (seconds since start, worker RSS MB, lag)
+    admin = probe = None
+    if sample_every:
+        from kafka import KafkaAdminClient, KafkaConsumer
+
+        admin = KafkaAdminClient(**settings.kafka_options())
+        probe = KafkaConsumer(**settings.kafka_options())
     try:
         warm = data.pop(0)  # wait until the worker is assigned and processing
         producer.send(settings.topics.articles, key=warm["id"].encode(), value=encode(warm)).get(30)
@@ -136,7 +158,13 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path) -> d
             if worker.poll() is not None:
                 raise SystemExit(f"worker exited; see {workdir / 'worker.log'}")
         start = time.monotonic()
+        next_sample = start
         for i, article in enumerate(data):
+            if sample_every and time.monotonic() >= next_sample:
+                samples.append((round(time.monotonic() - start), round(rss_mb(worker.pid), 1),
+                                lag(settings, admin, probe)))
+                print(f"t={samples[-1][0]}s rss={samples[-1][1]}MB lag={samples[-1][2]}", file=sys.stderr)
+                next_sample += sample_every
             wait = start + i / rate - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -154,11 +182,21 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path) -> d
         producer.close()
         stories.close()
         alerts.close()
+        if admin is not None:
+            admin.close()
+            probe.close()
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
-    return {"mode": "latency", "rate": rate, "articles": len(story_lat), "alerts": len(alert_lat),
-            "story_p50_ms": _pct(story_lat, 50), "story_p99_ms": _pct(story_lat, 99),
-            "alert_p50_ms": _pct(alert_lat, 50), "alert_p99_ms": _pct(alert_lat, 99)}
+    result: dict[str, Any] = {
+        "mode": "soak" if sample_every else "latency", "rate": rate, "seconds": seconds,
+        "articles": len(story_lat), "alerts": len(alert_lat),
+        "story_p50_ms": _pct(story_lat, 50), "story_p99_ms": _pct(story_lat, 99),
+        "alert_p50_ms": _pct(alert_lat, 50), "alert_p99_ms": _pct(alert_lat, 99)}
+    if samples:
+        result["rss_mb"] = {"first": samples[0][1], "max": max(x[1] for x in samples), "last": samples[-1][1]}
+        result["lag"] = {"max": max(x[2] for x in samples), "last": samples[-1][2]}
+        result["samples"] = samples
+    return result
 
 
 def _drain(cons: Any, sent: dict[str, float], out: list[float], ids: Any) -> None:
@@ -177,7 +215,8 @@ def _pct(values: list[float], pct: float) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("throughput", "latency"))
+    parser.add_argument("mode", choices=("throughput", "latency", "soak"))
+    parser.add_argument("--sample", type=float, default=15.0, help="soak: seconds between samples")
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -196,8 +235,11 @@ def main() -> None:
                             topics=Topics(**{k: f"b{run}.{v}" for k, v in Topics().__dict__.items()}),
                             data_dir=str(workdir / "worker"))
         ensure_topics(settings)
-        result = (throughput(settings, args.n, workdir) if args.mode == "throughput"
-                  else latency(settings, args.rate, args.seconds, workdir))
+        if args.mode == "throughput":
+            result = throughput(settings, args.n, workdir)
+        else:
+            result = latency(settings, args.rate, args.seconds, workdir,
+                             sample_every=args.sample if args.mode == "soak" else None)
     print(json.dumps(result))
 
 

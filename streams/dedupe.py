@@ -196,8 +196,8 @@ class KeyTable:
 
     12 bytes a slot instead of ~110 for a dict entry. Slots whose article has left the window are
     reused by inserts. Keys are hashes already: their low bits pick the slot. When live plus dead
-    slots pass 70 %, the live entries are re-inserted into a table at most half full (oldest first,
-    so `keep_first` holders stay first).
+    slots pass 70 %, the live entries are re-inserted into a table at most half full (a key is held
+    by one article, so the holders do not change).
     """
 
     def __init__(self, capacity: int = 1 << 12) -> None:

@@ -94,8 +94,6 @@ _TRAILER = re.compile(r"(?:\s*(?:\u2026|\.\.\.|\[\u2026\]|\[\.\.\.\]|continue re
 _DATELINE = re.compile(
     r"^[A-Z][A-Z.'\u2019 \-]{1,30}(?:,\s*[A-Z][\w.' \-]{0,25})?\s*(?:\([\w .\-/]{1,25}\))?\s*[\u2014\u2013\-]{1,2}\s+")
 _WORD = re.compile(r"\w+")
-# capitalised words inside a sentence: names of people, places, organisations (what rewrites keep)
-_NAME = re.compile(r"(?<=[\w,;:)] )[A-Z\u00c0-\u00d6\u00d8-\u00de]\w+")
 
 _STOPWORDS_TEXT = """
 a about after against all also an and any are as at be because been before being between both but by

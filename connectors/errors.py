@@ -11,7 +11,7 @@
     │   ├── FetchTimeout         the whole fetch (all redirects, the whole body) took too long
     │   ├── TooManyRedirects     a redirect loop or chain longer than the limit
     │   ├── BodyTooLarge         the (decompressed) body passed the size cap while streaming
-    │   └── BlockedAddress       the address policy (SSRF guard hook) refused the URL
+    │   └── BlockedAddress       the SSRF guard refused the URL or a redirect hop (connectors/guard.py)
     ├── ParseError               the bytes are not a feed we can read
     │   └── NotAFeedError        an HTML page; `alternates` holds the feeds it links to
     └── InvalidRecord            a record that breaks a message contract (goes to a DLQ)
@@ -78,7 +78,16 @@ class BodyTooLarge(FetchError):
 
 
 class BlockedAddress(FetchError):
+    """The SSRF guard refused the URL (or a redirect hop): its host resolves to a loopback, private,
+    link-local, CGNAT, unique-local, multicast or otherwise non-public address and is not in
+    WIREWATCH_FETCH_ALLOW_HOSTS. Permanent until the allow-list or DNS changes; never retried sooner."""
+
     kind = "blocked"
+
+    def __init__(self, message: str, *, host: str | None = None, port: int | None = None,
+                 status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, retry_after=retry_after)
+        self.host, self.port = host, port
 
 
 class ParseError(WirewatchError):

@@ -6,8 +6,9 @@ The fetcher owns HTTP so parsers only ever see bytes. Every failure becomes one 
 - a total time budget per fetch (all redirect hops, headers and the whole body);
 - a body-size cap applied while streaming, to the decompressed bytes (compression bombs stop at
   the cap, never in memory);
-- a redirect limit with loop detection, every hop checked by the address policy (the SSRF guard
-  plugs in there);
+- a redirect limit with loop detection, every hop checked by the address policy: the SSRF guard
+  (connectors/guard.py), on by default, which also vets at connect time and pins the connection
+  to the vetted address;
 - per-host concurrency and minimum spacing between request starts (feeds and full-text pages alike).
 """
 
@@ -15,17 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from connectors.article import rfc3339
@@ -41,6 +44,7 @@ from connectors.errors import (
     RateLimitedError,
     TooManyRedirects,
 )
+from connectors.guard import AllowList, decide, hint
 
 USER_AGENT = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
@@ -66,33 +70,111 @@ class AddressPolicy(Protocol):
 
 
 class AllowAll:
+    """No address checks at all: only for tests that inject their own transport."""
+
     async def check(self, url: str) -> None:
         return None
 
 
-class PrivateAddressGuard:
-    """Refuses URLs whose host resolves to a private, loopback, link-local or reserved address.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-    Hosts (or `host:port`) in `allow` pass: the demo and the tests fetch from 127.0.0.1. A later
-    hardening step should pin the checked address in the transport (DNS rebinding).
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to (IP literals resolve to themselves), in resolver order."""
+    literal = host[1:-1] if host.startswith("[") else host
+    try:
+        return [str(ipaddress.ip_address(literal))]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(literal, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise NetworkError(f"cannot resolve {host}: {exc}") from exc
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class PrivateAddressGuard:
+    """The SSRF guard (connectors/guard.py): refuses hosts that resolve to loopback, private,
+    link-local (cloud metadata), CGNAT, unique-local, multicast or other non-public addresses
+    unless the host, `host:port`, address or network is allow-listed.
+
+    `check(url)` runs on every redirect hop before any request; `vet(host, port)` runs again at
+    connect time inside the transport (GuardedTransport), which then connects to the vetted
+    address itself, so a second, different DNS answer (rebinding) is never used.
     """
 
-    def __init__(self, allow: Iterable[str] = ()) -> None:
-        self.allow = frozenset(a.lower() for a in allow)
+    def __init__(self, allow: Iterable[str] | AllowList = (), resolver: Resolver | None = None) -> None:
+        self.allow = allow if isinstance(allow, AllowList) else AllowList.parse(allow)
+        self.resolver = resolver or system_resolver
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AddressPolicy:
+        """WIREWATCH_FETCH_GUARD (on unless off) and WIREWATCH_FETCH_ALLOW_HOSTS."""
+        from connectors.settings import ConnectorSettings
+
+        cfg = ConnectorSettings.from_env(os.environ if environ is None else environ)
+        return cls(cfg.allow_hosts) if cfg.fetch_guard else AllowAll()
+
+    async def vet(self, host: str, port: int) -> list[str]:
+        """The addresses this host may be reached at; BlockedAddress when the guard refuses it."""
+        addresses = await self.resolver(host, port)
+        decision = decide(host, addresses, self.allow, port)
+        if not decision:
+            raise BlockedAddress(f"{decision.reason}; {hint(host, port)}", host=host, port=port)
+        return addresses
 
     async def check(self, url: str) -> None:
         parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if host in self.allow or f"{host}:{parts.port}" in self.allow:
-            return
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise BlockedAddress(f"only http and https URLs are fetched, not {scheme or 'no scheme'!r}: {url[:200]}")
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise NetworkError(f"cannot resolve {host}: {exc}") from exc
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise BlockedAddress(f"{host} resolves to non-public address {address}; allow-list it to fetch")
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as exc:
+            raise NetworkError(f"bad port in {url[:200]}: {exc}") from exc
+        if not parts.hostname:
+            raise NetworkError(f"no host in {url[:200]}")
+        await self.vet(parts.hostname, port)
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves and vets at connect time, then connects to the vetted address (TLS SNI and the
+    Host header keep the name: httpcore takes both from the URL, not from this socket)."""
+
+    def __init__(self, guard: PrivateAddressGuard) -> None:
+        self.guard, self.inner = guard, httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        addresses = await self.guard.vet(host, port)
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                    socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with the guard at connect time and the connection pinned to the vetted address."""
+
+    def __init__(self, guard: PrivateAddressGuard, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        pool = self._pool
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=pool._ssl_context, max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_PinnedBackend(guard))
 
 
 class HostGate:
@@ -125,14 +207,18 @@ class Fetcher:
     def __init__(self, limits: FetchLimits | None = None, policy: AddressPolicy | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, user_agent: str = USER_AGENT) -> None:
         self.limits = limits or FetchLimits()
-        self.policy = policy or AllowAll()
+        # No policy given: the SSRF guard as the environment configures it (on unless WIREWATCH_FETCH_GUARD=off).
+        self.policy = policy if policy is not None else PrivateAddressGuard.from_env()
         self.gate = HostGate(self.limits.host_concurrency, self.limits.host_spacing_s)
+        pool_limits = httpx.Limits(max_connections=self.limits.max_connections,
+                                   max_keepalive_connections=self.limits.max_connections)
+        if transport is None and isinstance(self.policy, PrivateAddressGuard):
+            transport = GuardedTransport(self.policy, pool_limits)
         self._client = httpx.AsyncClient(
             transport=transport, follow_redirects=False, trust_env=False,
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(self.limits.timeout_s, connect=self.limits.connect_timeout_s),
-            limits=httpx.Limits(max_connections=self.limits.max_connections,
-                                max_keepalive_connections=self.limits.max_connections))
+            limits=pool_limits)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -28,7 +28,7 @@ from typing import Any
 from connectors import article as contract
 from connectors.base import Connector, FeedConfig, Fetched
 from connectors.errors import InvalidRecord, WirewatchError
-from connectors.fetcher import AddressPolicy, Fetcher, FetchLimits, PrivateAddressGuard
+from connectors.fetcher import AddressPolicy, AllowAll, Fetcher, FetchLimits, PrivateAddressGuard
 from connectors.metrics import ConnectorMetrics
 from connectors.poll import parse_elsewhere, parse_here, poll_feed
 from connectors.registry import connector_for
@@ -62,7 +62,7 @@ def fetcher_from(cfg: ConnectorSettings) -> Fetcher:
     limits = FetchLimits(timeout_s=cfg.timeout_s, max_body_bytes=cfg.max_body_bytes,
                          host_concurrency=cfg.host_concurrency, host_spacing_s=cfg.host_spacing_s,
                          max_connections=max(10, min(cfg.concurrency, 1000)))
-    policy: AddressPolicy | None = PrivateAddressGuard(cfg.allow_hosts) if cfg.fetch_guard else None
+    policy: AddressPolicy = PrivateAddressGuard(cfg.allow_hosts) if cfg.fetch_guard else AllowAll()
     return Fetcher(limits, policy)
 
 

@@ -74,8 +74,8 @@ class ConnectorSettings:
     max_buffered: int = 10_000                # unacknowledged Kafka messages before polls wait
     parse_workers: int = 0                    # processes that parse large bodies; 0: in the runner process
     metrics_port: int = 0                     # 0: no metrics server
-    fetch_guard: bool = False                 # refuse private/loopback addresses (SSRF guard)
-    allow_hosts: tuple[str, ...] = ()         # hosts the guard lets through (e.g. 127.0.0.1)
+    fetch_guard: bool = True                  # refuse private/loopback/metadata addresses (SSRF guard)
+    allow_hosts: tuple[str, ...] = ()         # hosts, host:port, IPs, CIDRs the guard lets through
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ConnectorSettings:
@@ -95,10 +95,9 @@ class ConnectorSettings:
             max_buffered=_int(env, p + "MAX_BUFFERED", d.max_buffered, low=1, high=10_000_000),
             parse_workers=_int(env, p + "PARSE_WORKERS", 0, low=0, high=64),
             metrics_port=_int(env, p + "METRICS_PORT", 0, low=0, high=65535),
-            fetch_guard=_choice(env, "WIREWATCH_FETCH_GUARD", "off", ("on", "off", "1", "0", "true", "false"))
+            fetch_guard=_choice(env, "WIREWATCH_FETCH_GUARD", "on", ("on", "off", "1", "0", "true", "false"))
             in ("on", "1", "true"),
-            allow_hosts=tuple(h.strip().lower() for h in env.get("WIREWATCH_FETCH_ALLOW_HOSTS", "").split(",")
-                              if h.strip()))
+            allow_hosts=_allow_hosts(env))
         if value.min_interval_s > value.max_interval_s:
             raise ConfigError(f"must not exceed {p}MAX_INTERVAL ({value.max_interval_s:g})", key=p + "MIN_INTERVAL")
         return value
@@ -154,6 +153,15 @@ class Settings:
         if not self.bootstrap_servers:
             raise ConfigError("no Kafka cluster configured", key="KAFKA_BOOTSTRAP_SERVERS")
         return {"bootstrap_servers": self.bootstrap_servers.split(","), **self.security}
+
+
+def _allow_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
+    """WIREWATCH_FETCH_ALLOW_HOSTS: comma-separated host names, host:port, IPs and CIDRs (checked at start)."""
+    from connectors.guard import AllowList
+
+    entries = tuple(h.strip().lower() for h in env.get("WIREWATCH_FETCH_ALLOW_HOSTS", "").split(",") if h.strip())
+    AllowList.parse(entries)   # a bad entry fails at start with the variable's name
+    return entries
 
 
 def _text(env: Mapping[str, str], key: str, default: str) -> str:

@@ -28,11 +28,12 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from connectors import article as contract
 from connectors.base import Connector, Cursor, FeedConfig, Fetched
 from connectors.errors import ParseError
-from connectors.fetcher import Fetcher, FetchLimits
+from connectors.fetcher import Fetcher, FetchLimits, PrivateAddressGuard
 from connectors.registry import connector_for, registry
 
 GARBAGE: tuple[bytes, ...] = (
@@ -102,7 +103,8 @@ class ConnectorContract:
         body = self.samples[0].read_bytes()
         with serve(body, self.content_type) as (url, requests):
             connector = self.connector(url=url)
-            fetcher = Fetcher(FetchLimits(timeout_s=10, host_spacing_s=0))
+            fetcher = Fetcher(FetchLimits(timeout_s=10, host_spacing_s=0),
+                              PrivateAddressGuard([urlsplit(url).netloc]))   # only this local server
             connector.fetcher = fetcher
 
             async def both() -> tuple[Fetched, Fetched]:

@@ -233,6 +233,9 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
         if feeds_file is None:
             server = stack.enter_context(StaticFeedServer(SEEDS / "feeds"))
             env["WIREWATCH_SEED_SERVER"] = server.url
+            # The SSRF guard stays on: only the seed server's own host:port is let through.
+            seed = server.url.split("://", 1)[1]
+            env["WIREWATCH_FETCH_ALLOW_HOSTS"] = ",".join(filter(None, (env.get("WIREWATCH_FETCH_ALLOW_HOSTS"), seed)))
             feeds_file = DEFAULT_FEEDS
             _say(f"serving the recorded seed feeds on {server.url}")
         os.environ["WIREWATCH_SEED_SERVER"] = env.get("WIREWATCH_SEED_SERVER", "")

@@ -23,7 +23,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WIREWATCH_", "KAFKA_"))}
     env.update({"KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "", "WIREWATCH_APP_ID": settings.app_id,
                 "WIREWATCH_CLIENT_ID": settings.client_id, "WIREWATCH_PARTITIONS": str(settings.partitions),
-                "WIREWATCH_DATA_DIR": settings.data_dir, "PYTHONPATH": str(REPO)})
+                "WIREWATCH_DATA_DIR": settings.data_dir, "PYTHONPATH": str(REPO),
+                # the SSRF guard stays on; the test feed servers listen on loopback
+                "WIREWATCH_FETCH_ALLOW_HOSTS": "127.0.0.1"})
     env.update({f"WIREWATCH_TOPIC_{name.upper()}": value for name, value in settings.topics.__dict__.items()})
     return env
 

@@ -17,9 +17,22 @@ from connectors.state import FeedState
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedServer]:
     with FeedServer() as srv:
+        monkeypatch.setenv("WIREWATCH_FETCH_ALLOW_HOSTS", srv.url.split("://")[1])   # guard on, this server allowed
         yield srv
+
+
+def test_check_says_when_the_guard_refused_a_url_and_how_to_allow_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FeedServer() as srv:
+        monkeypatch.delenv("WIREWATCH_FETCH_ALLOW_HOSTS", raising=False)
+        monkeypatch.delenv("WIREWATCH_FETCH_GUARD", raising=False)
+        srv.routes["/f.xml"] = Route(b"<rss/>")
+        out = io.StringIO()
+        assert check(srv.url + "/f.xml", out=out) == 1
+    text = out.getvalue()
+    assert "FAILED blocked: 127.0.0.1 resolves to loopback address 127.0.0.1" in text
+    assert "WIREWATCH_FETCH_ALLOW_HOSTS" in text and not srv.requests
 
 
 def test_check_a_url_shows_items_and_diagnostics(server: FeedServer) -> None:

@@ -10,7 +10,7 @@ import pytest
 from helpers.feedserver import FeedServer, Route
 
 from connectors.base import FeedConfig
-from connectors.fetcher import Fetcher, FetchLimits
+from connectors.fetcher import Fetcher, FetchLimits, PrivateAddressGuard
 from connectors.poll import poll_feed
 from connectors.registry import connector_for
 from connectors.state import FeedState
@@ -36,7 +36,7 @@ def feed_xml(base: str) -> bytes:
 def poll(config: FeedConfig, state: FeedState) -> Any:
     async def main() -> Any:
         connector = connector_for(config)
-        connector.fetcher = Fetcher(FetchLimits(timeout_s=5, host_spacing_s=0))
+        connector.fetcher = Fetcher(FetchLimits(timeout_s=5, host_spacing_s=0), PrivateAddressGuard(["127.0.0.1"]))
         try:
             return await poll_feed(connector, state)
         finally:

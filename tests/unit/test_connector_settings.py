@@ -31,7 +31,7 @@ def test_bad_values_name_the_variable(env: dict[str, str], name: str) -> None:
         Settings.from_env(env)
 
 
-def test_the_guard_is_plugged_in_only_when_asked() -> None:
+def test_the_guard_is_on_unless_turned_off() -> None:
     import asyncio
 
     from connectors.fetcher import AllowAll, PrivateAddressGuard
@@ -41,5 +41,5 @@ def test_the_guard_is_plugged_in_only_when_asked() -> None:
         await fetcher.aclose()
         return fetcher.policy
 
-    assert isinstance(asyncio.run(build(ConnectorSettings())), AllowAll)
-    assert isinstance(asyncio.run(build(ConnectorSettings(fetch_guard=True))), PrivateAddressGuard)
+    assert isinstance(asyncio.run(build(ConnectorSettings())), PrivateAddressGuard)   # on by default
+    assert isinstance(asyncio.run(build(ConnectorSettings(fetch_guard=False))), AllowAll)

@@ -35,6 +35,7 @@ def server() -> Iterator[FeedServer]:
 
 def run(coro_fn: Any, limits: FetchLimits = FAST, **kw: Any) -> Any:
     async def main() -> Any:
+        kw.setdefault("policy", PrivateAddressGuard(allow=["127.0.0.1"]))   # the test server is local
         fetcher = Fetcher(limits, **kw)
         try:
             return await coro_fn(fetcher)
@@ -181,7 +182,7 @@ def test_refused_connections_are_network_errors() -> None:
 
 def test_the_address_policy_sees_every_redirect_hop(server: FeedServer) -> None:
     server.routes.update({"/r": _redirect("http://localhost:9/private"), "/ok": Route(BODY)})
-    guard = PrivateAddressGuard(allow=["127.0.0.1"])
+    guard = PrivateAddressGuard(allow=[server.url.split("://")[1]])   # only this server's host:port
     assert run(lambda f: f.get(server.url + "/ok"), policy=guard).body == BODY
     with pytest.raises(BlockedAddress, match="localhost"):
         run(lambda f: f.get(server.url + "/r"), policy=guard)

@@ -30,6 +30,7 @@ MAX_TEXT = 200_000          # summary/content characters kept (a Kafka message s
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
                "application/rdf+xml")
 _TAG = re.compile(r"<[^>]+>")
+_SCRIPT = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
 _TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
 
 
@@ -108,7 +109,10 @@ def _xml_entries(body: bytes, fetched: Fetched) -> tuple[Any, list[Any]]:
     # Without a content type feedparser flags every document as bozo; the XML declaration still rules.
     headers = {"content-location": fetched.url,
                "content-type": fetched.headers.get("content-type") or "application/xml"}
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    try:
+        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    except Exception as exc:   # hostile bytes crash feedparser (e.g. a NUL in the encoding declaration)
+        raise ParseError(f"the feed parser gave up: {type(exc).__name__}: {exc}") from exc
     if not parsed.entries and (parsed.bozo or not parsed.version):
         reason = parsed.get("bozo_exception") or "no RSS, Atom or RDF root element"
         raise ParseError(f"not a readable feed: {reason}")
@@ -167,7 +171,8 @@ def _published(entry: Any, fetched_at: str) -> str | None:
 
 
 def _text(value: Any) -> str:
-    return re.sub(r"\s+", " ", _TAG.sub(" ", str(value or ""))).strip()
+    text = _SCRIPT.sub(" ", str(value or ""))     # script/style elements go with their contents
+    return re.sub(r"\s+", " ", _TAG.sub(" ", text)).strip()
 
 
 def _cap(value: Any) -> str | None:

@@ -86,8 +86,20 @@ class StoryTracker:
         return _alert(story, version, reason), story
 
 
+def _title(article: Mapping[str, Any], default: str) -> str:
+    """The normalised title (plain text: no markup, scripts or handlers reach an alert)."""
+    norm = article.get("norm")
+    if isinstance(norm, Mapping) and norm.get("title"):
+        return str(norm["title"])
+    if "title" not in article:
+        return default
+    from streams.normalize import MAX_TITLE_CHARS, clean_text
+
+    return clean_text(article["title"], limit=MAX_TITLE_CHARS).replace("\n", " ")
+
+
 def _new_story(article: Mapping[str, Any]) -> dict[str, Any]:
-    return {"story_id": article["story_id"], "title": article.get("title", ""), "url": article.get("url", ""),
+    return {"story_id": article["story_id"], "title": _title(article, ""), "url": article.get("url", ""),
             "source": article.get("source", ""), "first_seen": article["published_at"],
             "updated_at": article["published_at"], "severity": "none", "score": 0.0, "categories": [],
             "casualties": None, "sources": [], "copies": 0, "articles": [], "seen": [], "matches": [],
@@ -119,7 +131,7 @@ def _fold(story: dict[str, Any], article: Mapping[str, Any], rule_version: str) 
         # The most alarming article speaks for the story.
         story.update(severity=severity, score=float(esc.get("score", 0.0)),
                      matches=list(esc.get("matches", []))[:MAX_MATCHES],
-                     title=article.get("title", story["title"]), url=article.get("url", story["url"]),
+                     title=_title(article, story["title"]), url=article.get("url", story["url"]),
                      source=article.get("source", story["source"]))
     story["rule_version"] = rule_version
     return story

@@ -81,7 +81,9 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
     by_lang = app.topic(topics.by_lang, key_type=bytes, value_type=bytes, value_serializer="raw")
     stories = app.topic(topics.stories, key_type=bytes, value_type=bytes, value_serializer="raw")
     alerts = app.topic(topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
-    json_schema = faust.Schema(key_type=str, value_type=dict, key_serializer="json", value_serializer="json")
+    # No value_type: Faust decodes a typed changelog value with `value_type.from_data`, which `dict` lacks,
+    # so recovering a table from its changelog (after a crash) failed on every record and never ended.
+    json_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
     dedupe_table = app.Table("dedupe-index", default=None, schema=json_schema)
     story_table = app.Table("story-state", default=None, schema=json_schema)
     tracker = StoryTracker(story_table, AlertPolicy(settings.alert_min_severity,

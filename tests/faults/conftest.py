@@ -1,0 +1,30 @@
+"""A private broker per fault module: these tests kill and pause the broker itself."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from streams.localkafka import LocalKafka, free_port
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    for tool in ("java", "mvn"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"`{tool}` is not on PATH: the fault tests need the real Kafka broker", pytrace=False)
+    kafka = LocalKafka(home=tmp_path_factory.mktemp("fault-kafka"), port=free_port(), controller_port=free_port())
+    kafka.up(timeout=120)
+    try:
+        yield kafka
+    finally:
+        pid = kafka.pid()
+        if pid is not None:  # a test may have left it stopped (SIGSTOP): SIGTERM would never arrive
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        kafka.down()

@@ -61,7 +61,9 @@ def read_until(settings: Settings, topic: str, done: Callable[[list[Any]], bool]
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            records.extend(decode(message) for message in consumer)
+            # poll, not iterate: iteration only ends after a quiet spell, never on a busy topic
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(decode(message) for message in batch)
             if done(records):
                 return records
             for proc in alive:

@@ -61,14 +61,15 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
 
     feeds = load_feeds(feeds_file)
     check_kafka(settings)
-    ensure_topics(settings)
+    _until_kafka_answers(settings, "creating topics", lambda: ensure_topics(settings))
     metrics = ConnectorMetrics()
     if settings.connector.metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(settings.connector.metrics_port,
                           addr=os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1"), registry=metrics.registry)
-    states = load_states(settings, [feed.id for feed in feeds])
+    states = _until_kafka_answers(settings, "reading feed state",
+                                  lambda: load_states(settings, [feed.id for feed in feeds]))
     producer = make_producer(settings)
     runner = Runner(feeds, settings, producer, metrics=metrics, states=states)
     log.info("polling %d feeds (%d with saved state)", len(feeds), len(states))
@@ -86,6 +87,27 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
         producer.flush()
         producer.close()
     return 1 if runner.publisher.failed else 0
+
+
+def _until_kafka_answers(settings: Settings, what: str, step: Any, timeout: float = 120.0) -> Any:
+    """Run a start-up step that needs the broker, retrying while it is unreachable (it may be starting
+    or restarting); after `timeout` seconds fail with a clear error instead of a traceback."""
+    from kafka.errors import KafkaError
+
+    from connectors.errors import ConfigError, WirewatchError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return step()
+        except ConfigError:
+            raise
+        except (KafkaError, WirewatchError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise WirewatchError(f"Kafka at {settings.bootstrap_servers} did not answer for {timeout:.0f}s "
+                                     f"while {what}: {exc}") from exc
+            log.warning("Kafka not answering while %s (%s); retrying", what, exc)
+            time.sleep(2.0)
 
 
 def format_alert(alert: dict[str, Any], colour: bool) -> str:

@@ -179,6 +179,8 @@ def main() -> int:
     ready.wait(300)
     print(f"server: {args.feeds} feeds on {args.hosts} ports, ready in {time.monotonic() - started:.1f} s")
 
+    # The feeds are on this machine's loopback: allow it past the SSRF guard (on by default).
+    os.environ.setdefault("WIREWATCH_FETCH_ALLOW_HOSTS", "127.0.0.1")
     settings = Settings.from_env()
     feeds = [FeedConfig(id=f"f{i}", url=f"http://127.0.0.1:{ports[i % len(ports)]}/feed/{i}.xml")
              for i in range(args.feeds)]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.tools import require
 
 from connectors.settings import Settings, Topics
 from streams.localkafka import LocalKafka, free_port
@@ -20,9 +20,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     A missing Java or Maven is a failure with the reason, not a skip: CI must never pass without Kafka.
     """
     for tool in ("java", "mvn"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"`{tool}` is not on PATH: the integration tests need the real Kafka broker "
-                        "(Java 17+ and Maven; see README)", pytrace=False)
+        require(tool, "the real Kafka broker of the integration tests")
     broker = LocalKafka(home=tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port())
     broker.up(timeout=120)
     try:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 from collections.abc import Iterator
 
 import pytest
+from helpers.tools import require
 
 from streams.localkafka import LocalKafka, free_port
 
@@ -16,8 +16,7 @@ from streams.localkafka import LocalKafka, free_port
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     for tool in ("java", "mvn"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"`{tool}` is not on PATH: the fault tests need the real Kafka broker", pytrace=False)
+        require(tool, "the real Kafka broker of the fault tests")
     kafka = LocalKafka(home=tmp_path_factory.mktemp("fault-kafka"), port=free_port(), controller_port=free_port())
     kafka.up(timeout=120)
     try:

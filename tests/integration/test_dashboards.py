@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers.procs import REPO, settings_env, wirewatch
+from helpers.tools import require
 
 from connectors.seedserver import StaticFeedServer
 from connectors.settings import Settings
@@ -66,11 +66,7 @@ class Prometheus:
 
 @pytest.fixture
 def prometheus_binary() -> str:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("`prometheus` is not on PATH: the dashboard test needs a real Prometheus server "
-                    "(Debian: apt-get install prometheus; .ci/run installs it)", pytrace=False)
-    return binary
+    return require("prometheus", "the dashboard test (a real Prometheus server)")
 
 
 @pytest.fixture

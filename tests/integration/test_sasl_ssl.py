@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 from helpers.procs import REPO, read_until, settings_env, wirewatch
 from helpers.tls import Pki, make_ca, make_pki
+from helpers.tools import require
 
 from connectors.seedserver import StaticFeedServer
 from connectors.settings import Settings, Topics
@@ -43,8 +43,7 @@ class SecureCluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureCluster]:
     for tool in ("java", "mvn", "openssl"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"`{tool}` is not on PATH: the SASL_SSL test needs it", pytrace=False)
+        require(tool, "the SASL_SSL test")
     home = tmp_path_factory.mktemp("secure-kafka")
     pki = make_pki(home / "pki")
     password = "pw-" + secrets.token_urlsafe(18)

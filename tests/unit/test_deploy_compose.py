@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers.tools import require
 
 from connectors.feeds import load_feeds
 from connectors.settings import Settings
@@ -31,11 +31,7 @@ OVERRIDES = ("WIREWATCH_", "KAFKA_", "GRAFANA_", "PROMETHEUS_", "COMPOSE_")
 
 @pytest.fixture(scope="module")
 def compose_bin() -> str:
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.fail("`docker-compose` is not on PATH: install Debian's `docker-compose` package "
-                    "(apt-get install docker-compose; .ci/run does) to validate docker-compose.yml", pytrace=False)
-    return binary
+    return require("docker-compose", "validating docker-compose.yml")
 
 
 def compose(binary: str, *args: str) -> subprocess.CompletedProcess[str]:

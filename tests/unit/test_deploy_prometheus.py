@@ -6,12 +6,12 @@ promtool (Debian package `prometheus`) missing is a failure, not a skip: .ci/run
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.tools import require
 
 REPO = Path(__file__).resolve().parents[2]
 PROM = REPO / "deploy" / "prometheus"
@@ -19,10 +19,7 @@ PROM = REPO / "deploy" / "prometheus"
 
 @pytest.fixture
 def promtool() -> str:
-    binary = shutil.which("promtool")
-    if binary is None:
-        pytest.fail("`promtool` is not on PATH: install Debian's `prometheus` package (.ci/run does)", pytrace=False)
-    return binary
+    return require("promtool", "the alerting rule tests")
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess[str]:

@@ -8,10 +8,14 @@ Corpora:
   dev      escalation-dev sentences (DATA_DIR/escalation-dev/articles.jsonl, ../shared/data by default)
   bbc      the first 500 dedup-dev articles (BBC News, ~2 kB: business, politics, sport, tech -
            what a typical feed article looks like); data corpora are skipped when the folder is missing
+  synth    500 synthetic articles (bench/synth.py, ~2.2 kB, the replay benchmark's traffic)
+  bbc-cold / synth-cold  2,000 articles each (first dedup-dev / synthetic), every article scored once by
+           freshly loaded rules: caches start empty as in a stream of new articles (best of 3 rounds)
 
 Each corpus is scored `--repeat` times; the figure is the best round (process CPU time, so other
 processes on a shared machine do not count), plus the median. The first round also fills the
-watchlist caches, as a long-running worker does. `--profile` prints a cProfile of the seed rounds.
+watchlist caches, as a long-running worker does (the -cold corpora measure new text instead).
+`--profile` prints a cProfile of the seed rounds (`--profile-corpus NAME` for another corpus).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from synth import Synth  # noqa: E402
 
 from streams.escalation import DEFAULT_RULES, Rules  # noqa: E402
 from streams.normalize import normalize  # noqa: E402
@@ -50,12 +57,26 @@ def rounds(rules: Rules, items: list[dict], repeat: int) -> list[float]:
     return out
 
 
+def cold_rounds(path: str, items: list[dict], repeat: int) -> list[float]:
+    """µs per article, each article scored once by freshly loaded rules (empty caches)."""
+    out = []
+    for _ in range(repeat):
+        rules = Rules.load(path)
+        started = time.process_time()
+        for item in items:
+            rules.score(item)
+        out.append((time.process_time() - started) / len(items) * 1e6)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--rules", default=str(DEFAULT_RULES))
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-corpus", default="seed")
+    parser.add_argument("--only", help="comma-separated corpus names")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -70,15 +91,29 @@ def main(argv: list[str] | None = None) -> int:
     if bbc.is_file():
         with bbc.open("rb") as lines:
             corpora["bbc"] = [normalize(json.loads(line)) for _, line in zip(range(500), lines, strict=False)]
+    corpora["synth"] = [normalize(a) for a in Synth(seed=3).articles(500)]
+    cold = {"synth-cold": [normalize(a) for a in Synth(seed=5).articles(2000)]}
+    if bbc.is_file():
+        with bbc.open("rb") as lines:
+            cold["bbc-cold"] = [normalize(json.loads(line)) for _, line in zip(range(2000), lines, strict=False)]
+    if args.only:
+        keep = set(args.only.split(","))
+        corpora = {k: v for k, v in corpora.items() if k in keep}
+        cold = {k: v for k, v in cold.items() if k in keep}
 
     if args.profile:
         import cProfile
         import pstats
 
-        rounds(rules, corpora["seed"], 1)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        rounds(rules, corpora["seed"], 3)
+        if args.profile_corpus in cold:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            cold_rounds(args.rules, cold[args.profile_corpus], 1)
+        else:
+            rounds(rules, corpora[args.profile_corpus], 1)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            rounds(rules, corpora[args.profile_corpus], 3)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
@@ -88,15 +123,20 @@ def main(argv: list[str] | None = None) -> int:
         figures = rounds(rules, items, args.repeat)
         summary[name] = {"articles": len(items), "avg_chars": round(chars),
                          "best_us": round(min(figures), 1), "median_us": round(statistics.median(figures), 1)}
+    for name, items in cold.items():
+        chars = sum(len(i["norm"]["title"]) + len(i["norm"]["body"]) for i in items) / len(items)
+        figures = cold_rounds(args.rules, items, min(3, args.repeat))
+        summary[name] = {"articles": len(items), "avg_chars": round(chars),
+                         "best_us": round(min(figures), 1), "median_us": round(statistics.median(figures), 1)}
     if args.json:
         print(json.dumps(summary))
         return 0
     print(f"rules {args.rules}: loaded in {load_ms:.0f} ms CPU")
-    print(f"{'corpus':<9} {'articles':>8} {'chars':>7} {'best µs':>9} {'median µs':>10} {'articles/s':>11}")
-    for name in corpora:
+    print(f"{'corpus':<10} {'articles':>8} {'chars':>7} {'best µs':>9} {'median µs':>10} {'articles/s':>11}")
+    for name in [*corpora, *cold]:
         row = summary[name]
         assert isinstance(row, dict)
-        print(f"{name:<9} {row['articles']:>8} {row['avg_chars']:>7} {row['best_us']:>9.1f} "
+        print(f"{name:<10} {row['articles']:>8} {row['avg_chars']:>7} {row['best_us']:>9.1f} "
               f"{row['median_us']:>10.1f} {1e6 / row['best_us']:>11,.0f}")
     return 0
 

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 row = json.loads(line)
                 name = row.pop("corpus")
                 recorded[(name, row["i"])] = canon(row)
-    sink = gzip.open(args.dump, "wt", encoding="utf-8") if args.dump else None
+    sink = gzip.open(args.dump, "wt", encoding="utf-8") if args.dump else None  # noqa: SIM115
     failures = total = 0
     for name, lines in corpora(args.data):
         runs = {mode: run(lines, mode) for mode in ("dict", "rocksdict", "restart")}
@@ -218,10 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"  line {first}: now      ...{new[max(0, at - 80):at + 120]}...")
         kinds = {k: sum(k in r for r in base) for k in ("error", "normalize_error", "story")}
         copies = sum(1 for r in base if r.get("story", {}).get("copy_of"))
+        agree = all(canon(a) == canon(b) for m in ("rocksdict", "restart") for a, b in zip(base, runs[m], strict=True))
         print(f"{name}: {len(base)} lines, {kinds['error']} invalid, {kinds['normalize_error']} normalize errors, "
-              f"{kinds['story']} deduped, {copies} copies; stores agree: "
-              f"{all(canon(a) == canon(b) for m in ('rocksdict', 'restart') for a, b in zip(base, runs[m]))}",
-              flush=True)
+              f"{kinds['story']} deduped, {copies} copies; stores agree: {agree}", flush=True)
     if sink:
         sink.close()
         print(f"recorded {total} lines to {args.dump}")

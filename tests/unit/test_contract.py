@@ -69,3 +69,56 @@ def test_settings_fail_with_the_variable_and_reason() -> None:
     assert settings.topics.alerts == "ops.alerts"
     assert "ops.alerts.dlq" not in {s.name for s in settings.topics.specs(4)}
     assert Settings.from_env({}).bootstrap_servers is None
+
+
+def _reference(article: object) -> str | None:
+    """The verdict of jsonschema alone (the reference the compiled validator must agree with)."""
+    try:
+        contract._reference_check(article)  # type: ignore[arg-type]
+    except contract.InvalidRecord as exc:
+        return str(exc)
+    return None
+
+
+def _verdict(article: object) -> str | None:
+    try:
+        contract.validate(article)
+    except contract.InvalidRecord as exc:
+        return str(exc)
+    return None
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12),
+                    st.sampled_from(["2021-02-26T05:12:00Z", "2021-02-26T05:12:00.5+00:00", "2021-02-26T05:12:00Z\n",
+                                     "2021-02-26T05:12:00+01:00", "en", "EN", "eng", "", "x" * 200, "x" * 600]),
+                    st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=3),
+                    st.tuples(st.text(max_size=3)))
+
+
+@given(st.dictionaries(st.sampled_from([*valid(), "summary", "content", "language", "authors", "tags",
+                                        "fetched_at", "connector", "extra"]), _values), st.booleans())
+def test_compiled_validation_agrees_with_jsonschema(fields: dict[str, object], on_valid: bool) -> None:
+    article = {**valid(), **fields} if on_valid else fields
+    assert _verdict(article) == _reference(article)
+
+
+def test_validation_messages_come_from_the_reference() -> None:
+    assert _verdict(valid(authors=("a", "b"))) == "article field authors: ('a', 'b') is not of type 'array'"
+    assert _verdict(valid(published_at="2021-02-26T05:12:00Z\n")) is None  # as jsonschema: `$` before a newline
+    with pytest.raises(contract.InvalidRecord, match="article field id: '' should be non-empty"):
+        contract.decode(b'{"id": "", "url": "u", "title": "t", "published_at": "2021-02-26T05:12:00Z",'
+                        b' "source": "s", "feed": "f"}')
+
+
+def test_decode_reads_json_as_the_json_module_does() -> None:
+    import json
+
+    for extra in ('"n": 18446744073709551616', '"n": -9223372036854775809', '"x": NaN', '"x": 1e400',
+                  '"x": 0.1', '"s": "\\ud800"', '"x": [1, {"y": 2.5}]', '"a": 1, "a": 2'):
+        line = json.dumps(valid())[:-1] + ", " + extra + "}"
+        for raw in (line, line.encode()):
+            assert repr(contract.decode(raw)) == repr(json.loads(raw))
+    with pytest.raises(contract.InvalidRecord, match="not JSON: Unexpected UTF-8 BOM"):
+        contract.decode("\ufeff" + json.dumps(valid()))
+    with pytest.raises(contract.InvalidRecord, match="not JSON: Extra data"):
+        contract.decode(json.dumps(valid()) + " x")

@@ -148,6 +148,30 @@ def _lookup(keys: np.ndarray, vals: np.ndarray, query: np.ndarray, ring: np.ndar
 
 
 @njit(cache=True, nogil=True)
+def _lookup_hits(keys: np.ndarray, vals: np.ndarray, query: np.ndarray, ring: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    """The live seqs that keys of `query` point at, distinct, and how many keys point at each."""
+    seqs = _lookup(keys, vals, query, ring)
+    hit = np.zeros(len(seqs), np.uint32)
+    count = np.zeros(len(seqs), np.int64)
+    n = 0
+    for q in range(len(seqs)):
+        seq = seqs[q]
+        if seq == 0:
+            continue
+        for j in range(n + 1):
+            if j == n:
+                hit[n] = seq
+                count[n] = 1
+                n += 1
+                break
+            if hit[j] == seq:
+                count[j] += 1
+                break
+    return hit[:n], count[:n]
+
+
+@njit(cache=True, nogil=True)
 def _insert(keys: np.ndarray, vals: np.ndarray, new: np.ndarray, seq: int, ring: np.ndarray,
             keep_first: bool) -> int:
     """Insert key -> seq for every key of `new`; returns how many empty slots were taken."""
@@ -213,6 +237,11 @@ class KeyTable:
         """The live seq for every key of `query` (uint64), 0 where none."""
         return _lookup(self.keys, self.vals, query, alive.ring)
 
+    def hits(self, query: np.ndarray, alive: Alive) -> dict[int, int]:
+        """{live seq: number of keys of `query` that point at it}."""
+        seqs, counts = _lookup_hits(self.keys, self.vals, query, alive.ring)
+        return dict(zip(seqs.tolist(), counts.tolist(), strict=True))
+
     def insert(self, new: np.ndarray, seq: int, alive: Alive, keep_first: bool = False) -> None:
         """Map every key of `new` to seq; with keep_first a live earlier holder keeps its key."""
         self.used += _insert(self.keys, self.vals, new, seq, alive.ring, keep_first)
@@ -258,18 +287,25 @@ def _sketch_add(rows: np.ndarray, shift: np.uint64, words: np.ndarray, sign: int
 
 @njit(cache=True, nogil=True)
 def _rare(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndarray, common: int,
-          n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """(words seen in at most `common` documents, the article's vocab keys: rare names then rare
-    words with hash % 4 == 0, each group by increasing hash, + 1 so that no key is 0)."""
-    rare = np.empty(len(words), np.uint32)
-    is_name = np.zeros(len(words), np.bool_)
+          n_keys: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    """(words seen in at most `common` documents, sorted, and the article's vocab keys: rare names
+    then rare words with hash % 4 == 0, each group by increasing hash, + 1 so that no key is 0)."""
+    m = len(words)
+    # the sketch rows (8 MB) are mostly not in cache: read all counts first, independent loads that
+    # the CPU overlaps, then decide
+    df = np.empty(m, np.int32)
+    for k in range(m):
+        u = np.uint64(words[k])
+        a = rows[0, (u * _H1) >> shift]
+        b = rows[1, ((u ^ _X2) * _H2) >> shift]
+        df[k] = a if a < b else b
+    rare = np.empty(m, np.uint32)
+    is_name = np.zeros(m, np.bool_)
     n = 0
     last = len(names) - 1
-    for k in range(len(words)):
-        w = words[k]
-        u = np.uint64(w)
-        df = min(rows[0, (u * _H1) >> shift], rows[1, ((u ^ _X2) * _H2) >> shift])
-        if df <= common:
+    for k in range(m):
+        if df[k] <= common:
+            w = words[k]
             rare[n] = w
             if last >= 0:
                 pos = min(np.searchsorted(names, w), last)
@@ -279,7 +315,7 @@ def _rare(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndarr
     others = rare[:n][~is_name[:n]]
     second = np.sort(others[(others & np.uint32(3)) == 0])
     keys = np.concatenate((first, second))[:n_keys].astype(np.uint64) + np.uint64(1)
-    return rare[:n], keys
+    return np.sort(rare[:n]), keys
 
 
 class Sketch:
@@ -312,13 +348,18 @@ class _Partition:
         self.vocab = KeyTable()
         self.sketch = Sketch(opts.sketch_bits)
 
-    def add(self, seq: int, ts: float, article_id: str, record: Mapping[str, Any], words: np.ndarray) -> None:
+    def add(self, seq: int, ts: float, article_id: str, record: Mapping[str, Any], words: np.ndarray,
+            vkeys: np.ndarray | None = None) -> None:
+        """Index a stored record (`vkeys`: its vocab keys as an array when the caller has them)."""
         self.live[seq] = article_id
         self.alive.add(seq, self.live)
         heapq.heappush(self.expiry, (ts, seq))
         self.lead.insert(np.array(record["lead"], dtype=np.uint64), seq, self.alive)
         # the first article with a rare word keeps it: the wire story comes before rewrites
-        self.vocab.insert(np.array(record["vkeys"], dtype=np.uint64), seq, self.alive, keep_first=True)
+        if vkeys is None:
+            vkeys = np.array(record["vkeys"], dtype=np.uint64)
+        if len(vkeys):
+            self.vocab.insert(vkeys, seq, self.alive, keep_first=True)
         self.sketch.add(words)
 
 
@@ -388,17 +429,16 @@ class DedupeIndex:
             return decision  # older than the window: judged, but never a candidate
         seq = part.next_seq
         part.next_seq += 1
+        # only a story's first article is indexed for rewrites: later versions would take over its
+        # keys while verification wants the first (wire) text
+        vkeys = rare_keys[: self.opts.vocab_keys] if decision.story_id == "s-" + article_id else rare_keys[:0]
         record = {"seq": seq, "ts": ts, "lang": part.language, "copy_of": decision.copy_of,
                   "story_id": decision.story_id, "sim": decision.similarity, "key": fp["key"],
-                  "lead": list(fp["lead"]),
-                  # only a story's first article is indexed for rewrites: later versions would
-                  # take over its keys while verification wants the first (wire) text
-                  "vkeys": rare_keys[: self.opts.vocab_keys].tolist() if decision.story_id == "s-" + article_id else [],
-                  "words": fp["words"], "n": fp["n"]}
+                  "lead": list(fp["lead"]), "vkeys": vkeys.tolist(), "words": fp["words"], "n": fp["n"]}
         self.store[ARTICLE + article_id] = record
         self._remember(article_id, record)
         self._ids.add(article_id)
-        part.add(seq, ts, article_id, record, words)
+        part.add(seq, ts, article_id, record, words, vkeys)
         return decision
 
     def _advance(self, part: _Partition, ts: float) -> None:
@@ -416,7 +456,7 @@ class DedupeIndex:
             if record is not None:
                 part.sketch.add(unpack_words(record["words"]), -1)
 
-    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray) -> tuple[set[int], np.ndarray]:
+    def _rarity(self, part: _Partition, words: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The words that count for containment, and the vocab keys of the article, best first.
 
         Words in more than 0.5 % of the window's articles are left out of both. Not idf: the
@@ -425,18 +465,17 @@ class DedupeIndex:
         whatever their lengths, so the choice depends on the word only: names first (rewrites
         keep them), then a fixed hash-sampled quarter of the other words, smallest hashes first."""
         if not len(words):
-            return set(), np.zeros(0, dtype=np.uint64)
+            return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint64)
         common = max(10, part.sketch.docs // 200)
         rare, keys = part.sketch.rare(words, np.sort(names), common, self.opts.vocab_query)
-        return set(rare.tolist()), keys
+        return rare, keys  # sorted and distinct (words are): the set of words that count
 
     def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], n_words: int,
-               counted: set[int], rare_keys: np.ndarray) -> tuple[Decision, str]:
+               counted: np.ndarray, rare_keys: np.ndarray) -> tuple[Decision, str]:
         new = Decision(article_id, None, "s-" + article_id, 0.0)
         # (a Python loop over ~60 keys is as fast as probing them all at once with numpy)
-        lead_hits = _count(part.lead.lookup(np.array(list({*fp["lead"], *fp.get("probe", ())}), dtype=np.uint64),
-                                            part.alive))
-        vocab_hits = _count(part.vocab.lookup(rare_keys, part.alive))
+        lead_hits = part.lead.hits(np.array(list({*fp["lead"], *fp.get("probe", ())}), dtype=np.uint64), part.alive)
+        vocab_hits = part.vocab.hits(rare_keys, part.alive)
         if not lead_hits and not vocab_hits:
             return new, new.story_id
         cache: dict[int, Mapping[str, Any] | None] = {}
@@ -473,12 +512,13 @@ class DedupeIndex:
         # one shared rare word out of many is chance (and each check costs a store read)
         need = min(self.opts.min_story_hits, max(1, len(rare_keys) // 8))
         merged = {seq: n for seq, n in merged.items() if n >= need}
-        scored: dict[str, tuple[float, set[int], Mapping[str, Any]]] = {}
+        # found: which of the counted words (sorted, distinct) the candidate's vocabulary holds
+        scored: dict[str, tuple[float, np.ndarray, Mapping[str, Any]]] = {}
 
         def consider(cand_id: str, cand: Mapping[str, Any] | None) -> None:
             if cand is not None and cand_id not in scored:
-                found = counted.intersection(unpack_words(cand["words"]).tolist())
-                scored[cand_id] = (len(found) / total, found, cand)
+                found, n_found = _found(counted, unpack_words(cand["words"]))
+                scored[cand_id] = (n_found / total, found, cand)
 
         for seq in _best(merged, self.opts.max_story_candidates):
             cand_id, cand = part.live[seq], record(seq)
@@ -496,8 +536,11 @@ class DedupeIndex:
             # written from several wire stories: jointly they hold most of its vocabulary
             if share < self.opts.joint_min_share:
                 return new, new.story_id
-            found = set().union(*(f for sh, f, _ in scored.values() if sh >= self.opts.joint_part_share))
-            share = len(found) / total
+            found = np.zeros(len(counted), dtype=np.bool_)
+            for sh, f, _ in scored.values():
+                if sh >= self.opts.joint_part_share:
+                    found |= f
+            share = int(np.count_nonzero(found)) / total
             if share < self.opts.joint_threshold:
                 return new, new.story_id
         return Decision(article_id, None, best["story_id"], round(share, 4)), best["story_id"]
@@ -516,6 +559,23 @@ class DedupeIndex:
             # too short to trust containment: only (nearly) the whole text counts
             return LCSseq.normalized_similarity(ta, tb) if len(tb) <= len(ta) * 1.3 + 3 else 0.0
         return LCSseq.similarity(ta, tb[: 3 * len(ta) + 20]) / len(ta)
+
+
+@njit(cache=True, nogil=True)
+def _found(counted: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, int]:  # pragma: no cover (compiled)
+    """(found[i]: counted[i] (sorted, distinct) is among `words`, how many are): a set intersection."""
+    found = np.zeros(len(counted), np.bool_)
+    last = len(counted) - 1
+    n = 0
+    if last < 0:
+        return found, n
+    for k in range(len(words)):
+        w = words[k]
+        pos = min(np.searchsorted(counted, w), last)
+        if counted[pos] == w and not found[pos]:
+            found[pos] = True
+            n += 1
+    return found, n
 
 
 def _count(seqs: np.ndarray) -> dict[int, int]:

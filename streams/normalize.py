@@ -31,6 +31,7 @@ escalation rules.
 from __future__ import annotations
 
 import base64
+import binascii
 import html
 import re
 import unicodedata
@@ -363,7 +364,7 @@ def pack_words(words: Any) -> str:
 
 
 def unpack_words(packed: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(packed), dtype="<u4")
+    return np.frombuffer(binascii.a2b_base64(packed), dtype="<u4")  # = base64.b64decode, less overhead
 
 
 _CAPITAL = np.zeros(0x110000, dtype=bool)

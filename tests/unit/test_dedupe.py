@@ -259,3 +259,27 @@ def test_clock_is_rebuilt_from_the_records():
     assert d.copy_of is None and "a:old" not in store
     d = restarted.decide(art("copy", 49, "\n\n".join(WIRE)))
     assert d.copy_of == "wire" and store["a:copy"]["seq"] == store["a:wire"]["seq"] + 1
+
+
+def test_compiled_helpers_agree_with_their_python_meaning() -> None:
+    """The compiled tally and intersection give what the dict count and set intersection gave."""
+    from streams.dedupe import Alive, KeyTable, _count, _found
+
+    rng = np.random.default_rng(3)
+    alive, table = Alive(), KeyTable()
+    live: dict[int, str] = {}
+    for seq in range(1, 400):
+        live[seq] = str(seq)
+        alive.add(seq, live)
+        table.insert(rng.integers(1, 5000, 6, dtype=np.uint64), seq, alive)
+    for seq in range(1, 400, 3):
+        alive.remove(seq)
+    for _ in range(50):
+        query = np.unique(rng.integers(1, 5000, 60, dtype=np.uint64))
+        assert table.hits(query, alive) == _count(table.lookup(query, alive))
+        counted = np.unique(rng.integers(0, 300, 80).astype(np.uint32))
+        words = rng.integers(0, 300, 120).astype(np.uint32)
+        mask, n = _found(counted, words)
+        assert set(counted[mask].tolist()) == set(counted.tolist()).intersection(words.tolist())
+        assert n == int(mask.sum())
+    assert _found(np.zeros(0, np.uint32), words)[1] == 0

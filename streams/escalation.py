@@ -522,15 +522,20 @@ class Rules:
         self._entities = entities
         self._watch = watchlist
         self._watch_index = _entity_index(entities, watchlist["folds"])
-        # Each capitalised word, the rest of it and the words after it captured by a lookahead. The class
+        # Runs: each capitalised word start and its word (the capital and the [\w'’-]* after it). The class
         # comes first so the engine skips lowercase text in C; the lookbehind then checks the word start.
-        self._name_runs = re.compile(r"[A-Z\u00C0-\u00DE\u0100-\u024F\u0391-\u03A9\u0410-\u042F](?<![\w'’].)"
-                                     r"(?=([\w'’\-]*))")
+        # A word start after a hyphen inside such a word ("Anti-American") is a run of its own (_nested_runs).
+        self._name_words = re.compile(_NAME_START + r"(?<![\w'’].)[\w'’\-]*")
         # The words after a capitalised word that may start a name (matched at the end of that word).
         self._name_tail = re.compile(r"(?: [\w'’\-]+){0," + str(self._watch_index[2] - 1) + "}")
         self._fold_cache: dict[str, tuple[str, str]] = {}   # word -> name key; bounded in _watchlist
         self._next_word = re.compile(r" [\w'’\-]+")
         self._may_start: dict[str, int] = {}                # capitalised word(s) -> can they start a name
+        self._no_start: set[str] = set()                    # the words of _may_start that cannot (0)
+        self._run_cache: dict[str, Any] = {}                # run text -> _best_name result; bounded
+        # per bucket: the joined-key lengths that can reach the threshold with one of its keys, and the
+        # longest (fuzz.ratio <= 200 * min(len) / sum(len): longer n-grams only drift further away)
+        self._watch_lengths = _compatible_lengths(self._watch_index[0], float(watchlist["threshold"]))
 
     @staticmethod
     def _can_start(words: str, index: dict[str, Any], exact: Mapping[str, _Entity],
@@ -569,6 +574,11 @@ class Rules:
             bucket = index.get(skeleton[:2])
             if bucket is None:
                 break  # the skeleton prefix is fixed now: longer n-grams cannot match either
+            lengths, longest = self._watch_lengths[skeleton[:2]]
+            if len(joined) > longest:
+                break  # too long for every key of the bucket, and longer n-grams are longer still
+            if len(joined) not in lengths:
+                continue  # no key of a length that could reach the threshold
             hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold)
             if hit is not None and (best is None or hit[1] > best[0]):
                 best = (hit[1], j, bucket[1][hit[2]])
@@ -727,6 +737,15 @@ class Rules:
                     match["count"] = count
             yield match, count
 
+    @staticmethod
+    def _nested_runs(start: int, word: str) -> list[tuple[int, str]]:
+        """The run at `start` and those inside its hyphenated word: "American" in "Anti-American"."""
+        out = [(start, word)]
+        for i in range(1, len(word)):
+            if word[i - 1] == "-" and _NAME_FIRST.match(word, i):
+                out.append((start + i, word[i:]))
+        return out
+
     def _watchlist(self, fields: tuple[tuple[str, str, float], ...]) -> list[dict[str, Any]]:
         """Fuzzy actor/place names: n-grams starting at a capitalised word, folded, vs alias keys.
 
@@ -734,7 +753,6 @@ class Rules:
         compares names that already sound alike ("Boukamal" and "Abu Kamal" are both "bk...").
         """
         index, exact, max_tokens = self._watch_index
-        runs = self._name_runs
         threshold = self._watch["threshold"]
         folds = self._watch["folds"]
         cache = self._fold_cache
@@ -744,45 +762,53 @@ class Rules:
         may_start = self._may_start
         if len(may_start) > 50_000:
             may_start.clear()
+            self._no_start.clear()
         tail = self._name_tail
         next_word = self._next_word
+        no_start = self._no_start
+        run_cache = self._run_cache
+        if len(run_cache) > 50_000:
+            run_cache.clear()
         for field_name, text, _ in fields:
             covered = 0
-            for run in runs.finditer(text):
-                start = run.start()
-                if start < covered:
-                    continue  # inside a name already found: "Hezbollah" in "Kataeb Hezbollah"
-                word = text[start] + run.group(1)
-                ok = may_start.get(word)
-                if ok is None:
-                    ok = may_start[word] = self._can_start(word, index, exact, folds, cache)
-                if not ok:
-                    continue  # most capitalised words: one dict lookup
-                if ok == 2:  # "On", "Al": the bucket depends on the next word ("On Monday": none)
-                    nxt = next_word.match(text, start + len(word))
-                    if nxt is not None:
-                        pair = word + nxt.group()
-                        ok = may_start.get(pair)
-                        if ok is None:
-                            ok = may_start[pair] = self._can_start(pair, index, exact, folds, cache)
-                        if not ok:
-                            continue
-                if word in exact:
-                    found.append(_watch_match(word, exact[word], field_name, start, start + len(word)))
-                    covered = start + len(word)
-                    continue
-                run_text = word + tail.match(text, start + len(word)).group()
-                words = run_text.split(" ")
-                run_key = "\x00" + run_text
-                best = cache.get(run_key, False)
-                if best is False:
-                    best = cache[run_key] = self._best_name(words, index, threshold, folds, cache)
-                if best is not None:
-                    end = start + sum(len(w) + 1 for w in words[:best[1] + 1]) - 1
-                    m = _watch_match(text[start:end], best[2], field_name, start, end)
-                    m["similarity"] = round(best[0], 1)
-                    found.append(m)
-                    covered = end
+            # Most capitalised words cannot start a name: they are dropped by one set look-up each (words
+            # with a hyphen are never in `no_start`: a run may start inside them, "Anti-Blair").
+            for run in [m for m in self._name_words.finditer(text) if m[0] not in no_start]:
+                head = run[0]
+                for start, word in self._nested_runs(run.start(), head) if "-" in head else ((run.start(), head),):
+                    if start < covered:
+                        continue  # inside a name already found: "Hezbollah" in "Kataeb Hezbollah"
+                    ok = may_start.get(word)
+                    if ok is None:
+                        ok = may_start[word] = self._can_start(word, index, exact, folds, cache)
+                        if not ok and "-" not in word:
+                            no_start.add(word)
+                    if not ok:
+                        continue
+                    if ok == 2:  # "On", "Al": the bucket depends on the next word ("On Monday": none)
+                        nxt = next_word.match(text, start + len(word))
+                        if nxt is not None:
+                            pair = word + nxt.group()
+                            ok = may_start.get(pair)
+                            if ok is None:
+                                ok = may_start[pair] = self._can_start(pair, index, exact, folds, cache)
+                            if not ok:
+                                continue
+                    if word in exact:
+                        found.append(_watch_match(word, exact[word], field_name, start, start + len(word)))
+                        covered = start + len(word)
+                        continue
+                    run_text = word + tail.match(text, start + len(word)).group()
+                    words = run_text.split(" ")
+                    best = run_cache.get(run_text, False)
+                    if best is False:
+                        best = run_cache[run_text] = self._best_name(words, index, threshold, folds, cache)
+                    if best is not None:
+                        end = start + sum(len(w) + 1 for w in words[:best[1] + 1]) - 1
+                        m = _watch_match(text[start:end], best[2], field_name, start, end)
+                        m["similarity"] = round(best[0], 1)
+                        found.append(m)
+                        covered = end
         return found
 
 
@@ -793,14 +819,23 @@ def _watch_match(term: str, entity: _Entity, field_name: str, start: int, end: i
 
 _VOWELS = str.maketrans("", "", "aeiouy")
 _ARTICLE = re.compile(r"^(?:a[lnrstdz]|el|ash)[-'](?=\w)")  # Arabic article: "al-Bukamal" ~ "Bukamal"
+_NOT_KEY_CHAR = re.compile(r"[^a-z0-9]")
+_REPEATS = re.compile(r"(.)\1+")
+_NAME_START = r"[A-Z\u00C0-\u00DE\u0100-\u024F\u0391-\u03A9\u0410-\u042F]"   # a capital (names start with one)
+_NAME_FIRST = re.compile(_NAME_START)
+
+
+def _first_of_group(m: re.Match[str]) -> str:
+    return m.group(1)
 
 
 def _name_key(word: str, folds: list[tuple[str, str]]) -> tuple[str, str]:
     """(folded key, consonant skeleton): 'Hachd' -> ('hashd', 'hshd'), 'Kata'ib' -> ('kataib', 'ktb')."""
-    key = re.sub(r"[^a-z0-9]", "", _ARTICLE.sub("", fold(word)))
+    key = _NOT_KEY_CHAR.sub("", _ARTICLE.sub("", fold(word)))
     for a, b in folds:
         key = key.replace(a, b)
-    key = re.sub(r"(.)\1+", r"\1", key)
+    if _REPEATS.search(key) is not None:
+        key = _REPEATS.sub(_first_of_group, key)
     return key, key.translate(_VOWELS) or key
 
 
@@ -823,6 +858,19 @@ def _entity_index(entities: list[_Entity],
             keys.append(key)
             owners.append(entity)
     return index, exact, max_tokens + 1
+
+
+def _compatible_lengths(index: Mapping[str, tuple[list[str], list[_Entity]]],
+                       threshold: float) -> dict[str, tuple[frozenset[int], int]]:
+    """Per bucket: the lengths L of a joined key whose fuzz.ratio with some key of the bucket can reach
+    `threshold` (ratio = 200 * LCS / (L + k) <= 200 * min(L, k) / (L + k)), and the largest such L."""
+    out = {}
+    for prefix, (keys, _) in index.items():
+        sizes = {len(k) for k in keys}
+        ok = frozenset(n for n in range(0, 4 * max(sizes, default=0) + 8)
+                       if any(n + k == 0 or 200.0 * min(n, k) / (n + k) >= threshold - 1e-6 for k in sizes))
+        out[prefix] = (ok, max(ok, default=-1))
+    return out
 
 
 class _Sentences:

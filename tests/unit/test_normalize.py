@@ -151,3 +151,22 @@ def test_body_lines_are_clean(text):
     body = clean_text(text)
     assert all(line == line.strip() and line for line in body.split("\n")) or body == ""
     assert "  " not in body and "\r" not in body
+
+
+@settings(max_examples=400)
+@given(st.lists(st.sampled_from(["Word.", "word", " ", "...", "\u2026", "[\u2026]", "Read more", "continue Reading",
+                                 "\n", "\u00a0", "e", "G", "\u0130", "]"]), max_size=8).map("".join))
+def test_trailer_fast_path_never_hides_a_trailer(text: str) -> None:
+    from streams.normalize import _TRAILER, _may_end_with_trailer
+
+    if _TRAILER.search(text):
+        assert _may_end_with_trailer(text)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=30))
+def test_ascii_fast_path_cleans_as_the_general_path(text: str) -> None:
+    import unicodedata
+
+    from streams.normalize import _ODD, _characters, _odd_char
+
+    assert _characters(text) == unicodedata.normalize("NFKC", _ODD.sub(_odd_char, text))

@@ -76,6 +76,9 @@ class ConnectorSettings:
     metrics_port: int = 0                     # 0: no metrics server
     fetch_guard: bool = True                  # refuse private/loopback/metadata addresses (SSRF guard)
     allow_hosts: tuple[str, ...] = ()         # hosts, host:port, IPs, CIDRs the guard lets through
+    transactions: bool = True                 # articles + feed state in one Kafka transaction per batch
+    instance: str = "connector"               # names this connector process: transactional id <app_id>-<instance>
+    txn_stall_s: float = 30.0                 # a transaction not committed by then is abandoned and retried
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ConnectorSettings:
@@ -97,7 +100,11 @@ class ConnectorSettings:
             metrics_port=_int(env, p + "METRICS_PORT", 0, low=0, high=65535),
             fetch_guard=_choice(env, "WIREWATCH_FETCH_GUARD", "on", ("on", "off", "1", "0", "true", "false"))
             in ("on", "1", "true"),
-            allow_hosts=_allow_hosts(env))
+            allow_hosts=_allow_hosts(env),
+            transactions=_choice(env, p + "TRANSACTIONS", "on", ("on", "off", "1", "0", "true", "false"))
+            in ("on", "1", "true"),
+            instance=_text(env, p + "INSTANCE", "connector"),
+            txn_stall_s=_float(env, p + "TXN_STALL", d.txn_stall_s, low=1.0))
         if value.min_interval_s > value.max_interval_s:
             raise ConfigError(f"must not exceed {p}MAX_INTERVAL ({value.max_interval_s:g})", key=p + "MIN_INTERVAL")
         return value

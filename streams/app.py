@@ -63,10 +63,15 @@ def _dumps(value: Any) -> bytes:
 FETCH_MAX_WAIT_MS = 100
 
 
-def _short_fetch_wait() -> None:
-    """Faust builds its consumer with a fixed fetch_max_wait_ms=1500: a fetch that excludes partitions
-    still buffered locally may idle that long, which stalls the agents downstream and puts 1.5 s into
-    the p99 latency. Lower it on the consumer Faust creates, before the consumer starts."""
+def _tune_consumer() -> None:
+    """Two settings Faust does not expose, set on the consumer it creates, before it starts:
+
+    - fetch_max_wait_ms: Faust fixes it at 1500; a fetch that excludes partitions still buffered
+      locally may idle that long, which stalls the agents downstream and puts 1.5 s into the p99
+      latency. Lowered to FETCH_MAX_WAIT_MS.
+    - isolation_level: read_committed, so articles of a connector transaction that was aborted (the
+      connector crashed mid-poll and its successor fenced it) are never processed; their feed items
+      are published again, once, in the successor's transaction."""
     from faust.transport.drivers import aiokafka as driver
 
     thread = driver.AIOKafkaConsumerThread
@@ -77,8 +82,11 @@ def _short_fetch_wait() -> None:
     def _create_worker_consumer(self: Any, transport: Any) -> Any:
         consumer = create(self, transport)
         if not hasattr(consumer, "_fetch_max_wait_ms"):  # an aiokafka upgrade moved it: say so loudly
-            raise RuntimeError("aiokafka consumer has no _fetch_max_wait_ms; revisit streams.app._short_fetch_wait")
+            raise RuntimeError("aiokafka consumer has no _fetch_max_wait_ms; revisit streams.app._tune_consumer")
+        if not hasattr(consumer, "_isolation_level"):
+            raise RuntimeError("aiokafka consumer has no _isolation_level; revisit streams.app._tune_consumer")
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._isolation_level = "read_committed"
         return consumer
 
     _create_worker_consumer._wirewatch = True  # type: ignore[attr-defined]
@@ -91,7 +99,7 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
         rules = RuleReloader(settings.rules_path or DEFAULT_RULES, settings.rules_reload_s)
     metrics = metrics or StreamMetrics()
     topics = settings.topics
-    _short_fetch_wait()
+    _tune_consumer()
     app = faust.App(
         settings.app_id, broker=[f"kafka://{s}" for s in (settings.bootstrap_servers or "").split(",")],
         store="rocksdb://",

@@ -55,7 +55,7 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     """`wirewatch connect`: poll the feed list forever (or once), publishing to Kafka."""
     from connectors.feeds import load_feeds
     from connectors.metrics import ConnectorMetrics
-    from connectors.runner import Runner, load_states, make_producer
+    from connectors.runner import Runner, is_transactional, load_states, make_producer
     from streams.preflight import check_kafka
     from streams.topics import ensure_topics
 
@@ -68,9 +68,13 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
 
         start_http_server(settings.connector.metrics_port,
                           addr=os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1"), registry=metrics.registry)
+    producer = make_producer(settings)
+    if is_transactional(producer):
+        # Before reading the state: this fences an older instance of this connector (a crashed or
+        # partitioned process with the same transactional id) and aborts what it left uncommitted.
+        _until_kafka_answers(settings, "starting the transactional producer", producer.init_transactions)
     states = _until_kafka_answers(settings, "reading feed state",
                                   lambda: load_states(settings, [feed.id for feed in feeds]))
-    producer = make_producer(settings)
     runner = Runner(feeds, settings, producer, metrics=metrics, states=states)
     log.info("polling %d feeds (%d with saved state)", len(feeds), len(states))
 
@@ -84,8 +88,10 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     try:
         asyncio.run(main())
     finally:
-        producer.flush()
-        producer.close()
+        if runner.publisher.producer is producer:   # else it was abandoned (and closed) after a stall
+            producer.close(timeout=5 if runner.publisher.fatal is None else 0)
+    if runner.publisher.fatal is not None:
+        return 3
     return 1 if runner.publisher.failed else 0
 
 

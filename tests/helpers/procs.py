@@ -50,13 +50,15 @@ def wirewatch(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpr
 
 def read_until(settings: Settings, topic: str, done: Callable[[list[Any]], bool], timeout: float,
                decode: Callable[[Any], Any] = lambda m: json.loads(m.value),
-               alive: tuple[subprocess.Popen[bytes], ...] = ()) -> list[Any]:
+               alive: tuple[subprocess.Popen[bytes], ...] = (), isolation_level: str = "read_committed"
+               ) -> list[Any]:
     """Consume `topic` from the beginning until `done(records)` holds; fail after `timeout` seconds,
-    or at once when one of the `alive` processes has exited."""
+    or at once when one of the `alive` processes has exited. Reads what a consumer of wirewatch's topics
+    should read (read_committed: records of aborted connector transactions are not delivered)."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
-                             consumer_timeout_ms=500, **settings.kafka_options())
+                             consumer_timeout_ms=500, isolation_level=isolation_level, **settings.kafka_options())
     records: list[Any] = []
     deadline = time.monotonic() + timeout
     try:
@@ -74,3 +76,27 @@ def read_until(settings: Settings, topic: str, done: Callable[[list[Any]], bool]
         consumer.close()
     raise AssertionError(f"condition not met on {topic} within {timeout}s; got {len(records)} records: "
                          f"{records[:5]!r}")
+
+
+def read_all(settings: Settings, topic: str, isolation_level: str = "read_committed", timeout: float = 30.0,
+             decode: Callable[[Any], Any] = lambda m: json.loads(m.value)) -> list[Any]:
+    """Every record of `topic` up to its current end (for read_committed: the last stable offset)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level=isolation_level,
+                             **settings.kafka_options())
+    records: list[Any] = []
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert partitions, f"topic {topic} not found"
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end within {timeout}s"
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(decode(message) for message in batch)
+    finally:
+        consumer.close()
+    return records

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from helpers.connectors import new_runner, poll_once, quick
 from helpers.feedserver import FeedServer, Route, fixture, rss
-from helpers.procs import read_until, settings_env, wirewatch
+from helpers.procs import read_all, read_until, settings_env, wirewatch
 
 from connectors.base import Connector, Cursor, FeedConfig, Fetched
+from connectors.poll import parse_here, poll_feed
 from connectors.runner import load_states, make_producer
 from connectors.settings import Settings
 from streams.topics import ensure_topics
@@ -164,6 +165,83 @@ def test_an_article_that_breaks_the_contract_goes_to_the_dlq(fast: Settings) -> 
     dlq = read_until(fast, f"{fast.topics.articles}.dlq", lambda r: len(r) >= 1, timeout=30,
                      decode=lambda m: (m.key, dict(m.headers), json.loads(m.value)))
     assert dlq[0][0] == b"bad-1" and b"published_at" in dlq[0][1]["error"]
+
+
+def test_a_connector_that_died_mid_transaction_publishes_each_item_once(fast: Settings, server: FeedServer
+                                                                       ) -> None:
+    from kafka.errors import KafkaError
+
+    server.routes["/t.xml"] = Route(rss(items("t1", "t2", "t3")))
+    feeds = [FeedConfig(id="txn", url=server.url + "/t.xml")]
+    topic = fast.topics.articles
+    # The first connector polled and had its articles written to the log inside its transaction, then
+    # stopped answering before the commit (its producer stays alive here: a partitioned zombie).
+    zombie = new_runner(fast, feeds, states={})
+    old = zombie.publisher.producer
+
+    async def poll_without_commit() -> None:
+        result = await poll_feed(zombie.connectors["txn"], zombie.states["txn"], parse_here)
+        records, _ = zombie.publisher.article_records("txn", result.articles)
+        old.init_transactions()
+        old.begin_transaction()
+        zombie.publisher._send_all(records)
+        old.flush()
+
+    asyncio.run(poll_without_commit())
+    assert len(read_all(fast, topic, "read_uncommitted")) == 3    # in the log, uncommitted
+    assert read_all(fast, topic) == []                             # invisible to the worker
+    assert load_states(fast, ["txn"]) == {}                        # no state was committed either
+
+    # Its successor starts the way `wirewatch connect` does: fence, then read the state, then poll.
+    new = make_producer(fast)
+    new.init_transactions()                  # aborts the zombie's open transaction
+    poll_once(fast, feeds, producer=new)
+    assert sorted(a["url"] for a in read_all(fast, topic)) == [f"https://news.test/t{i}" for i in (1, 2, 3)]
+    assert len(read_all(fast, topic, "read_uncommitted")) == 6               # 3 aborted + 3 committed
+    assert load_states(fast, ["txn"])["txn"].items_published == 3
+    with pytest.raises(KafkaError):          # the zombie can never commit its stale transaction now
+        old.commit_transaction()
+    old.close(timeout=0)
+    poll_once(fast, feeds)                   # and a later connector republishes nothing
+    assert len(read_all(fast, topic)) == 3
+
+
+def test_a_commit_whose_ack_was_lost_is_not_published_again(fast: Settings, server: FeedServer) -> None:
+    from kafka.errors import KafkaTimeoutError
+
+    class LostAck:
+        """The real producer, but the first commit's answer never arrives (it did commit)."""
+
+        def __init__(self, real: Any) -> None:
+            self.real, self.lost = real, 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+        def commit_transaction(self) -> None:
+            self.real.commit_transaction()
+            if not self.lost:
+                self.lost += 1
+                raise KafkaTimeoutError("no answer to EndTxn")
+
+    server.routes["/l.xml"] = Route(rss(items("l1", "l2")), headers={"Cache-Control": "max-age=0"})
+    feeds = [FeedConfig(id="lost", url=server.url + "/l.xml")]
+    producer = LostAck(make_producer(fast))
+    runner = new_runner(fast, feeds, producer=producer, states={})
+
+    async def two_polls() -> None:
+        await runner.poll("lost")          # committed, but reported as failed: state not advanced
+        assert runner.states["lost"].seen == ()
+        server.routes["/l.xml"] = Route(rss(items("l1", "l2", "l3")), headers={"Cache-Control": "max-age=0"})
+        await runner.poll("lost")          # reads the committed state back first: only l3 is new
+        await runner.publisher.close()
+
+    asyncio.run(two_polls())
+    producer.real.close(timeout=1)
+    assert producer.lost == 1 and runner.publisher.replaced == 1
+    urls = sorted(a["url"] for a in read_all(fast, fast.topics.articles))
+    assert urls == [f"https://news.test/l{i}" for i in (1, 2, 3)]           # none twice
+    assert load_states(fast, ["lost"])["lost"].items_published == 3
 
 
 def test_an_unreachable_broker_loses_nothing_and_reports_unhealthy(fast: Settings, server: FeedServer) -> None:

@@ -28,7 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
+from numba import njit
 from rapidfuzz import fuzz, process
 
 from connectors.errors import RuleError
@@ -449,6 +451,7 @@ class _PhraseSet:
         # a pattern led by a character class lets the engine skip in C to the next word boundary, and a
         # match start in the padded text is the word start in the original.
         self.regex = re.compile(r"[^\w'](?:" + _trie(buckets, "") + ")" + _PHRASE_END) if buckets else None
+        self._scanner = _Scanner.build(items, number_words) if self.regex is not None else None
 
     def find(self, text: str, padded: str, start: int = 0,
              end: int | None = None) -> Iterator[tuple[int, int, Any]]:
@@ -458,6 +461,34 @@ class _PhraseSet:
         for m in self.regex.finditer(padded, start, (len(text) if end is None else end) + 1):
             m_start, m_end = m.span()
             yield m_start, m_end - 1, self._which(text, m_start, m_end - 1)
+
+    def find_events(self, text: str, padded: str) -> Iterator[tuple[int, int, Any]]:
+        """The matches of `find(text, padded)` that are phrases (exclusions are consumed, not yielded).
+
+        The same matches, cheaper: a phrase needs its anchor word (the most specific of its words) in
+        the text, so most articles are done after one Aho-Corasick pass (_Scanner); otherwise the regex
+        is tried only where the first word of a phrase that may match starts, in text order, each try
+        resuming after the last match - exactly the matches finditer finds.
+        """
+        scanner = self._scanner
+        if scanner is None or self.regex is None:
+            yield from ((s, e, meta) for s, e, meta in self.find(text, padded) if meta is not None)
+            return
+        starts = scanner.starts(padded)
+        if not starts:
+            return
+        regex = self.regex
+        resume = 0
+        for at in starts:
+            if at < resume:
+                continue
+            m = regex.match(padded, at)
+            if m is None:
+                continue
+            resume = m_end = m.end()
+            meta = self._which(text, at, m_end - 1)
+            if meta is not None:
+                yield at, m_end - 1, meta
 
     def find_all(self, text: str, padded: str, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
         """Every phrase matching at a start the regex finds (a word may be in several lists)."""
@@ -489,6 +520,157 @@ class _PhraseSet:
                 if hit is not None and hit.end() == end:
                     return meta
         return None
+
+
+_SCAN_BYTES = bytes(c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256))  # [a-z0-9] kept
+_LITERAL = re.compile(r"[a-z0-9]*")
+
+
+class _Scanner:
+    r"""Where phrases may start, proved with literal words (no regex pass over the text).
+
+    The text is scanned as bytes where every char but [a-z0-9] is a space (non-ASCII chars too, via
+    "?"): every word start of the regex (after a [^\w'] char) and every word after a phrase separator
+    ([\s-]) is then after a space, and each phrase word begins with the literal part of one of its
+    alternatives ("kill" of `kill*`, "air" of `air_strike`). So a phrase can match only if one literal
+    of its anchor word starts a word somewhere (anchor: the phrase word with the longest literals), and
+    only where one literal of its first word does. A compiled walk of a trie of the literals from each
+    word start (numba) finds both.
+    """
+
+    def __init__(self, literals: list[str], anchored: list[frozenset[int]], first_of: list[frozenset[int]],
+                 events: frozenset[int]) -> None:
+        child = [[-1] * 36]
+        ends = [-1]
+        for number, literal in enumerate(literals):
+            node = 0
+            for ch in literal:
+                code = ord(ch) - 48 if ch <= "9" else ord(ch) - 87
+                if child[node][code] < 0:
+                    child[node][code] = len(child)
+                    child.append([-1] * 36)
+                    ends.append(-1)
+                node = child[node][code]
+            ends[node] = number
+        self.tables = (
+            np.array(child, dtype=np.int32).ravel(),                            # node * 36 + char -> node
+            np.array(ends, dtype=np.int32),                                      # node -> literal ending there
+            *_csr([sorted(a) for a in anchored]),                                # anchor literal -> its items
+            *_csr([sorted(f) for f in first_of]),                                # item -> first-word literals
+            np.array([i in events for i in range(len(first_of))], dtype=np.bool_),  # item is a phrase
+        )
+
+    @classmethod
+    def build(cls, items: list[tuple[str, Any]], number_words: Mapping[str, int]) -> _Scanner | None:
+        """None when some phrase has no literal to anchor on (`re:` phrases): the regex scans then."""
+        ids: dict[str, int] = {}
+        anchored: dict[int, set[int]] = {}
+        first_of: list[frozenset[int]] = []
+        events = set()
+        for i, (source, meta) in enumerate(items):
+            words = _literal_words(source, number_words)
+            if words is None or words[0] is None:
+                return None
+            usable = [w for w in words if w is not None]
+            anchor = max(usable, key=lambda w: (min(map(len, w)), -len(w)))
+            for literal in anchor:
+                anchored.setdefault(ids.setdefault(literal, len(ids)), set()).add(i)
+            first_of.append(frozenset(ids.setdefault(f, len(ids)) for f in words[0]))
+            if meta is not None:
+                events.add(i)
+        return cls(list(ids), [frozenset(anchored.get(n, ())) for n in range(len(ids))], first_of,
+                   frozenset(events))
+
+    def starts(self, padded: str) -> list[int]:
+        """Sorted offsets into `padded` where the phrase regex may match (a superset of its matches)."""
+        scan = np.frombuffer(padded.encode("ascii", "replace").translate(_SCAN_BYTES), dtype=np.uint8)
+        return _phrase_starts(scan, *self.tables).tolist()
+
+
+def _csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ints as (offsets, values): row r is values[offsets[r]:offsets[r + 1]]."""
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum([len(r) for r in rows])
+    return offsets, np.array([v for r in rows for v in r], dtype=np.int32)
+
+
+@njit(cache=True, nogil=True)
+def _phrase_starts(scan: np.ndarray, child: np.ndarray, ends: np.ndarray, anchor_at: np.ndarray,
+                   anchor_items: np.ndarray, first_at: np.ndarray, first_lits: np.ndarray,
+                   events: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """_Scanner.starts: walk the literal trie from every word start (a byte after a space), keeping
+    (space offset, literal) per literal reached; the items anchored by a literal found are live; no
+    live phrase -> nothing; else the offsets where a first-word literal of a live item starts."""
+    n = len(scan)
+    hit_at = np.empty(n, dtype=np.int64)
+    hit_lit = np.empty(n, dtype=np.int32)
+    hits = 0
+    i = 1
+    while i < n:
+        if scan[i] == 32 or scan[i - 1] != 32:
+            i += 1
+            continue
+        node = 0
+        j = i
+        while j < n:
+            c = scan[j]
+            if c == 32:
+                break
+            node = child[node * 36 + (c - 48 if c <= 57 else c - 87)]
+            if node < 0:
+                break
+            lit = ends[node]
+            if lit >= 0:
+                hit_at[hits] = i - 1
+                hit_lit[hits] = lit
+                hits += 1
+            j += 1
+        i = j + 1
+    n_items = len(first_at) - 1
+    live = np.zeros(n_items, dtype=np.bool_)
+    any_event = False
+    for h in range(hits):
+        lit = hit_lit[h]
+        for k in range(anchor_at[lit], anchor_at[lit + 1]):
+            item = anchor_items[k]
+            live[item] = True
+            if events[item]:
+                any_event = True
+    out = np.empty(hits, dtype=np.int64)
+    if not any_event:
+        return out[:0]
+    wanted = np.zeros(len(anchor_at) - 1, dtype=np.bool_)
+    for item in range(n_items):
+        if live[item]:
+            for k in range(first_at[item], first_at[item + 1]):
+                wanted[first_lits[k]] = True
+    count = 0
+    for h in range(hits):
+        if wanted[hit_lit[h]] and (count == 0 or out[count - 1] != hit_at[h]):
+            out[count] = hit_at[h]
+            count += 1
+    return out[:count]
+
+
+def _literal_words(source: str, number_words: Mapping[str, int]) -> list[frozenset[str] | None] | None:
+    """Per word of a phrase (gaps left out): the literal starts of its alternatives, lowercase [a-z0-9]
+    (None for a word without one: a number after the first word may be in any script's digits, an
+    alternative may start with a brace). None for a `re:` phrase."""
+    source = source.strip()
+    if source.startswith("re:"):
+        return None
+    out: list[frozenset[str] | None] = []
+    for k, token in enumerate(t for t in fold(source).split() if not _is_gap(t)):
+        if token == "#":
+            if k:
+                out.append(None)
+                continue
+            alternatives = [str(d) for d in range(10)] + list(number_words)  # as _number_dispatch
+        else:
+            alternatives = token.split("|")
+        literals = frozenset(_LITERAL.match(a).group() for a in alternatives)
+        out.append(None if "" in literals else literals)
+    return out
 
 
 @dataclass
@@ -715,9 +897,8 @@ class Rules:
         folded = fold(text)
         padded = " " + folded
         sentences: _Sentences | None = None
-        for start, end, meta in compiled.phrases.find(folded, padded):
-            if meta is None:
-                continue  # an exclusion ("heart attack", "strike a deal"): consumed, not scored
+        for start, end, meta in compiled.phrases.find_events(folded, padded):
+            # (exclusions such as "heart attack", "strike a deal" are consumed there, not yielded)
             category, phrase = meta
             cat = self.categories[category]
             if sentences is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,81 @@ def test_main_event_is_not_the_conflict(rules: Rules, text: str) -> None:
 ])
 def test_events_stay_flagged(rules: Rules, text: str) -> None:
     assert flagged(rules.score(article(text)))
+
+
+# ---- the fast paths give the answers of the plain scans they replace -------------------------------
+
+_PIECES = ["attack", "attacks", "killed", "kill", "were shot", "was", "heart attack", "air strike",
+           "air-strike", "airstrike", "strike a deal", "3", "1,200", "٣", "twenty-five", "dozens", "victims",
+           "fired on protesters", "Hezbollah", "Kataeb Hezbollah", "Anti-Hezbollah", "Al-Qaida", "It", "In",
+           "Abu Kamal", "Boukamal", "PMF", "Gaza", "Hachd al-Chaabi", "US", "l'attaque", "tués", "Blair"]
+_GLUE = [" ", "  ", ", ", ". ", "-", "'", "’", "\n", " (", "\u00a0", "«", "_", "—", "...", "؟"]
+
+
+@st.composite
+def _mixed_text(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=6)), max_size=25))
+    glue = draw(st.lists(st.sampled_from(_GLUE), min_size=len(parts), max_size=len(parts)))
+    return "".join(p + g for p, g in zip(parts, glue, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_mixed_text(), st.sampled_from(["en", "fr", "*"]))
+def test_phrase_prefilter_finds_what_the_regex_finds(rules: Rules, text: str, language: str) -> None:
+    phrases = rules._compiled[language].phrases
+    folded = fold(text)
+    padded = " " + folded
+    expected = [(s, e, meta) for s, e, meta in phrases.find(folded, padded) if meta is not None]
+    assert list(phrases.find_events(folded, padded)) == expected
+
+
+def _fresh_rules(template: Rules) -> Rules:
+    """`template` with empty watchlist caches (cheaper than loading the rules again)."""
+    fresh = copy.copy(template)
+    fresh._fold_cache, fresh._may_start, fresh._no_start, fresh._run_cache = {}, {}, set(), {}
+    return fresh
+
+
+def _watchlist_reference(rules: Rules, fields: tuple) -> list[dict]:
+    """The watchlist scan as it was: every capitalised word start visited in text order."""
+    index, exact, _ = rules._watch_index
+    runs = re.compile(r"[A-Z\u00C0-\u00DE\u0100-\u024F\u0391-\u03A9\u0410-\u042F](?<![\w'’].)(?=([\w'’\-]*))")
+    tail = rules._name_tail
+    threshold, folds, cache = rules._watch["threshold"], rules._watch["folds"], {}
+    found = []
+    for _field, text, _ in fields:
+        covered = 0
+        for run in runs.finditer(text):
+            start = run.start()
+            if start < covered:
+                continue
+            word = text[start] + run.group(1)
+            ok = rules._can_start(word, index, exact, folds, cache)
+            if not ok:
+                continue
+            if ok == 2:
+                nxt = re.compile(r" [\w'’\-]+").match(text, start + len(word))
+                if nxt is not None and not rules._can_start(word + nxt.group(), index, exact, folds, cache):
+                    continue
+            if word in exact:
+                found.append({"term": word, "entity": exact[word].name, "start": start})
+                covered = start + len(word)
+                continue
+            words = (word + tail.match(text, start + len(word)).group()).split(" ")
+            best = rules._best_name(words, index, threshold, folds, cache)
+            if best is not None:
+                end = start + sum(len(w) + 1 for w in words[:best[1] + 1]) - 1
+                found.append({"term": text[start:end], "entity": best[2].name, "start": start,
+                              "similarity": round(best[0], 1)})
+                covered = end
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(_mixed_text(), _mixed_text())
+def test_watchlist_prefilters_find_what_a_full_scan_finds(rules: Rules, title: str, body: str) -> None:
+    rules = _fresh_rules(rules)
+    fields = (("title", title, 1.5), ("content", body, 1.0))
+    for _ in range(2):  # cold, then with the caches filled
+        got = [{k: m[k] for k in ("term", "entity", "start", "similarity") if k in m} for m in rules._watchlist(fields)]
+        assert got == _watchlist_reference(rules, fields)

@@ -1016,7 +1016,11 @@ def _first_of_group(m: re.Match[str]) -> str:
 
 def _name_key(word: str, folds: list[tuple[str, str]]) -> tuple[str, str]:
     """(folded key, consonant skeleton): 'Hachd' -> ('hashd', 'hshd'), 'Kata'ib' -> ('kataib', 'ktb')."""
-    key = _NOT_KEY_CHAR.sub("", _ARTICLE.sub("", fold(word)))
+    key = fold(word)
+    if "-" in key or "'" in key:
+        key = _ARTICLE.sub("", key)
+    if not (key.isalnum() and key.isascii()):   # most words are [a-z0-9] already
+        key = _NOT_KEY_CHAR.sub("", key)
     for a, b in folds:
         key = key.replace(a, b)
     if _REPEATS.search(key) is not None:

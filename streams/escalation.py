@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 from numba import njit
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
 
 from connectors.errors import RuleError
 
@@ -743,6 +744,24 @@ class Rules:
             return 2 if " " not in words else 1
         return 1 if skeleton[:2] in index else 0
 
+    @staticmethod
+    def _may_reach(word: str, index: dict[str, tuple[list[str], list[_Entity]]], threshold: float,
+                   cache: dict[str, Any]) -> bool:
+        """Can an n-gram starting with `word` (its skeleton names a bucket) reach the threshold?
+
+        The n-gram's key is A + R (A: the word's key, R: whatever follows). For a key K of the bucket,
+        LCS(A + R, K) <= min(|K|, LCS(A, K) + |R|), so fuzz.ratio = 200 LCS / (|A| + |R| + |K|) is at
+        most 200 |K| / (|A| + 2 |K| - LCS(A, K)) (the best |R| is |K| - LCS(A, K)). Below the
+        threshold for every key: no name starts here, whatever the next words.
+        """
+        key, skeleton = cache[word]
+        a = len(key)
+        for k in index[skeleton[:2]][0]:
+            size = len(k)
+            if 200.0 * size >= (threshold - 1e-6) * (a + 2 * size - LCSseq.similarity(key, k)):
+                return True
+        return False
+
     def _best_name(self, words: list[str], index: dict[str, tuple[list[str], list[_Entity]]],
                    threshold: float, folds: list[tuple[str, str]],
                    cache: dict[str, Any]) -> tuple[float, int, _Entity] | None:
@@ -965,7 +984,10 @@ class Rules:
                         continue  # inside a name already found: "Hezbollah" in "Kataeb Hezbollah"
                     ok = may_start.get(word)
                     if ok is None:
-                        ok = may_start[word] = self._can_start(word, index, exact, folds, cache)
+                        ok = self._can_start(word, index, exact, folds, cache)
+                        if ok == 1 and word not in exact and not self._may_reach(word, index, threshold, cache):
+                            ok = 0  # no n-gram starting with it can reach the threshold: as good as no bucket
+                        may_start[word] = ok
                         if not ok and "-" not in word:
                             no_start.add(word)
                     if not ok:

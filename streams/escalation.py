@@ -471,18 +471,24 @@ class _PhraseSet:
         """The matches of `find(text, padded)` that are phrases (exclusions are consumed, not yielded).
 
         The same matches, cheaper: a phrase needs its anchor word (the most specific of its words) in
-        the text, so most articles are done after one Aho-Corasick pass (_Scanner); otherwise the regex
-        is tried only where the first word of a phrase that may match starts, in text order, each try
-        resuming after the last match - exactly the matches finditer finds.
+        the text, so most articles are done after one compiled pass over the text (_Scanner); otherwise
+        the regex is tried only where the first word of a phrase that may match starts, in text order,
+        each try resuming after the last match - exactly the matches finditer finds.
         """
         scanner = self._scanner
-        if scanner is None or self.regex is None:
+        starts: list[int] | None = None
+        if scanner is not None:
+            try:
+                starts = scanner.starts(padded)
+            except Exception:  # the compiled kernel failed to load or run: scan with the regex from now on
+                log.exception("phrase prefilter failed; falling back to the regex scan")
+                self._scanner = None
+        if starts is None:
             yield from ((s, e, meta) for s, e, meta in self.find(text, padded) if meta is not None)
             return
-        starts = scanner.starts(padded)
-        if not starts:
-            return
         regex = self.regex
+        if not starts or regex is None:
+            return
         resume = 0
         for at in starts:
             if at < resume:
@@ -528,7 +534,15 @@ class _PhraseSet:
 
 
 _SCAN_BYTES = bytes(c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256))  # [a-z0-9] kept
-_LITERAL = re.compile(r"[a-z0-9]*")
+_LITERAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _literal_start(alternative: str) -> str:
+    """The leading [a-z0-9] chars of an alternative: what every match of it starts with."""
+    n = 0
+    while n < len(alternative) and alternative[n] in _LITERAL_CHARS:
+        n += 1
+    return alternative[:n]
 
 
 class _Scanner:
@@ -673,7 +687,7 @@ def _literal_words(source: str, number_words: Mapping[str, int]) -> list[frozens
             alternatives = [str(d) for d in range(10)] + list(number_words)  # as _number_dispatch
         else:
             alternatives = token.split("|")
-        literals = frozenset(_LITERAL.match(a).group() for a in alternatives)
+        literals = frozenset(_literal_start(a) for a in alternatives)
         out.append(None if "" in literals else literals)
     return out
 

@@ -282,3 +282,19 @@ def test_watchlist_prefilters_find_what_a_full_scan_finds(rules: Rules, title: s
     for _ in range(2):  # cold, then with the caches filled
         got = [{k: m[k] for k in ("term", "entity", "start", "similarity") if k in m} for m in rules._watchlist(fields)]
         assert got == _watchlist_reference(rules, fields)
+
+
+def test_a_failing_phrase_prefilter_falls_back_to_the_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = Rules.load()
+    text = "Gunmen opened fire on a bus, killing twenty-five passengers. It was not a heart attack."
+    expected = fresh.score(article(text, "Air strike hits convoy")).to_dict()
+    for compiled in fresh._compiled.values():
+        scanner = compiled.phrases._scanner
+        assert scanner is not None
+
+        def broken(padded: str) -> list[int]:
+            raise ModuleNotFoundError("stale kernel cache")
+
+        monkeypatch.setattr(scanner, "starts", broken)
+    assert fresh.score(article(text, "Air strike hits convoy")).to_dict() == expected
+    assert all(c.phrases._scanner is None for c in fresh._compiled.values() if c is fresh._compiled["en"])

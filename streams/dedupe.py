@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit
 from rapidfuzz.distance import LCSseq
 
-from streams.normalize import unpack_words
+from streams.normalize import _B64_DEC, _b64_words, unpack_words
 
 DEFAULT_WINDOW_S = 72 * 3600.0
 ARTICLE = "a:"
@@ -244,7 +244,11 @@ class KeyTable:
 
     def insert(self, new: np.ndarray, seq: int, alive: Alive, keep_first: bool = False) -> None:
         """Map every key of `new` to seq; with keep_first a live earlier holder keeps its key."""
-        self.used += _insert(self.keys, self.vals, new, seq, alive.ring, keep_first)
+        self.taken(_insert(self.keys, self.vals, new, seq, alive.ring, keep_first), alive)
+
+    def taken(self, slots: int, alive: Alive) -> None:
+        """Account for `slots` empty slots filled by a compiled insert (rehash when too full)."""
+        self.used += slots
         if self.used * 10 > (self.mask + 1) * 7:
             self._rehash(alive)
 
@@ -318,6 +322,76 @@ def _rare(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndarr
     return np.sort(rare[:n]), keys
 
 
+@njit(cache=True, nogil=True)
+def _top(seqs: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover (compiled)
+    """The (distinct) seqs with the most hits first, among equals the most recent first, at most n
+    (= `_best`)."""
+    order = np.empty(len(seqs), np.int64)
+    for k in range(len(seqs)):
+        order[k] = -((counts[k] << 32) | np.int64(seqs[k]))
+    order.sort()
+    m = min(n, len(order))
+    out = np.empty(m, np.uint32)
+    for k in range(m):
+        out[k] = np.uint32((-order[k]) & 0xFFFFFFFF)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _probe(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndarray, common: int, n_keys: int,
+           lead_keys: np.ndarray, lead_vals: np.ndarray, vocab_keys: np.ndarray, vocab_vals: np.ndarray,
+           ring: np.ndarray, lead_query: np.ndarray, min_hits: int, max_copy: int, max_story: int,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:  # pragma: no cover (compiled)
+    """Everything an article looks up, in one call: (the words that count, the vocab keys (see
+    `_rare`), copy candidates (lead/probe keys), story candidates (vocab + lead keys, at least
+    `min_hits` shared keys), whether any key hit at all). Candidates in `_best` order."""
+    if len(words):
+        rare, keys = _rare(rows, shift, words, np.sort(names), common, n_keys)
+    else:
+        rare, keys = np.zeros(0, np.uint32), np.zeros(0, np.uint64)
+    lseq, lcnt = _lookup_hits(lead_keys, lead_vals, np.unique(lead_query), ring)
+    vseq, vcnt = _lookup_hits(vocab_keys, vocab_vals, keys, ring)
+    copy = _top(lseq, lcnt, max_copy)
+    need = min(min_hits, max(1, len(keys) // 8))
+    mseq = np.empty(len(lseq) + len(vseq), np.uint32)
+    mcnt = np.empty(len(lseq) + len(vseq), np.int64)
+    m = 0
+    for k in range(len(vseq)):
+        mseq[m] = vseq[k]
+        mcnt[m] = vcnt[k]
+        m += 1
+    for k in range(len(lseq)):
+        for j in range(m + 1):
+            if j == m:
+                mseq[m] = lseq[k]
+                mcnt[m] = lcnt[k]
+                m += 1
+                break
+            if mseq[j] == lseq[k]:
+                mcnt[j] += lcnt[k]
+                break
+    q = 0
+    for k in range(m):
+        if mcnt[k] >= need:
+            mseq[q] = mseq[k]
+            mcnt[q] = mcnt[k]
+            q += 1
+    story = _top(mseq[:q], mcnt[:q], max_story)
+    return rare, keys, copy, story, len(lseq) + len(vseq) > 0
+
+
+@njit(cache=True, nogil=True)
+def _index(lead_keys: np.ndarray, lead_vals: np.ndarray, vocab_keys: np.ndarray, vocab_vals: np.ndarray,
+           ring: np.ndarray, lead: np.ndarray, vkeys: np.ndarray, seq: int, rows: np.ndarray, shift: np.uint64,
+           words: np.ndarray) -> tuple[int, int]:  # pragma: no cover (compiled)
+    """`_Partition.add` in one call: lead keys (latest wins), vocab keys (first live holder keeps
+    them), sketch counts; returns the empty slots taken in the two tables."""
+    taken_lead = _insert(lead_keys, lead_vals, lead, seq, ring, False)
+    taken_vocab = _insert(vocab_keys, vocab_vals, vkeys, seq, ring, True) if len(vkeys) else 0
+    _sketch_add(rows, shift, words, 1)
+    return taken_lead, taken_vocab
+
+
 class Sketch:
     """Count-min sketch of document frequencies (add and remove: exact for what was added)."""
 
@@ -354,13 +428,16 @@ class _Partition:
         self.live[seq] = article_id
         self.alive.add(seq, self.live)
         heapq.heappush(self.expiry, (ts, seq))
-        self.lead.insert(np.array(record["lead"], dtype=np.uint64), seq, self.alive)
         # the first article with a rare word keeps it: the wire story comes before rewrites
         if vkeys is None:
             vkeys = np.array(record["vkeys"], dtype=np.uint64)
-        if len(vkeys):
-            self.vocab.insert(vkeys, seq, self.alive, keep_first=True)
-        self.sketch.add(words)
+        lead, vocab, sketch = self.lead, self.vocab, self.sketch
+        taken_lead, taken_vocab = _index(lead.keys, lead.vals, vocab.keys, vocab.vals, self.alive.ring,
+                                         np.array(record["lead"], dtype=np.uint64), vkeys, seq, sketch.rows,
+                                         sketch.shift, words)
+        sketch.docs += 1
+        lead.taken(taken_lead, self.alive)
+        vocab.taken(taken_vocab, self.alive)
 
 
 class DedupeIndex:
@@ -423,8 +500,8 @@ class DedupeIndex:
         ts = parse_time(normed.get("published_at"))
         self._advance(part, ts)
         words = unpack_words(fp["words"])
-        counted, rare_keys = self._rarity(part, words, unpack_words(fp.get("names", "")))
-        decision, story_id = self._match(part, article_id, fp, len(words), counted, rare_keys)
+        counted, rare_keys, copy_seqs, story_seqs, any_hit = self._probe(part, fp, words)
+        decision, story_id = self._match(part, article_id, fp, len(words), counted, copy_seqs, story_seqs, any_hit)
         if ts < part.max_ts - self.opts.window_s:
             return decision  # older than the window: judged, but never a candidate
         seq = part.next_seq
@@ -470,13 +547,27 @@ class DedupeIndex:
         rare, keys = part.sketch.rare(words, np.sort(names), common, self.opts.vocab_query)
         return rare, keys  # sorted and distinct (words are): the set of words that count
 
+    def _probe(self, part: _Partition, fp: Mapping[str, Any], words: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, list[int], list[int], bool]:
+        """`_rarity` and the candidate look-ups of `_match` in one compiled call: (counted words,
+        vocab keys, copy candidates, story candidates (`_best` order), whether any key hit)."""
+        opts = self.opts
+        lead_query = np.array([*fp["lead"], *fp.get("probe", ())], dtype=np.uint64)
+        rare, keys, copy_seqs, story_seqs, any_hit = _probe(
+            part.sketch.rows, part.sketch.shift, words, unpack_words(fp.get("names", "")),
+            max(10, part.sketch.docs // 200), opts.vocab_query, part.lead.keys, part.lead.vals, part.vocab.keys,
+            part.vocab.vals, part.alive.ring, lead_query, opts.min_story_hits, opts.max_candidates,
+            opts.max_story_candidates)
+        return rare, keys, copy_seqs.tolist(), story_seqs.tolist(), any_hit
+
     def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], n_words: int,
-               counted: np.ndarray, rare_keys: np.ndarray) -> tuple[Decision, str]:
+               counted: np.ndarray, copy_seqs: list[int], story_seqs: list[int], any_hit: bool
+               ) -> tuple[Decision, str]:
+        """`copy_seqs`: the `max_candidates` articles sharing most lead/probe keys; `story_seqs`: the
+        `max_story_candidates` sharing most vocab + lead keys, with at least the keys needed (one
+        shared rare word out of many is chance, and each check costs a store read)."""
         new = Decision(article_id, None, "s-" + article_id, 0.0)
-        # (a Python loop over ~60 keys is as fast as probing them all at once with numpy)
-        lead_hits = part.lead.hits(np.array(list({*fp["lead"], *fp.get("probe", ())}), dtype=np.uint64), part.alive)
-        vocab_hits = part.vocab.hits(rare_keys, part.alive)
-        if not lead_hits and not vocab_hits:
+        if not any_hit:
             return new, new.story_id
         cache: dict[int, Mapping[str, Any] | None] = {}
 
@@ -487,7 +578,7 @@ class DedupeIndex:
 
         key: list[int] | None = None
         tried: set[str] = set()
-        for seq in _best(lead_hits, self.opts.max_candidates):
+        for seq in copy_seqs:
             cand_id = part.live[seq]
             cand = record(seq)
             # a key points at the latest article that carried it, often a trimmed or summary copy:
@@ -506,21 +597,21 @@ class DedupeIndex:
         if n_words < self.opts.min_story_words:
             return new, new.story_id
         total = len(counted) or 1
-        merged = dict(vocab_hits)
-        for seq, n in lead_hits.items():
-            merged[seq] = merged.get(seq, 0) + n
-        # one shared rare word out of many is chance (and each check costs a store read)
-        need = min(self.opts.min_story_hits, max(1, len(rare_keys) // 8))
-        merged = {seq: n for seq, n in merged.items() if n >= need}
         # found: which of the counted words (sorted, distinct) the candidate's vocabulary holds
         scored: dict[str, tuple[float, np.ndarray, Mapping[str, Any]]] = {}
 
         def consider(cand_id: str, cand: Mapping[str, Any] | None) -> None:
             if cand is not None and cand_id not in scored:
-                found, n_found = _found(counted, unpack_words(cand["words"]))
+                packed = cand["words"]
+                ok = False
+                if packed.isascii():
+                    found, n_found, ok = _found_packed(counted, np.frombuffer(packed.encode("ascii"), np.uint8),
+                                                       _B64_DEC)
+                if not ok:
+                    found, n_found = _found(counted, unpack_words(packed))
                 scored[cand_id] = (n_found / total, found, cand)
 
-        for seq in _best(merged, self.opts.max_story_candidates):
+        for seq in story_seqs:
             cand_id, cand = part.live[seq], record(seq)
             consider(cand_id, cand)
             # keys point at the latest article that carried them, often another outlet's version
@@ -563,19 +654,46 @@ class DedupeIndex:
 
 @njit(cache=True, nogil=True)
 def _found(counted: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, int]:  # pragma: no cover (compiled)
-    """(found[i]: counted[i] (sorted, distinct) is among `words`, how many are): a set intersection."""
-    found = np.zeros(len(counted), np.bool_)
-    last = len(counted) - 1
+    """(found[i]: counted[i] (sorted, distinct) is among `words`, how many are): a set intersection,
+    through a small open-addressing table of `counted` (words are hashes: their low bits are the slot)."""
+    m = len(counted)
+    found = np.zeros(m, np.bool_)
     n = 0
-    if last < 0:
+    if m == 0:
         return found, n
+    size = 16
+    while size < 4 * m:
+        size *= 2
+    mask = size - 1
+    slots = np.full(size, -1, np.int32)
+    for i in range(m):
+        j = np.int64(counted[i]) & mask
+        while slots[j] >= 0:
+            j = (j + 1) & mask
+        slots[j] = i
     for k in range(len(words)):
         w = words[k]
-        pos = min(np.searchsorted(counted, w), last)
-        if counted[pos] == w and not found[pos]:
-            found[pos] = True
-            n += 1
+        j = np.int64(w) & mask
+        while True:
+            i = slots[j]
+            if i < 0:
+                break
+            if counted[i] == w:
+                if not found[i]:
+                    found[i] = True
+                    n += 1
+                break
+            j = (j + 1) & mask
     return found, n
+
+
+@njit(cache=True, nogil=True)
+def _found_packed(counted: np.ndarray, packed: np.ndarray, dec: np.ndarray
+                  ) -> tuple[np.ndarray, int, bool]:  # pragma: no cover (compiled)
+    """`_found` of packed words (base64 bytes) in one call; False when they are not canonical."""
+    words, ok = _b64_words(packed, dec)
+    found, n = _found(counted, words)
+    return found, n, ok
 
 
 def _count(seqs: np.ndarray) -> dict[int, int]:

@@ -381,6 +381,25 @@ def _probe(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndar
 
 
 @njit(cache=True, nogil=True)
+def _probe_packed(packed_words: np.ndarray, packed_names: np.ndarray, dec: np.ndarray, rows: np.ndarray,
+                  shift: np.uint64, common: int, n_keys: int, lead_keys: np.ndarray, lead_vals: np.ndarray,
+                  vocab_keys: np.ndarray, vocab_vals: np.ndarray, ring: np.ndarray, lead_query: np.ndarray,
+                  min_hits: int, max_copy: int, max_story: int,
+                  ) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                             bool]:  # pragma: no cover (compiled)
+    """`_probe` of the packed (base64 bytes) words and names, which it decodes first: (False, ...)
+    when they are not canonical, else (True, words, the results of `_probe`)."""
+    words, ok_words = _b64_words(packed_words, dec)
+    names, ok_names = _b64_words(packed_names, dec)
+    if not (ok_words and ok_names):
+        e32, e64 = np.zeros(0, np.uint32), np.zeros(0, np.uint64)
+        return False, e32, e32, e64, e32, e32, False
+    rare, keys, copy, story, any_hit = _probe(rows, shift, words, names, common, n_keys, lead_keys, lead_vals,
+                                              vocab_keys, vocab_vals, ring, lead_query, min_hits, max_copy, max_story)
+    return True, words, rare, keys, copy, story, any_hit
+
+
+@njit(cache=True, nogil=True)
 def _index(lead_keys: np.ndarray, lead_vals: np.ndarray, vocab_keys: np.ndarray, vocab_vals: np.ndarray,
            ring: np.ndarray, lead: np.ndarray, vkeys: np.ndarray, seq: int, rows: np.ndarray, shift: np.uint64,
            words: np.ndarray) -> tuple[int, int]:  # pragma: no cover (compiled)
@@ -499,8 +518,7 @@ class DedupeIndex:
         part = self._part(norm.get("language") or "und")
         ts = parse_time(normed.get("published_at"))
         self._advance(part, ts)
-        words = unpack_words(fp["words"])
-        counted, rare_keys, copy_seqs, story_seqs, any_hit = self._probe(part, fp, words)
+        words, counted, rare_keys, copy_seqs, story_seqs, any_hit = self._probe(part, fp)
         decision, story_id = self._match(part, article_id, fp, len(words), counted, copy_seqs, story_seqs, any_hit)
         if ts < part.max_ts - self.opts.window_s:
             return decision  # older than the window: judged, but never a candidate
@@ -547,18 +565,31 @@ class DedupeIndex:
         rare, keys = part.sketch.rare(words, np.sort(names), common, self.opts.vocab_query)
         return rare, keys  # sorted and distinct (words are): the set of words that count
 
-    def _probe(self, part: _Partition, fp: Mapping[str, Any], words: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, list[int], list[int], bool]:
-        """`_rarity` and the candidate look-ups of `_match` in one compiled call: (counted words,
-        vocab keys, copy candidates, story candidates (`_best` order), whether any key hit)."""
-        opts = self.opts
+    def _probe(self, part: _Partition, fp: Mapping[str, Any]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], bool]:
+        """Unpacking the words and names, `_rarity` and the candidate look-ups of `_match` in one
+        compiled call: (words, counted words, vocab keys, copy candidates, story candidates (`_best`
+        order), whether any key hit). Packed text that is not canonical base64 is unpacked by
+        `unpack_words` (binascii), as before."""
+        opts, sketch, lead, vocab = self.opts, part.sketch, part.lead, part.vocab
         lead_query = np.array([*fp["lead"], *fp.get("probe", ())], dtype=np.uint64)
-        rare, keys, copy_seqs, story_seqs, any_hit = _probe(
-            part.sketch.rows, part.sketch.shift, words, unpack_words(fp.get("names", "")),
-            max(10, part.sketch.docs // 200), opts.vocab_query, part.lead.keys, part.lead.vals, part.vocab.keys,
-            part.vocab.vals, part.alive.ring, lead_query, opts.min_story_hits, opts.max_candidates,
-            opts.max_story_candidates)
-        return rare, keys, copy_seqs.tolist(), story_seqs.tolist(), any_hit
+        common = max(10, sketch.docs // 200)
+        packed_words, packed_names = fp["words"], fp.get("names", "")
+        ok = False
+        if (type(packed_words) is str and type(packed_names) is str and packed_words.isascii()
+                and packed_names.isascii()):
+            ok, words, rare, keys, copy_seqs, story_seqs, any_hit = _probe_packed(
+                np.frombuffer(packed_words.encode("ascii"), np.uint8),
+                np.frombuffer(packed_names.encode("ascii"), np.uint8), _B64_DEC, sketch.rows, sketch.shift, common,
+                opts.vocab_query, lead.keys, lead.vals, vocab.keys, vocab.vals, part.alive.ring, lead_query,
+                opts.min_story_hits, opts.max_candidates, opts.max_story_candidates)
+        if not ok:
+            words = unpack_words(packed_words)
+            rare, keys, copy_seqs, story_seqs, any_hit = _probe(
+                sketch.rows, sketch.shift, words, unpack_words(packed_names), common, opts.vocab_query, lead.keys,
+                lead.vals, vocab.keys, vocab.vals, part.alive.ring, lead_query, opts.min_story_hits,
+                opts.max_candidates, opts.max_story_candidates)
+        return words, rare, keys, copy_seqs.tolist(), story_seqs.tolist(), any_hit
 
     def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], n_words: int,
                counted: np.ndarray, copy_seqs: list[int], story_seqs: list[int], any_hit: bool
@@ -604,7 +635,7 @@ class DedupeIndex:
             if cand is not None and cand_id not in scored:
                 packed = cand["words"]
                 ok = False
-                if packed.isascii():
+                if type(packed) is str and packed.isascii():
                     found, n_found, ok = _found_packed(counted, np.frombuffer(packed.encode("ascii"), np.uint8),
                                                        _B64_DEC)
                 if not ok:

@@ -524,7 +524,7 @@ def pack_words(words: Any) -> str:  # = base64.b64encode(...).decode("ascii"), l
 
 def unpack_words(packed: str) -> np.ndarray:
     """The uint32 words of a packed string (= np.frombuffer(base64.b64decode(packed), "<u4"))."""
-    if packed.isascii():
+    if type(packed) is str and packed.isascii():
         words, ok = _b64_words(np.frombuffer(packed.encode("ascii"), dtype=np.uint8), _B64_DEC)
         if ok:
             return words

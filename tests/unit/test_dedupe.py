@@ -283,3 +283,48 @@ def test_compiled_helpers_agree_with_their_python_meaning() -> None:
         assert set(counted[mask].tolist()) == set(counted.tolist()).intersection(words.tolist())
         assert n == int(mask.sum())
     assert _found(np.zeros(0, np.uint32), words)[1] == 0
+
+
+def test_compiled_candidate_ranking_is_the_python_ranking() -> None:
+    """`_probe` ranks candidates as `_best` over the dict tallies did (most keys, then newest), merges
+    vocab and lead hits and drops story candidates with fewer than the keys needed; `_found_packed`
+    is `_found` of the unpacked words."""
+    from streams.dedupe import _best, _found, _found_packed, _probe, _top
+    from streams.normalize import _B64_DEC, pack_words
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        seqs = np.unique(rng.integers(1, 60, rng.integers(0, 30)).astype(np.uint32))
+        rng.shuffle(seqs)
+        counts = rng.integers(1, 5, len(seqs)).astype(np.int64)
+        hits = dict(zip(seqs.tolist(), counts.tolist(), strict=True))
+        assert _top(seqs, counts, 4).tolist() == _best(hits, 4)
+    alive, lead, vocab = Alive(), KeyTable(), KeyTable()
+    live: dict[int, str] = {}
+    for seq in range(1, 300):
+        live[seq] = str(seq)
+        alive.add(seq, live)
+        lead.insert(rng.integers(1, 3000, 8, dtype=np.uint64), seq, alive)
+        vocab.insert(rng.integers(1, 3000, 5, dtype=np.uint64), seq, alive, keep_first=True)
+    rows, shift = np.zeros((2, 1 << 12), np.int32), np.uint64(64 - 12)
+    for _ in range(50):
+        words = np.unique(rng.integers(0, 2**32, 120, dtype=np.uint64).astype(np.uint32))
+        query = rng.integers(1, 3000, 40, dtype=np.uint64)
+        rare, keys, copy_seqs, story_seqs, any_hit = _probe(rows, shift, words, np.zeros(0, np.uint32), 10, 64,
+                                                            lead.keys, lead.vals, vocab.keys, vocab.vals, alive.ring,
+                                                            query, 2, 4, 8)
+        lead_hits = lead.hits(np.unique(query), alive)
+        vocab_hits = vocab.hits(keys, alive)
+        merged = dict(vocab_hits)
+        for seq, n in lead_hits.items():
+            merged[seq] = merged.get(seq, 0) + n
+        need = min(2, max(1, len(keys) // 8))
+        assert copy_seqs.tolist() == _best(lead_hits, 4)
+        assert story_seqs.tolist() == _best({s: n for s, n in merged.items() if n >= need}, 8)
+        assert any_hit == bool(lead_hits or vocab_hits)
+        other = rng.choice(np.concatenate((words, rng.integers(0, 2**32, 80, dtype=np.uint64).astype(np.uint32))), 150)
+        packed = np.frombuffer(pack_words(other).encode("ascii"), np.uint8)
+        found, n, ok = _found_packed(rare, packed, _B64_DEC)
+        expect_found, expect_n = _found(rare, other)
+        assert ok and n == expect_n and found.tolist() == expect_found.tolist()
+    assert _found_packed(rare, np.frombuffer(b"AAA=", np.uint8), _B64_DEC)[2] is False

@@ -170,3 +170,63 @@ def test_ascii_fast_path_cleans_as_the_general_path(text: str) -> None:
     from streams.normalize import _ODD, _characters, _odd_char
 
     assert _characters(text) == unicodedata.normalize("NFKC", _ODD.sub(_odd_char, text))
+
+
+def test_packed_words_are_base64_of_little_endian_uint32() -> None:
+    """The compiled packing and unpacking give what base64 + numpy gave; text that is not canonical
+    base64 is decoded (or rejected) by binascii as before."""
+    import base64
+    import binascii
+
+    import numpy as np
+
+    from streams.normalize import _B64, _b64_pack, pack_words
+
+    rng = np.random.default_rng(7)
+    for n in [0, 1, 2, 3, 4, 5, 17, 200, 401]:
+        words = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
+        packed = base64.b64encode(words.astype("<u4").tobytes()).decode("ascii")
+        out = np.zeros(len(packed) + 10, np.uint8)
+        end = _b64_pack(words, _B64, out, 5)
+        assert out[5:end].tobytes().decode("ascii") == packed == pack_words(words)
+        assert unpack_words(packed).tolist() == words.tolist()
+    for odd in ["AAAAAA==", "AAAA\n", "AAAA AAA", "AA=A", "AAA=", "AAAAA", "\u00c4AAA"]:
+        try:
+            expected: object = np.frombuffer(binascii.a2b_base64(odd), dtype="<u4").tolist()
+        except (ValueError, binascii.Error) as exc:
+            expected = type(exc)
+        try:
+            got: object = unpack_words(odd).tolist()
+        except (ValueError, binascii.Error) as exc:
+            got = type(exc)
+        assert got == expected, odd
+
+
+def test_ascii_text_scans_as_its_code_points() -> None:
+    """ASCII text is scanned as bytes and lower-cased inside the scan: the same fingerprints as the
+    lower-cased code points."""
+    import numpy as np
+
+    from streams.normalize import (
+        _B64,
+        _CAPITAL,
+        WORDS_FROM_CHARS,
+        _before_name,
+        _scan,
+        _stop_table,
+        _word_chars,
+    )
+
+    texts = [("Crane collapses", BODY), ("X", "LONDON (Reuters) - The Quay, said Ivo Castellane; Port ELMSWORTH."),
+             ("", ""), ("Only a title", ""), ("T", "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 30)]
+    for title, body in texts:
+        text = title + "\n" + body
+        off = len(title) + 1
+        rest = (_word_chars(), _CAPITAL, _before_name(), _stop_table(), off, off + 2, off + len(body),
+                off + WORDS_FROM_CHARS)
+        raw = np.frombuffer(text.encode("ascii"), np.uint8)
+        low = np.frombuffer(text.lower().encode("utf-32-le"), np.uint32)
+        orig = np.frombuffer((text + "  ").encode("utf-32-le"), np.uint32)
+        as_bytes = _scan(raw, raw, *rest, True, _B64)
+        as_code_points = _scan(low, orig, *rest, False, _B64)
+        assert [a.tolist() for a in as_bytes] == [a.tolist() for a in as_code_points]

@@ -403,8 +403,14 @@ def _probe_packed(packed_words: np.ndarray, packed_names: np.ndarray, dec: np.nd
 def _index(lead_keys: np.ndarray, lead_vals: np.ndarray, vocab_keys: np.ndarray, vocab_vals: np.ndarray,
            ring: np.ndarray, lead: np.ndarray, vkeys: np.ndarray, seq: int, rows: np.ndarray, shift: np.uint64,
            words: np.ndarray) -> tuple[int, int]:  # pragma: no cover (compiled)
-    """`_Partition.add` in one call: lead keys (latest wins), vocab keys (first live holder keeps
-    them), sketch counts; returns the empty slots taken in the two tables."""
+    """`_Partition.add` in one call: seq into the liveness ring, lead keys (latest wins), vocab keys
+    (first live holder keeps them), sketch counts; returns the empty slots taken in the two tables,
+    or (-1, -1) without changing anything when seq's ring slot holds another live seq (the caller
+    grows the ring, `Alive.add`, and calls again)."""
+    slot = seq & (len(ring) - 1)
+    if ring[slot] != 0 and ring[slot] != seq:
+        return -1, -1
+    ring[slot] = seq
     taken_lead = _insert(lead_keys, lead_vals, lead, seq, ring, False)
     taken_vocab = _insert(vocab_keys, vocab_vals, vkeys, seq, ring, True) if len(vkeys) else 0
     _sketch_add(rows, shift, words, 1)
@@ -445,15 +451,18 @@ class _Partition:
             vkeys: np.ndarray | None = None) -> None:
         """Index a stored record (`vkeys`: its vocab keys as an array when the caller has them)."""
         self.live[seq] = article_id
-        self.alive.add(seq, self.live)
         heapq.heappush(self.expiry, (ts, seq))
         # the first article with a rare word keeps it: the wire story comes before rewrites
         if vkeys is None:
             vkeys = np.array(record["vkeys"], dtype=np.uint64)
         lead, vocab, sketch = self.lead, self.vocab, self.sketch
-        taken_lead, taken_vocab = _index(lead.keys, lead.vals, vocab.keys, vocab.vals, self.alive.ring,
-                                         np.array(record["lead"], dtype=np.uint64), vkeys, seq, sketch.rows,
-                                         sketch.shift, words)
+        lead_keys = np.array(record["lead"], dtype=np.uint64)
+        taken_lead, taken_vocab = _index(lead.keys, lead.vals, vocab.keys, vocab.vals, self.alive.ring, lead_keys,
+                                         vkeys, seq, sketch.rows, sketch.shift, words)
+        if taken_lead < 0:  # seq's ring slot is taken: a larger ring first (`Alive.add`)
+            self.alive.add(seq, self.live)
+            taken_lead, taken_vocab = _index(lead.keys, lead.vals, vocab.keys, vocab.vals, self.alive.ring,
+                                             lead_keys, vkeys, seq, sketch.rows, sketch.shift, words)
         sketch.docs += 1
         lead.taken(taken_lead, self.alive)
         vocab.taken(taken_vocab, self.alive)

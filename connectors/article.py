@@ -18,7 +18,7 @@ import orjson
 
 from connectors.errors import InvalidRecord
 
-__all__ = ["InvalidRecord", "article_id", "canonical_url", "decode", "encode", "parse_time", "rfc3339",
+__all__ = ["InvalidRecord", "article_id", "canonical_url", "decode", "encode", "is_http_url", "parse_time", "rfc3339",
            "schema", "validate"]
 
 REQUIRED = ("id", "url", "title", "published_at", "source", "feed")
@@ -31,6 +31,16 @@ _TRACKING_NAMES = frozenset({
     "ns_fee", "icid", "xtor", "at_medium", "at_campaign", "smid", "smtyp", "sr_share",
     "_ga", "ref_src", "rss", "taid", "spm", "s_cid", "wt.mc_id", "wt_mc_id",
 })
+
+
+def is_http_url(text: str) -> bool:
+    """An absolute http(s) URL with a host and, if any, a numeric port: one `canonical_url` accepts."""
+    try:
+        parts = urlsplit(text.strip())
+        _ = parts.port                     # raises ValueError on a port such as ':about=' or ':99999'
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def canonical_url(url: str) -> str:
@@ -53,7 +63,7 @@ def _is_tracking(name: str) -> bool:
 
 def article_id(url: str | None, guid: str | None = None) -> str:
     """Stable id: hash of the canonical URL, or of the GUID when there is no usable URL."""
-    if url and urlsplit(url.strip()).scheme in ("http", "https"):
+    if url and is_http_url(url):
         basis = "url:" + canonical_url(url)
     elif guid:
         basis = "guid:" + guid.strip()

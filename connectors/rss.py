@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from connectors.article import article_id, canonical_url, parse_time, rfc3339
+from connectors.article import article_id, canonical_url, is_http_url, parse_time, rfc3339
 from connectors.base import Connector, Cursor, Fetched
 from connectors.errors import NotAFeedError, ParseError
 
@@ -55,7 +55,7 @@ class RssConnector(Connector):
             feed_meta, entries = _xml_entries(body, fetched)
         language = self.feed.language or _language(feed_meta.get("language"))
         source = self.feed.name or urlsplit(fetched.url).hostname or self.feed.id
-        home = feed_meta.get("link") if str(feed_meta.get("link") or "").startswith(("http://", "https://")) else None
+        home = _http(feed_meta.get("link"))
         articles = []
         for number, entry in enumerate(entries, 1):
             article = self._article(entry, source, language, fetched.fetched_at, home or fetched.url)
@@ -154,7 +154,7 @@ def discover_feeds(html: bytes, base: str) -> tuple[str, ...]:
 
 def _http(value: Any) -> str | None:
     text = str(value or "").strip()
-    return text if urlsplit(text).scheme in ("http", "https") and urlsplit(text).hostname else None
+    return text if is_http_url(text) else None
 
 
 def _published(entry: Any, fetched_at: str) -> str | None:

@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from connectors.article import article_id, canonical_url, parse_time, rfc3339
+from connectors.article import article_id, canonical_url, is_http_url, parse_time, rfc3339
 from connectors.base import Connector, Cursor, Fetched
 from connectors.errors import ConfigError, ParseError
 
@@ -62,7 +62,7 @@ class SitemapConnector(Connector):
     def _article(self, url: Element, fetched: Fetched) -> dict[str, Any] | str:
         loc = _text(url.find(f"{SM}loc"))
         news = url.find(f"{NEWS}news")
-        if not loc or not loc.startswith(("http://", "https://")):
+        if not loc or not is_http_url(loc):
             return "no http(s) <loc>"
         if news is None:
             return "not a news entry (no <news:news>)"

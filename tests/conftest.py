@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.tools import require
+from hypothesis import settings as hypothesis_settings
 
 from connectors.settings import Settings, Topics
 from streams.localkafka import LocalKafka, free_port
+
+# Property and fuzz tests: random examples on a developer's machine (each run explores new inputs, and
+# a failure is kept in .hypothesis/ and replayed first), a fixed sequence in CI so that whether a
+# change lands never depends on luck. A failure found locally becomes a fix plus a plain test.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

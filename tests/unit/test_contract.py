@@ -122,3 +122,14 @@ def test_decode_reads_json_as_the_json_module_does() -> None:
         contract.decode("\ufeff" + json.dumps(valid()))
     with pytest.raises(contract.InvalidRecord, match="not JSON: Extra data"):
         contract.decode(json.dumps(valid()) + " x")
+
+
+def test_only_well_formed_http_urls_are_used_as_links() -> None:
+    from connectors.article import article_id, is_http_url
+
+    assert is_http_url("https://news.example:8443/a") and is_http_url(" HTTP://News.Example/a ")
+    for broken in ("http://news.example:about=/a", "http://news.example:99999/a", "ftp://news.example/a",
+                   "http:///a", "news.example/a", ""):
+        assert not is_http_url(broken), broken
+    # a link with a broken port is not a usable URL: the id falls back to the guid (found by fuzzing)
+    assert article_id("http://news.example:about=/a", "tag:x,1") == article_id(None, "tag:x,1")

@@ -448,15 +448,17 @@ class _Partition:
         self.sketch = Sketch(opts.sketch_bits)
 
     def add(self, seq: int, ts: float, article_id: str, record: Mapping[str, Any], words: np.ndarray,
-            vkeys: np.ndarray | None = None) -> None:
-        """Index a stored record (`vkeys`: its vocab keys as an array when the caller has them)."""
+            vkeys: np.ndarray | None = None, lead_keys: np.ndarray | None = None) -> None:
+        """Index a stored record (`vkeys`, `lead_keys`: its vocab and lead keys as arrays when the
+        caller has them)."""
         self.live[seq] = article_id
         heapq.heappush(self.expiry, (ts, seq))
         # the first article with a rare word keeps it: the wire story comes before rewrites
         if vkeys is None:
             vkeys = np.array(record["vkeys"], dtype=np.uint64)
         lead, vocab, sketch = self.lead, self.vocab, self.sketch
-        lead_keys = np.array(record["lead"], dtype=np.uint64)
+        if lead_keys is None:
+            lead_keys = np.array(record["lead"], dtype=np.uint64)
         taken_lead, taken_vocab = _index(lead.keys, lead.vals, vocab.keys, vocab.vals, self.alive.ring, lead_keys,
                                          vkeys, seq, sketch.rows, sketch.shift, words)
         if taken_lead < 0:  # seq's ring slot is taken: a larger ring first (`Alive.add`)
@@ -527,7 +529,7 @@ class DedupeIndex:
         part = self._part(norm.get("language") or "und")
         ts = parse_time(normed.get("published_at"))
         self._advance(part, ts)
-        words, counted, rare_keys, copy_seqs, story_seqs, any_hit = self._probe(part, fp)
+        words, counted, rare_keys, copy_seqs, story_seqs, any_hit, lead_query = self._probe(part, fp)
         decision, story_id = self._match(part, article_id, fp, len(words), counted, copy_seqs, story_seqs, any_hit)
         if ts < part.max_ts - self.opts.window_s:
             return decision  # older than the window: judged, but never a candidate
@@ -542,7 +544,7 @@ class DedupeIndex:
         self.store[ARTICLE + article_id] = record
         self._remember(article_id, record)
         self._ids.add(article_id)
-        part.add(seq, ts, article_id, record, words, vkeys)
+        part.add(seq, ts, article_id, record, words, vkeys, lead_query[: len(record["lead"])])
         return decision
 
     def _advance(self, part: _Partition, ts: float) -> None:
@@ -575,11 +577,11 @@ class DedupeIndex:
         return rare, keys  # sorted and distinct (words are): the set of words that count
 
     def _probe(self, part: _Partition, fp: Mapping[str, Any]
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], bool]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], bool, np.ndarray]:
         """Unpacking the words and names, `_rarity` and the candidate look-ups of `_match` in one
         compiled call: (words, counted words, vocab keys, copy candidates, story candidates (`_best`
-        order), whether any key hit). Packed text that is not canonical base64 is unpacked by
-        `unpack_words` (binascii), as before."""
+        order), whether any key hit, the lead then probe keys as an array). Packed text that is not
+        canonical base64 is unpacked by `unpack_words` (binascii), as before."""
         opts, sketch, lead, vocab = self.opts, part.sketch, part.lead, part.vocab
         lead_query = np.array([*fp["lead"], *fp.get("probe", ())], dtype=np.uint64)
         common = max(10, sketch.docs // 200)
@@ -598,7 +600,7 @@ class DedupeIndex:
                 sketch.rows, sketch.shift, words, unpack_words(packed_names), common, opts.vocab_query, lead.keys,
                 lead.vals, vocab.keys, vocab.vals, part.alive.ring, lead_query, opts.min_story_hits,
                 opts.max_candidates, opts.max_story_candidates)
-        return words, rare, keys, copy_seqs.tolist(), story_seqs.tolist(), any_hit
+        return words, rare, keys, copy_seqs.tolist(), story_seqs.tolist(), any_hit, lead_query
 
     def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], n_words: int,
                counted: np.ndarray, copy_seqs: list[int], story_seqs: list[int], any_hit: bool

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from synth import Synth  # noqa: E402
+from throughput_replay import RdictStore  # noqa: E402
 
 from connectors import article as contract  # noqa: E402
 from streams.dedupe import DedupeIndex  # noqa: E402
@@ -100,42 +101,6 @@ def corpora(data: Path) -> Iterator[tuple[str, list[str | bytes]]]:
     yield "synth-5k", [json.dumps(a) for a in Synth(seed=1).articles(5000)]
     yield "synth-3k-expiry", [json.dumps(a).encode() for a in Synth(seed=7).articles(3000, hours=216.0)]
     yield "edge", edge_cases()
-
-
-class RdictStore:
-    """rocksdict.Rdict as a MutableMapping (as in bench/throughput_replay.py)."""
-
-    def __init__(self, path: str) -> None:
-        from rocksdict import Rdict
-
-        self.db = Rdict(path)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.db[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.db[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.db[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.db
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.db.get(key, default)
-
-    def pop(self, key: str, default: Any = None) -> Any:
-        value = self.db.get(key, default)
-        if key in self.db:
-            del self.db[key]
-        return value
-
-    def items(self) -> Any:
-        return self.db.items()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.db.keys())
 
 
 def run(lines: list[str | bytes], mode: str) -> list[dict[str, Any]]:

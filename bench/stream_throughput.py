@@ -17,8 +17,10 @@ Without KAFKA_BOOTSTRAP_SERVERS a private local broker is started (and stopped) 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,11 +44,12 @@ from streams.topics import ensure_topics  # noqa: E402
 TOWNS = ("Ardmore", "Belcastle", "Corrin", "Dunvale", "Eastwick", "Fenmoor")
 
 
-def articles(n: int, seed: int = 3, violent_share: float = 0.1) -> list[dict[str, Any]]:
-    """Synthetic wire traffic; a share of the originals lead with an attack and a death toll."""
+def articles(n: int, seed: int = 3, violent_share: float = 0.1, hours: float = 72.0) -> list[dict[str, Any]]:
+    """Synthetic wire traffic over `hours` of event time (published_at); a share of the originals lead
+    with an attack and a death toll."""
     out = []
     synth = Synth(seed=seed)
-    for i, article in enumerate(synth.articles(n)):
+    for i, article in enumerate(synth.articles(n, hours=hours)):
         if i % int(1 / violent_share) == 0:
             lead = f"Rockets struck {TOWNS[i % len(TOWNS)]} on Monday, killing {3 + i % 40} people, officials said."
             article["content"] = lead + "\n\n" + article["content"]
@@ -58,6 +61,22 @@ def articles(n: int, seed: int = 3, violent_share: float = 0.1) -> list[dict[str
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
+def dir_mb(path: Path) -> float:
+    """Size of the files under `path` (the worker's RocksDB stores)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):  # RocksDB deletes files while compacting
+                total += os.stat(os.path.join(root, name)).st_size
+    return total / 2**20
 
 
 def rss_mb(pid: int) -> float:
@@ -83,7 +102,19 @@ def consumer(settings: Settings, topic: str) -> Any:
                          consumer_timeout_ms=200, **settings.kafka_options())
 
 
-def throughput(settings: Settings, n: int, workdir: Path) -> dict[str, Any]:
+def warm_numba(data: list[dict[str, Any]]) -> None:
+    """Compile and cache the numba kernels now (cache=True), so that a worker started after an edit of
+    streams/dedupe.py does not compile them on the clock (table growth kernels only run after a few
+    thousand articles, hence a pass over that many)."""
+    from streams.escalation import Rules
+    from streams.pipeline import Pipeline
+
+    pipeline = Pipeline(Rules.load())
+    for article in data[:4000]:
+        pipeline.process(article)
+
+
+def throughput(settings: Settings, n: int, workdir: Path, profile: str | None = None) -> dict[str, Any]:
     from kafka import KafkaProducer
 
     data = articles(n)
@@ -93,33 +124,58 @@ def throughput(settings: Settings, n: int, workdir: Path) -> dict[str, Any]:
     producer.flush()
     producer.close()
     print(f"loaded {n} articles into {settings.topics.articles}", file=sys.stderr)
+    warm_numba(data)
     worker = start_worker(settings, workdir / "worker.log")
     stories = consumer(settings, settings.topics.stories)
     seen: set[str] = set()
     first = last = None
     cpu_start = None
+    spy = None
+    per_second: dict[int, int] = {}  # stories by broker timestamp second, to see stalls
     deadline = time.monotonic() + 1800
+    progress = time.monotonic()
     try:
         while len(seen) < n and time.monotonic() < deadline:
             if worker.poll() is not None:
                 raise SystemExit(f"worker exited with {worker.returncode}; see {workdir / 'worker.log'}")
+            if time.monotonic() - progress > 120:
+                raise SystemExit(f"no new story for 120 s at {len(seen)}/{n} (records in a DLQ?)")
+            before = len(seen)
             for message in stories:
                 if first is None:
                     first, cpu_start = message.timestamp / 1000, cpu_seconds(worker.pid)
+                    split_start = cpu_split(worker.pid)
+                    if profile:  # sample the worker while it works through the backlog
+                        spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker.pid), "--rate", "200",
+                                                "--format", "raw", "--output", profile, "--nonblocking", "--gil"],
+                                               env={**os.environ, "PATH": f"{Path(sys.executable).parent}:"
+                                                    + os.environ.get("PATH", "")},
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 seen.add(json.loads(message.value)["id"])
                 last = message.timestamp / 1000
+                second = int(last - first)
+                per_second[second] = per_second.get(second, 0) + 1
+            if len(seen) > before:
+                progress = time.monotonic()
             print(f"\rstories: {len(seen)}/{n}", end="", file=sys.stderr)
         print(file=sys.stderr)
         cpu = cpu_seconds(worker.pid) - (cpu_start or 0.0)
+        user, system = (b - a for a, b in zip(split_start, cpu_split(worker.pid), strict=True))
         memory = rss_mb(worker.pid)
     finally:
         stories.close()
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
     elapsed = (last or 0) - (first or 0)
     return {"mode": "throughput", "articles": len(seen), "seconds": round(elapsed, 2),
             "articles_per_s": round(len(seen) / elapsed, 1) if elapsed else None,
-            "worker_cpu_s_per_1000": round(1000 * cpu / max(len(seen), 1), 3), "worker_rss_mb": round(memory)}
+            "worker_cpu_s_per_1000": round(1000 * cpu / max(len(seen), 1), 3),
+            "worker_user_sys_s_per_1000": [round(1000 * x / max(len(seen), 1), 3) for x in (user, system)],
+            "worker_rss_mb": round(memory),
+            "stories_per_second": [per_second.get(s, 0) for s in range(int(elapsed) + 1)]}
 
 
 def lag(settings: Settings, admin: Any, probe: Any) -> int:
@@ -134,17 +190,20 @@ def lag(settings: Settings, admin: Any, probe: Any) -> int:
 
 
 def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
-            sample_every: float | None = None) -> dict[str, Any]:
+            sample_every: float | None = None, event_speedup: float | None = None) -> dict[str, Any]:
     from kafka import KafkaProducer
 
     worker = start_worker(settings, workdir / "worker.log")
     producer = KafkaProducer(acks="all", linger_ms=0, **settings.kafka_options())
-    data = articles(int(rate * seconds) + 1, seed=11)
+    n = int(rate * seconds) + 1
+    # event time: 72 h over the run, or `event_speedup` times as fast as the wall clock (1000: the
+    # 72 h dedupe window fills in 4.3 minutes and articles leave it from then on)
+    data = articles(n, seed=11, hours=n / rate * event_speedup / 3600 if event_speedup else 72.0)
     stories, alerts = consumer(settings, settings.topics.stories), consumer(settings, settings.topics.alerts)
     sent: dict[str, float] = {}
     story_lat: list[float] = []
     alert_lat: list[float] = []
-    samples: list[tuple[float, float, int]] = []  # (seconds since start, worker RSS MB, lag)
+    samples: list[tuple[float, float, float, int]] = []  # (s since start, worker RSS MB, data dir MB, lag)
     admin = probe = None
     if sample_every:
         from kafka import KafkaAdminClient, KafkaConsumer
@@ -162,8 +221,10 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
         for i, article in enumerate(data):
             if sample_every and time.monotonic() >= next_sample:
                 samples.append((round(time.monotonic() - start), round(rss_mb(worker.pid), 1),
+                                round(dir_mb(Path(settings.data_dir)), 1),
                                 lag(settings, admin, probe)))
-                print(f"t={samples[-1][0]}s rss={samples[-1][1]}MB lag={samples[-1][2]}", file=sys.stderr)
+                print(f"t={samples[-1][0]}s rss={samples[-1][1]}MB data={samples[-1][2]}MB lag={samples[-1][3]}",
+                      file=sys.stderr)
                 next_sample += sample_every
             wait = start + i / rate - time.monotonic()
             if wait > 0:
@@ -192,9 +253,13 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
         "articles": len(story_lat), "alerts": len(alert_lat),
         "story_p50_ms": _pct(story_lat, 50), "story_p99_ms": _pct(story_lat, 99),
         "alert_p50_ms": _pct(alert_lat, 50), "alert_p99_ms": _pct(alert_lat, 99)}
+    if event_speedup:
+        result["event_speedup"] = event_speedup
+        result["event_hours"] = round(len(data) / rate * event_speedup / 3600, 1)
     if samples:
         result["rss_mb"] = {"first": samples[0][1], "max": max(x[1] for x in samples), "last": samples[-1][1]}
-        result["lag"] = {"max": max(x[2] for x in samples), "last": samples[-1][2]}
+        result["data_dir_mb"] = {"first": samples[0][2], "max": max(x[2] for x in samples), "last": samples[-1][2]}
+        result["lag"] = {"max": max(x[3] for x in samples), "last": samples[-1][3]}
         result["samples"] = samples
     return result
 
@@ -221,6 +286,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--event-speedup", type=float, help="latency/soak: published_at advances this many "
+                        "times faster than the wall clock (default: 72 h of event time over the run)")
+    parser.add_argument("--profile", metavar="FILE", help="throughput: sample the worker with py-spy (must be "
+                        "installed; not a project dependency) into FILE (collapsed stacks)")
+    parser.add_argument("--keep-log", metavar="FILE", help="copy the worker's log to FILE at the end")
     args = parser.parse_args()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ww-bench-")))
@@ -236,10 +306,13 @@ def main() -> None:
                             data_dir=str(workdir / "worker"))
         ensure_topics(settings)
         if args.mode == "throughput":
-            result = throughput(settings, args.n, workdir)
+            result = throughput(settings, args.n, workdir, args.profile)
         else:
             result = latency(settings, args.rate, args.seconds, workdir,
-                             sample_every=args.sample if args.mode == "soak" else None)
+                             sample_every=args.sample if args.mode == "soak" else None,
+                             event_speedup=args.event_speedup)
+        if args.keep_log and (workdir / "worker.log").exists():
+            shutil.copyfile(workdir / "worker.log", args.keep_log)
     print(json.dumps(result))
 
 

@@ -102,7 +102,27 @@ class Escalation:
     matches: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The dict `dataclasses.asdict` gives (fresh lists and match dicts), without its recursive copy:
+        match values are str, int and float (a nested container is copied the asdict way)."""
+        matches = []
+        for m in self.matches:
+            copied = dict(m)
+            for value in copied.values():
+                if isinstance(value, (list, dict, tuple, set)) or hasattr(value, "__dataclass_fields__"):
+                    copied = _asdict_value(m)
+                    break
+            matches.append(copied)
+        return {"severity": self.severity, "score": self.score, "categories": list(self.categories),
+                "casualties": self.casualties, "matches": matches}
+
+
+def _asdict_value(value: Any) -> Any:
+    return asdict(_Holder(value))["value"]
+
+
+@dataclass
+class _Holder:
+    value: Any
 
 
 # --------------------------------------------------------------------------------------------------
@@ -671,6 +691,38 @@ def _phrase_starts(scan: np.ndarray, child: np.ndarray, ends: np.ndarray, anchor
     return out[:count]
 
 
+# Bytes of ASCII text: 1 = may precede no run start ([\w'] in the lookbehind of Rules._name_words),
+# 2 = continues a run ([\w'\-]); 4 = starts a run ([A-Z]).
+_RUN_BYTES = np.zeros(256, dtype=np.uint8)
+for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_'":
+    _RUN_BYTES[_c] |= 3
+_RUN_BYTES[ord("-")] |= 2
+for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+    _RUN_BYTES[_c] |= 4
+
+
+@njit(cache=True, nogil=True)
+def _capital_runs(text: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    r"""The matches of Rules._name_words in ASCII text, as flat (start, end) pairs: a capital not after
+    a [\w'] byte, then every [\w'-] byte after it (finditer: a run resumes the search at its end)."""
+    n = len(text)
+    out = np.empty(n + 1 if n % 2 else n, dtype=np.int32)
+    count = 0
+    i = 0
+    while i < n:
+        if table[text[i]] & 4 and (i == 0 or not table[text[i - 1]] & 1):
+            j = i + 1
+            while j < n and table[text[j]] & 2:
+                j += 1
+            out[count] = i
+            out[count + 1] = j
+            count += 2
+            i = j
+        else:
+            i += 1
+    return out[:count]
+
+
 def _literal_words(source: str, number_words: Mapping[str, int]) -> list[frozenset[str] | None] | None:
     """Per word of a phrase (gaps left out): the literal starts of its alternatives, lowercase [a-z0-9]
     (None for a word without one: a number after the first word may be in any script's digits, an
@@ -727,6 +779,7 @@ class Rules:
         # comes first so the engine skips lowercase text in C; the lookbehind then checks the word start.
         # A word start after a hyphen inside such a word ("Anti-American") is a run of its own (_nested_runs).
         self._name_words = re.compile(_NAME_START + r"(?<![\w'’].)[\w'’\-]*")
+        self._runs_compiled = True  # _capital_runs finds them in ASCII text (False: it failed, regex only)
         # The words after a capitalised word that may start a name (matched at the end of that word).
         self._name_tail = re.compile(r"(?: [\w'’\-]+){0," + str(self._watch_index[2] - 1) + "}")
         self._fold_cache: dict[str, tuple[str, str]] = {}   # word -> name key; bounded in _watchlist
@@ -964,6 +1017,20 @@ class Rules:
                 out.append((start + i, word[i:]))
         return out
 
+    def _runs(self, text: str, no_start: set[str]) -> list[tuple[int, str]]:
+        """(start, word) of the matches of _name_words in `text` not in `no_start`: for ASCII text from a
+        compiled pass (_capital_runs), else (or if the kernel fails, logged once) from the regex."""
+        if self._runs_compiled and text.isascii():
+            try:
+                bounds = _capital_runs(np.frombuffer(text.encode("ascii"), dtype=np.uint8), _RUN_BYTES).tolist()
+            except Exception:  # the compiled kernel failed to load or run: the regex from now on
+                log.exception("capitalised-word pass failed; falling back to the regex")
+                self._runs_compiled = False
+            else:
+                return [(a, w) for a, b in zip(bounds[::2], bounds[1::2], strict=True)
+                        if (w := text[a:b]) not in no_start]
+        return [(m.start(), w) for m in self._name_words.finditer(text) if (w := m[0]) not in no_start]
+
     def _watchlist(self, fields: tuple[tuple[str, str, float], ...]) -> list[dict[str, Any]]:
         """Fuzzy actor/place names: n-grams starting at a capitalised word, folded, vs alias keys.
 
@@ -991,9 +1058,8 @@ class Rules:
             covered = 0
             # Most capitalised words cannot start a name: they are dropped by one set look-up each (words
             # with a hyphen are never in `no_start`: a run may start inside them, "Anti-Blair").
-            for run in [m for m in self._name_words.finditer(text) if m[0] not in no_start]:
-                head = run[0]
-                for start, word in self._nested_runs(run.start(), head) if "-" in head else ((run.start(), head),):
+            for run_start, head in self._runs(text, no_start):
+                for start, word in self._nested_runs(run_start, head) if "-" in head else ((run_start, head),):
                     if start < covered:
                         continue  # inside a name already found: "Hezbollah" in "Kataeb Hezbollah"
                     ok = may_start.get(word)

@@ -298,3 +298,43 @@ def test_a_failing_phrase_prefilter_falls_back_to_the_regex(monkeypatch: pytest.
         monkeypatch.setattr(scanner, "starts", broken)
     assert fresh.score(article(text, "Air strike hits convoy")).to_dict() == expected
     assert all(c.phrases._scanner is None for c in fresh._compiled.values() if c is fresh._compiled["en"])
+
+
+_ASCII_RUN_TEXT = st.text(alphabet="AaBbZz09_'- .,\n-HeUSBlair", max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_mixed_text(), _ASCII_RUN_TEXT))
+def test_compiled_capital_runs_are_the_regex_runs(rules: Rules, text: str) -> None:
+    expected = [(m.start(), m[0]) for m in rules._name_words.finditer(text)]
+    assert rules._runs(text, set()) == expected
+    skip = {w for _, w in expected[::2]}
+    assert rules._runs(text, skip) == [(s, w) for s, w in expected if w not in skip]
+
+
+def test_a_failing_capital_run_pass_falls_back_to_the_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streams.escalation as escalation
+
+    fresh = Rules.load()
+    text = "Fighters loyal to Kataib Hezbollah near Abu Kamal, US officials said."
+    expected = fresh.score(article(text, "Strike near Boukamal")).to_dict()
+
+    def broken(*_: object) -> None:
+        raise ModuleNotFoundError("stale kernel cache")
+
+    monkeypatch.setattr(escalation, "_capital_runs", broken)
+    fresh = Rules.load()
+    assert fresh.score(article(text, "Strike near Boukamal")).to_dict() == expected
+    assert fresh._runs_compiled is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(_mixed_text(), _mixed_text())
+def test_to_dict_is_asdict(rules: Rules, title: str, body: str) -> None:
+    from dataclasses import asdict
+
+    result = rules.score(article(body, title))
+    assert result.to_dict() == asdict(result)
+    nested = Escalation("low", 1.0, ["a"], None, [{"term": "x", "list": [1, {"k": [2]}]}])
+    assert nested.to_dict() == asdict(nested)
+    assert nested.to_dict()["matches"][0]["list"] is not nested.matches[0]["list"]

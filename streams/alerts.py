@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.article import parse_time, rfc3339
@@ -76,7 +76,7 @@ class StoryTracker:
             urgent = (RANK[story["severity"]] > RANK[last["severity"]]
                       or (story["casualties"] or 0) > (last["casualties"] or 0)
                       or _spread_step(len(story["sources"])) > _spread_step(last["sources"]))
-            elapsed = parse_time(story["clock"]) - parse_time(last["at"])
+            elapsed = _time(story["clock"]) - _time(last["at"])
             if not urgent and elapsed < self.policy.min_interval:
                 return None, story  # held back; goes out with the next update past the interval
         version = (last["version"] if last else 0) + 1
@@ -114,12 +114,13 @@ def _fold(story: dict[str, Any], article: Mapping[str, Any], rule_version: str) 
     story["articles"] = (story["articles"] + [article["id"]])[-MAX_ARTICLES:]
     if article.get("source") and article["source"] not in story["sources"]:
         story["sources"] = story["sources"] + [article["source"]]
-    story["updated_at"] = max(story["updated_at"], article["published_at"], key=parse_time)
+    published = article["published_at"]
+    story["updated_at"] = _later(story["updated_at"], published)
     # The storm bound runs on arrival time (the connector's fetch time, or the event time when the
     # input has none): copies often arrive with older publication times than the first one seen.
-    arrival = article.get("fetched_at") or article["published_at"]
-    story["clock"] = max(story.get("clock") or arrival, arrival, key=parse_time)
-    story["first_seen"] = min(story["first_seen"], article["published_at"], key=parse_time)
+    arrival = article.get("fetched_at") or published
+    story["clock"] = _later(story.get("clock") or arrival, arrival)
+    story["first_seen"] = _earlier(story["first_seen"], published)
     for category in esc.get("categories", []):
         if category not in story["categories"]:
             story["categories"] = story["categories"] + [category]
@@ -135,6 +136,28 @@ def _fold(story: dict[str, Any], article: Mapping[str, Any], rule_version: str) 
                      source=article.get("source", story["source"]))
     story["rule_version"] = rule_version
     return story
+
+
+_TIMES: dict[str, datetime] = {}  # timestamp text -> parse_time(text): a story's times recur per article
+
+
+def _time(text: str) -> datetime:
+    moment = _TIMES.get(text)
+    if moment is None:
+        if len(_TIMES) >= 20_000:
+            _TIMES.clear()
+        moment = _TIMES[text] = parse_time(text)
+    return moment
+
+
+def _later(a: str, b: str) -> str:
+    """max(a, b, key=parse_time): the first of equal times."""
+    return a if _time(b) <= _time(a) else b  # (both parsed: a bad timestamp raises, as it did)
+
+
+def _earlier(a: str, b: str) -> str:
+    """min(a, b, key=parse_time): the first of equal times."""
+    return a if _time(a) <= _time(b) else b
 
 
 SPREAD_STEPS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)

@@ -113,3 +113,17 @@ def test_article_list_is_bounded_newest_last() -> None:
 def test_policy_rejects_unknown_severity() -> None:
     with pytest.raises(ValueError, match="min_severity"):
         AlertPolicy(min_severity="severe")
+
+
+def test_cached_time_order_is_max_min_by_parse_time() -> None:
+    from connectors.article import parse_time
+    from streams.alerts import _earlier, _later
+
+    times = ["2024-05-01T10:00:00Z", "2024-05-01T12:00:00+02:00", "2024-05-01T10:00:00+00:00",
+             "2024-05-01T09:59:59Z", "2024-05-01T10:00:01z", "2024-05-01T10:00:00"]
+    for a in times:
+        for b in times:
+            assert _later(a, b) == max(a, b, key=parse_time)
+            assert _earlier(a, b) == min(a, b, key=parse_time)
+    with pytest.raises(ValueError):
+        _later("not a time", "not a time")

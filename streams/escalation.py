@@ -822,12 +822,7 @@ class Rules:
         threshold for every key: no name starts here, whatever the next words.
         """
         key, skeleton = cache[word]
-        a = len(key)
-        for k in index[skeleton[:2]][0]:
-            size = len(k)
-            if 200.0 * size >= (threshold - 1e-6) * (a + 2 * size - LCSseq.similarity(key, k)):
-                return True
-        return False
+        return _reachable(key, index[skeleton[:2]][0], threshold)
 
     def _best_name(self, words: list[str], index: dict[str, tuple[list[str], list[_Entity]]],
                    threshold: float, folds: list[tuple[str, str]],
@@ -850,10 +845,14 @@ class Rules:
             if len(joined) > longest:
                 break  # too long for every key of the bucket, and longer n-grams are longer still
             if len(joined) not in lengths:
+                if j + 1 < len(words) and not _reachable(joined, bucket[0], threshold):
+                    break
                 continue  # no key of a length that could reach the threshold
             hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold)
             if hit is not None and (best is None or hit[1] > best[0]):
                 best = (hit[1], j, bucket[1][hit[2]])
+            if j + 1 < len(words) and not _reachable(joined, bucket[0], threshold):
+                break  # no longer n-gram can reach the threshold (the bound of _may_reach, on `joined`)
         return best
 
     # ---- loading ---------------------------------------------------------------------------------
@@ -1097,6 +1096,16 @@ class Rules:
                         found.append(m)
                         covered = end
         return found
+
+
+def _reachable(key: str, keys: list[str], threshold: float) -> bool:
+    """Can key + R reach the threshold with one of `keys`, for some R (maybe empty)? See _may_reach."""
+    a = len(key)
+    for k in keys:
+        size = len(k)
+        if 200.0 * size >= (threshold - 1e-6) * (a + 2 * size - LCSseq.similarity(key, k)):
+            return True
+    return False
 
 
 def _watch_match(term: str, entity: _Entity, field_name: str, start: int, end: int) -> dict[str, Any]:

@@ -338,3 +338,41 @@ def test_to_dict_is_asdict(rules: Rules, title: str, body: str) -> None:
     nested = Escalation("low", 1.0, ["a"], None, [{"term": "x", "list": [1, {"k": [2]}]}])
     assert nested.to_dict() == asdict(nested)
     assert nested.to_dict()["matches"][0]["list"] is not nested.matches[0]["list"]
+
+
+def _best_name_reference(rules: Rules, words: list[str]) -> tuple | None:
+    """Every n-gram from words[0] compared with its whole bucket (until the bucket is known not to exist)."""
+    from rapidfuzz import fuzz, process
+
+    from streams.escalation import _name_key
+
+    index, _, _ = rules._watch_index
+    folds, threshold = rules._watch["folds"], rules._watch["threshold"]
+    joined = skeleton = ""
+    best = None
+    for j, w in enumerate(words):
+        key = _name_key(w, folds)
+        joined, skeleton = joined + key[0], skeleton + key[1]
+        if len(skeleton) < 2:
+            continue
+        bucket = index.get(skeleton[:2])
+        if bucket is None:
+            break
+        hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold)
+        if hit is not None and (best is None or hit[1] > best[0]):
+            best = (hit[1], j, bucket[1][hit[2]])
+    return best
+
+
+_NAME_WORDS = ["Abu", "Kamal", "Boukamal", "al-Bukamal", "Kataib", "Kata'ib", "Hezbollah", "Hizballah", "Hachd",
+               "al-Chaabi", "Hashd", "al-Shaabi", "Ugarc", "said", "the", "on", "Monday", "US", "Al", "Qaida",
+               "x", "Blair", "forces", "Popular", "Mobilization", "Mobilisation", "Units", "a", "Gaza", "Strip"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_NAME_WORDS), st.text("abcdeghiklmnoqrstuwz", min_size=1, max_size=8)),
+                min_size=1, max_size=7))
+def test_best_name_shortcuts_keep_the_best_match(rules: Rules, words: list[str]) -> None:
+    index, _, _ = rules._watch_index
+    got = rules._best_name(words, index, rules._watch["threshold"], rules._watch["folds"], {})
+    assert got == _best_name_reference(rules, words)

@@ -701,26 +701,101 @@ for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
     _RUN_BYTES[_c] |= 4
 
 
+_HASH_MASK = (1 << 48) - 1
+
+
 @njit(cache=True, nogil=True)
-def _capital_runs(text: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def _capital_runs(text: np.ndarray, table: np.ndarray, slots: np.ndarray, offsets: np.ndarray,
+                  pool: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     r"""The matches of Rules._name_words in ASCII text, as flat (start, end) pairs: a capital not after
-    a [\w'] byte, then every [\w'-] byte after it (finditer: a run resumes the search at its end)."""
+    a [\w'] byte, then every [\w'-] byte after it (finditer: a run resumes the search at its end).
+    Runs whose bytes are a word of the _WordTable (slots, offsets, pool) are left out (exact compare)."""
     n = len(text)
     out = np.empty(n + 1 if n % 2 else n, dtype=np.int32)
+    mask = len(slots) - 1
     count = 0
     i = 0
     while i < n:
         if table[text[i]] & 4 and (i == 0 or not table[text[i - 1]] & 1):
-            j = i + 1
+            h = 0
+            j = i
             while j < n and table[text[j]] & 2:
+                h = (h * 31 + text[j]) & _HASH_MASK
                 j += 1
-            out[count] = i
-            out[count + 1] = j
-            count += 2
+            known = False
+            slot = h & mask
+            while slots[slot] != 0:
+                entry = slots[slot] - 1
+                a = offsets[entry]
+                if offsets[entry + 1] - a == j - i:
+                    same = True
+                    for k in range(j - i):
+                        if pool[a + k] != text[i + k]:
+                            same = False
+                            break
+                    if same:
+                        known = True
+                        break
+                slot = (slot + 1) & mask
+            if not known:
+                out[count] = i
+                out[count + 1] = j
+                count += 2
             i = j
         else:
             i += 1
     return out[:count]
+
+
+@njit(cache=True, nogil=True)
+def _table_add(word: np.ndarray, slots: np.ndarray, offsets: np.ndarray, pool: np.ndarray,
+               meta: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Add `word` (bytes, not in the table yet) to the _WordTable; False when full."""
+    entries, used = meta[0], meta[1]
+    if entries + 1 >= len(offsets) - 1 or used + len(word) > len(pool) or 2 * (entries + 1) > len(slots):
+        return False
+    h = 0
+    for c in word:
+        h = (h * 31 + c) & _HASH_MASK
+    mask = len(slots) - 1
+    slot = h & mask
+    while slots[slot] != 0:
+        slot = (slot + 1) & mask
+    pool[used:used + len(word)] = word
+    offsets[entries + 1] = used + len(word)
+    slots[slot] = entries + 1
+    meta[0] = entries + 1
+    meta[1] = used + len(word)
+    return True
+
+
+class _WordTable:
+    """ASCII words known not to start a name, as arrays the compiled run pass looks words up in:
+    open addressing (`slots`: entry + 1, 0 = empty) over words stored back to back in `pool`
+    (entry e is pool[offsets[e]:offsets[e + 1]]). A subset of Rules._no_start: when full, words are
+    left to the set."""
+
+    def __init__(self, slots: int = 1 << 17, entries: int = 60_000, pool: int = 1 << 20) -> None:
+        self.slots = np.zeros(slots, dtype=np.int32)
+        self.offsets = np.zeros(entries + 1, dtype=np.int32)
+        self.pool = np.zeros(pool, dtype=np.uint8)
+        self.meta = np.zeros(2, dtype=np.int64)   # entries, pool bytes used
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.slots, self.offsets, self.pool
+
+    def add(self, word: str) -> None:
+        if word.isascii():
+            _table_add(np.frombuffer(word.encode("ascii"), dtype=np.uint8), self.slots, self.offsets,
+                       self.pool, self.meta)
+
+    def clear(self) -> None:
+        self.slots[:] = 0
+        self.meta[:] = 0
+
+
+_EMPTY_TABLE = _WordTable(slots=1, entries=1, pool=1)
 
 
 def _literal_words(source: str, number_words: Mapping[str, int]) -> list[frozenset[str] | None] | None:
@@ -786,6 +861,7 @@ class Rules:
         self._next_word = re.compile(r" [\w'’\-]+")
         self._may_start: dict[str, int] = {}                # capitalised word(s) -> can they start a name
         self._no_start: set[str] = set()                    # the words of _may_start that cannot (0)
+        self._known_words = _WordTable()                    # no_start's ASCII words, for _capital_runs
         self._run_cache: dict[str, Any] = {}                # run text -> _best_name result; bounded
         # per bucket: the joined-key lengths that can reach the threshold with one of its keys, and the
         # longest (fuzz.ratio <= 200 * min(len) / sum(len): longer n-grams only drift further away)
@@ -1016,12 +1092,14 @@ class Rules:
                 out.append((start + i, word[i:]))
         return out
 
-    def _runs(self, text: str, no_start: set[str]) -> list[tuple[int, str]]:
+    def _runs(self, text: str, no_start: set[str], known: _WordTable = _EMPTY_TABLE) -> list[tuple[int, str]]:
         """(start, word) of the matches of _name_words in `text` not in `no_start`: for ASCII text from a
-        compiled pass (_capital_runs), else (or if the kernel fails, logged once) from the regex."""
+        compiled pass (_capital_runs) that already leaves out the words of `known` (a subset of
+        `no_start`), else (or if the kernel fails, logged once) from the regex."""
         if self._runs_compiled and text.isascii():
             try:
-                bounds = _capital_runs(np.frombuffer(text.encode("ascii"), dtype=np.uint8), _RUN_BYTES).tolist()
+                bounds = _capital_runs(np.frombuffer(text.encode("ascii"), dtype=np.uint8), _RUN_BYTES,
+                                       *known.arrays).tolist()
             except Exception:  # the compiled kernel failed to load or run: the regex from now on
                 log.exception("capitalised-word pass failed; falling back to the regex")
                 self._runs_compiled = False
@@ -1047,9 +1125,11 @@ class Rules:
         if len(may_start) > 50_000:
             may_start.clear()
             self._no_start.clear()
+            self._known_words.clear()
         tail = self._name_tail
         next_word = self._next_word
         no_start = self._no_start
+        known = self._known_words
         run_cache = self._run_cache
         if len(run_cache) > 50_000:
             run_cache.clear()
@@ -1057,7 +1137,7 @@ class Rules:
             covered = 0
             # Most capitalised words cannot start a name: they are dropped by one set look-up each (words
             # with a hyphen are never in `no_start`: a run may start inside them, "Anti-Blair").
-            for run_start, head in self._runs(text, no_start):
+            for run_start, head in self._runs(text, no_start, known):
                 for start, word in self._nested_runs(run_start, head) if "-" in head else ((run_start, head),):
                     if start < covered:
                         continue  # inside a name already found: "Hezbollah" in "Kataeb Hezbollah"
@@ -1069,6 +1149,7 @@ class Rules:
                         may_start[word] = ok
                         if not ok and "-" not in word:
                             no_start.add(word)
+                            known.add(word)
                     if not ok:
                         continue
                     if ok == 2:  # "On", "Al": the bucket depends on the next word ("On Monday": none)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.escalation import DEFAULT_RULES, SEVERITIES, Escalation, Rules, fold
+from streams.escalation import DEFAULT_RULES, SEVERITIES, Escalation, Rules, _WordTable, fold
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_aa3391fe6c98fe85.txt"
 MEDIUM = SEVERITIES.index("medium")
@@ -236,6 +236,7 @@ def _fresh_rules(template: Rules) -> Rules:
     """`template` with empty watchlist caches (cheaper than loading the rules again)."""
     fresh = copy.copy(template)
     fresh._fold_cache, fresh._may_start, fresh._no_start, fresh._run_cache = {}, {}, set(), {}
+    fresh._known_words = _WordTable()
     return fresh
 
 
@@ -376,3 +377,16 @@ def test_best_name_shortcuts_keep_the_best_match(rules: Rules, words: list[str])
     index, _, _ = rules._watch_index
     got = rules._best_name(words, index, rules._watch["threshold"], rules._watch["folds"], {})
     assert got == _best_name_reference(rules, words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_mixed_text(), _ASCII_RUN_TEXT), st.integers(0, 3))
+def test_known_word_table_leaves_out_exactly_its_words(rules: Rules, text: str, every: int) -> None:
+    expected = [(m.start(), m[0]) for m in rules._name_words.finditer(text)]
+    table, skip = _WordTable(slots=8, entries=3, pool=16), set()  # tiny: collisions and a full table
+    for _, word in expected[::every + 1]:
+        skip.add(word)
+        table.add(word)
+    assert rules._runs(text, skip, table) == [(s, w) for s, w in expected if w not in skip]
+    table.clear()
+    assert rules._runs(text, set(), table) == expected

@@ -699,6 +699,19 @@ for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_'":
 _RUN_BYTES[ord("-")] |= 2
 for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
     _RUN_BYTES[_c] |= 4
+# Non-ASCII chars are scanned as one byte of their class (_run_byte): 0x80 capital word char, 0x81 a
+# capital of _NAME_START that is not a word char ("×"), 0x82 another word char ("é", "’"), 0x83 other.
+_RUN_BYTES[0x80], _RUN_BYTES[0x81], _RUN_BYTES[0x82], _RUN_BYTES[0x83] = 7, 4, 3, 0
+_RUN_CLASS: dict[str, int] = {}
+_RUN_WORD = re.compile(r"[\w'’\-]")
+
+
+def _run_byte(char: str) -> int:
+    code = _RUN_CLASS.get(char)
+    if code is None:
+        start, word = _NAME_FIRST.match(char) is not None, _RUN_WORD.match(char) is not None
+        code = _RUN_CLASS[char] = 0x80 if start and word else 0x81 if start else 0x82 if word else 0x83
+    return code
 
 
 _HASH_MASK = (1 << 48) - 1
@@ -711,14 +724,14 @@ def _capital_runs(text: np.ndarray, table: np.ndarray, slots: np.ndarray, offset
     a [\w'] byte, then every [\w'-] byte after it (finditer: a run resumes the search at its end).
     Runs whose bytes are a word of the _WordTable (slots, offsets, pool) are left out (exact compare)."""
     n = len(text)
-    out = np.empty(n + 1 if n % 2 else n, dtype=np.int32)
+    out = np.empty(2 * n, dtype=np.int32)  # a run per char at most ("××": a capital that ends its run)
     mask = len(slots) - 1
     count = 0
     i = 0
     while i < n:
         if table[text[i]] & 4 and (i == 0 or not table[text[i - 1]] & 1):
-            h = 0
-            j = i
+            h = np.int64(text[i])
+            j = i + 1
             while j < n and table[text[j]] & 2:
                 h = (h * 31 + text[j]) & _HASH_MASK
                 j += 1
@@ -754,8 +767,8 @@ def _table_add(word: np.ndarray, slots: np.ndarray, offsets: np.ndarray, pool: n
     entries, used = meta[0], meta[1]
     if entries + 1 >= len(offsets) - 1 or used + len(word) > len(pool) or 2 * (entries + 1) > len(slots):
         return False
-    h = 0
-    for c in word:
+    h = np.int64(word[0])
+    for c in word[1:]:
         h = (h * 31 + c) & _HASH_MASK
     mask = len(slots) - 1
     slot = h & mask
@@ -863,6 +876,7 @@ class Rules:
         self._no_start: set[str] = set()                    # the words of _may_start that cannot (0)
         self._known_words = _WordTable()                    # no_start's ASCII words, for _capital_runs
         self._run_cache: dict[str, Any] = {}                # run text -> _best_name result; bounded
+        self._step_cache: dict[str, Any] = {}               # bucket + n-gram key -> (fuzzy hit, reachable)
         # per bucket: the joined-key lengths that can reach the threshold with one of its keys, and the
         # longest (fuzz.ratio <= 200 * min(len) / sum(len): longer n-grams only drift further away)
         self._watch_lengths = _compatible_lengths(self._watch_index[0], float(watchlist["threshold"]))
@@ -906,6 +920,9 @@ class Rules:
         """Best watchlist entity for the n-grams starting at words[0]: (similarity, last word, entity)."""
         joined, skeleton = "", ""
         best: tuple[float, int, _Entity] | None = None
+        steps = self._step_cache
+        if len(steps) > 50_000:
+            steps.clear()
         for j, w in enumerate(words):
             key = cache.get(w)
             if key is None:
@@ -920,14 +937,18 @@ class Rules:
             lengths, longest = self._watch_lengths[skeleton[:2]]
             if len(joined) > longest:
                 break  # too long for every key of the bucket, and longer n-grams are longer still
-            if len(joined) not in lengths:
-                if j + 1 < len(words) and not _reachable(joined, bucket[0], threshold):
-                    break
-                continue  # no key of a length that could reach the threshold
-            hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold)
+            # (the fuzzy hit of this n-gram, can a longer one reach the threshold): a function of the
+            # bucket and `joined` alone, cached (the first words of a run recur: "Blair", "Blair said")
+            step_key = skeleton[:2] + joined
+            step = steps.get(step_key)
+            if step is None:
+                hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold) \
+                    if len(joined) in lengths else None  # no key of a length that could reach the threshold
+                step = steps[step_key] = (hit, _reachable(joined, bucket[0], threshold))
+            hit = step[0]
             if hit is not None and (best is None or hit[1] > best[0]):
                 best = (hit[1], j, bucket[1][hit[2]])
-            if j + 1 < len(words) and not _reachable(joined, bucket[0], threshold):
+            if not step[1]:
                 break  # no longer n-gram can reach the threshold (the bound of _may_reach, on `joined`)
         return best
 
@@ -1093,13 +1114,20 @@ class Rules:
         return out
 
     def _runs(self, text: str, no_start: set[str], known: _WordTable = _EMPTY_TABLE) -> list[tuple[int, str]]:
-        """(start, word) of the matches of _name_words in `text` not in `no_start`: for ASCII text from a
-        compiled pass (_capital_runs) that already leaves out the words of `known` (a subset of
-        `no_start`), else (or if the kernel fails, logged once) from the regex."""
-        if self._runs_compiled and text.isascii():
+        """(start, word) of the matches of _name_words in `text` not in `no_start`, from a compiled pass
+        (_capital_runs) that already leaves out the words of `known` (a subset of `no_start`; its words
+        are ASCII, a run with a non-ASCII char is never one of them), or from the regex if the kernel
+        fails (logged once)."""
+        if self._runs_compiled:
             try:
-                bounds = _capital_runs(np.frombuffer(text.encode("ascii"), dtype=np.uint8), _RUN_BYTES,
-                                       *known.arrays).tolist()
+                if text.isascii():
+                    scan = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+                else:  # one byte per char: each non-ASCII char as the byte of its class
+                    data = bytearray(text.encode("ascii", "replace"))
+                    for m in _NON_ASCII.finditer(text):
+                        data[m.start()] = _run_byte(m.group())
+                    scan = np.frombuffer(data, dtype=np.uint8)
+                bounds = _capital_runs(scan, _RUN_BYTES, *known.arrays).tolist()
             except Exception:  # the compiled kernel failed to load or run: the regex from now on
                 log.exception("capitalised-word pass failed; falling back to the regex")
                 self._runs_compiled = False

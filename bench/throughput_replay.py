@@ -19,6 +19,7 @@ of the alert tracker is an in-memory dict.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import shutil
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     totals = [0.0, 0.0, 0.0, 0.0]
     chunk = [0.0, 0.0, 0.0, 0.0]
     scored = chunk_scored = copies = alerts = validated = 0
+    digest = hashlib.sha256()  # of every decision + alert: a code change must not change it
     print(f"n={args.n} window={args.hours:g} h store={args.store} scored from article {min(score_from, args.n + 1):,}")
     print("| articles so far | decode+validate us/article | normalize us/article | dedupe us/article "
           "| escalation+alerts us/article | peak RSS MB |\n|---|---|---|---|---|---|")
@@ -139,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         copies += story_article["copy_of"] is not None
         if i >= score_from:
             t2 = clock()
-            _, alert = score_stage(story_article, rules, tracker)
+            decision, alert = score_stage(story_article, rules, tracker)
             chunk[2] += clock() - t2
+            digest.update(json.dumps([decision, alert], sort_keys=True, default=str).encode())  # not timed
             chunk_scored += 1
             alerts += alert is not None
         if i % tenth == 0 or i == args.n:
@@ -165,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
               f"articles/s of CPU ({valid_us:.0f} + {norm_us:.0f} + {dedupe_us:.0f} + {esc_us:.0f} us/article; "
               f"shares {valid_us / whole:.0%} / {norm_us / whole:.0%} / {dedupe_us / whole:.0%} / {esc_us / whole:.0%};"
               f" escalation measured on {scored:,} articles); alerts {alerts:,}")
+        print(f"decisions+alerts sha256 {digest.hexdigest()}")
     else:
         print(f"decode+validate (connectors.article.decode, part of normalize_stage): {valid_us:.0f} us/article "
               f"(on {validated:,} articles)")

@@ -8,7 +8,7 @@ input yields the same alerts, and an article already folded into a story changes
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,9 @@ RANK = {name: i for i, name in enumerate(SEVERITIES)}
 MAX_ARTICLES = 20      # ids listed in an alert, newest last
 MAX_SEEN = 2000        # article ids remembered per story to drop replays
 MAX_MATCHES = 25
+# A story with no article for this long (event time) is forgotten. Twice the dedupe window: no new
+# article can join it any more, because dedupe has expired every article it could be matched with.
+STORY_RETENTION = timedelta(hours=144)
 
 
 def alert_id(story_id: str) -> str:
@@ -37,10 +40,45 @@ class AlertPolicy:
 
 
 class StoryTracker:
+    """Story state and alert decisions. The state is bounded by event time: `sweep()` (or, in the
+    worker, `sweep_due` + `expired` per partition) forgets stories whose newest article is older than
+    the newest event time seen minus `retention`; it looks at most once per quarter of `retention`
+    of event time, so its scan over the state costs nothing per article."""
+
     def __init__(self, state: MutableMapping[str, Any] | None = None,
-                 policy: AlertPolicy | None = None) -> None:
+                 policy: AlertPolicy | None = None, retention: timedelta = STORY_RETENTION) -> None:
         self.state: MutableMapping[str, Any] = {} if state is None else state
         self.policy = policy or AlertPolicy()
+        self.retention = retention
+        self.watermark: datetime | None = None          # newest event time planned (not persisted)
+        self._swept: dict[Any, datetime] = {}           # per part: the watermark at its last sweep
+
+    def sweep_due(self, part: Any = None) -> bool:
+        """Whether `part` (a partition, or None for all the state) should be swept now. A part seen
+        for the first time starts its clock: a restarted worker first relearns the event time."""
+        if self.watermark is None:
+            return False
+        last = self._swept.setdefault(part, self.watermark)
+        return self.watermark - last >= self.retention / 4
+
+    def expired(self, part: Any = None, belongs: Callable[[str], bool] | None = None) -> list[str]:
+        """Ids of the stories (of `part`: those `belongs` accepts) whose newest article is older than
+        the watermark minus the retention; marks `part` swept."""
+        if self.watermark is None:
+            return []
+        cutoff = self.watermark - self.retention
+        self._swept[part] = self.watermark
+        return [story_id for story_id, story in self.state.items()
+                if (belongs is None or belongs(story_id)) and _time(story["updated_at"]) < cutoff]
+
+    def sweep(self) -> list[str]:
+        """Forget expired stories (all the state is one part: replay, a dict or one table view)."""
+        if not self.sweep_due():
+            return []
+        gone = self.expired()
+        for story_id in gone:
+            del self.state[story_id]
+        return gone
 
     def update(self, story_article: Mapping[str, Any], rule_version: str) -> dict[str, Any] | None:
         """Fold one scored article into its story and store it; return the alert to publish, if any."""
@@ -57,6 +95,9 @@ class StoryTracker:
         a crash in between replays the article and re-sends the same (alert_id, version), never loses it.
         None as state means the article was already folded in (a replayed record): nothing to do.
         """
+        published = _time(story_article["published_at"])
+        if self.watermark is None or published > self.watermark:
+            self.watermark = published
         story = self.state.get(story_article["story_id"])
         if story is not None and story_article["id"] in story["seen"]:
             return None, None
@@ -189,4 +230,4 @@ def _alert(story: Mapping[str, Any], version: int, reason: str) -> dict[str, Any
             "articles": list(story["articles"])}
 
 
-__all__ = ["AlertPolicy", "StoryTracker", "alert_id", "rfc3339"]
+__all__ = ["STORY_RETENTION", "AlertPolicy", "StoryTracker", "alert_id", "rfc3339"]

@@ -250,6 +250,21 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
             await send(stories_name, story_article["story_id"].encode(), _dumps(story_article))
             metrics.record("dedupe", time.perf_counter() - started)
 
+    def forget_expired_stories(partition: int) -> None:
+        """Delete the stories of this event's partition that are past the retention. Only while an
+        event of that partition is being processed: Faust writes a deletion's tombstone to the
+        changelog partition of the current event, so it must be the story's own partition."""
+        def mine(story_id: str) -> bool:
+            # the partition the dedupe agent's producer sent it to (same partitioner, consumer metadata)
+            return app.consumer.key_partition(stories_name, story_id.encode()) == partition
+
+        gone = tracker.expired(partition, mine)
+        for story_id in gone:
+            del stories_state[story_id]
+        if gone:
+            log.info("partition %d: %d stories silent for over %s forgotten", partition, len(gone),
+                     tracker.retention)
+
     @app.agent(stories)
     async def score(stream: Any) -> None:
         async for event in stream.events():
@@ -275,6 +290,9 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
                     _observe_alert(metrics, alert, story_article)
             if story is not None:
                 stories_state[story["story_id"]] = story
+            partition = event.message.partition
+            if tracker.sweep_due(partition):
+                forget_expired_stories(partition)
             metrics.record("score", time.perf_counter() - started)
 
     return app

@@ -46,6 +46,7 @@ def score_stage(story_article: Mapping[str, Any], rules: Rules,
     decision, alert, story = score_plan(story_article, rules, tracker)
     if story is not None:
         tracker.state[story["story_id"]] = story
+    tracker.sweep()          # stories silent for longer than the retention (event time) are forgotten
     return decision, alert
 
 

@@ -262,8 +262,8 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
         for story_id in gone:
             del stories_state[story_id]
         if gone:
-            log.info("partition %d: %d stories silent for over %s forgotten", partition, len(gone),
-                     tracker.retention)
+            log.info("partition %d: %d stories silent for over %g h (event time) forgotten", partition,
+                     len(gone), tracker.retention.total_seconds() / 3600)
 
     @app.agent(stories)
     async def score(stream: Any) -> None:

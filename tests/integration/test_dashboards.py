@@ -38,12 +38,18 @@ def panel_queries() -> list[tuple[str, str, str]]:
     return found
 
 
+class NotReady(Exception):
+    """Prometheus answered 503: it is starting."""
+
+
 class Prometheus:
     def __init__(self, url: str) -> None:
         self.client = httpx.Client(base_url=url, timeout=5)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         response = self.client.get("/api/v1/query", params={"query": expr})
+        if response.status_code == 503:   # still starting (TSDB not ready): a plain-text answer
+            raise NotReady(response.text[:200])
         body = response.json()
         assert body.get("status") == "success", f"{expr}: {body}"
         return body["data"]["result"]
@@ -58,7 +64,7 @@ class Prometheus:
             try:
                 if condition():
                     return
-            except httpx.TransportError:
+            except (httpx.TransportError, NotReady):
                 pass
             time.sleep(0.5)  # polling interval of a condition with a deadline, not synchronisation
         raise AssertionError(f"Prometheus: {what} not within {timeout}s")

@@ -1,8 +1,9 @@
 """Throughput and latency through Kafka + Faust: one real worker, one real broker.
 
     throughput: pre-load N synthetic articles into news.articles, start one worker, and time how fast
-                it turns them into news.stories records (from its first by-lang record to the last story), with
-                its CPU time over the same span.
+                it processes them through all three agents (from its first by-lang record until its score
+                agent has processed every story, read from its metrics endpoint), with its CPU time over
+                the same span. `stories_per_s` is the older measure: first by-lang record to last story.
     latency:    with a running worker, produce articles at a fixed rate and measure, per article,
                 produce time -> its news.stories record, and -> its alert on news.alerts.
     soak:       latency at a fixed rate for a long time, sampling the worker's resident memory and
@@ -87,8 +88,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, log: Path, metrics_port: int = 0) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "",
+           "WIREWATCH_METRICS_PORT": str(metrics_port),
            "WIREWATCH_APP_ID": settings.app_id, "WIREWATCH_DATA_DIR": settings.data_dir,
            "WIREWATCH_PARTITIONS": str(settings.partitions), "PYTHONPATH": str(REPO)}
     env.update({f"WIREWATCH_TOPIC_{k.upper()}": v for k, v in settings.topics.__dict__.items()})
@@ -126,7 +128,8 @@ def throughput(settings: Settings, n: int, workdir: Path, profile: str | None = 
     producer.close()
     print(f"loaded {n} articles into {settings.topics.articles}", file=sys.stderr)
     warm_numba(data)
-    worker = start_worker(settings, workdir / "worker.log")
+    metrics_port = free_port()
+    worker = start_worker(settings, workdir / "worker.log", metrics_port)
     stories = consumer(settings, settings.topics.stories)
     seen: set[str] = set()
     first = last = None
@@ -169,6 +172,20 @@ def throughput(settings: Settings, n: int, workdir: Path, profile: str | None = 
                 progress = time.monotonic()
             print(f"\rstories: {len(seen)}/{n}", end="", file=sys.stderr)
         print(file=sys.stderr)
+        stories_done = last
+        # The end: the score agent has processed every story (its counter on the worker's metrics
+        # endpoint), not the last story record, which the dedupe agent writes before scoring starts on it.
+        count, progress = 0.0, time.monotonic()
+        while count < len(seen):
+            if worker.poll() is not None:
+                raise SystemExit(f"worker exited with {worker.returncode}; see {workdir / 'worker.log'}")
+            if time.monotonic() - progress > 60:
+                raise SystemExit(f"score agent stuck at {count:.0f}/{len(seen)} for 60 s (records in a DLQ?)")
+            time.sleep(0.02)
+            now = scored(metrics_port)
+            if now > count:
+                count, progress = now, time.monotonic()
+        last = time.time()
         cpu = cpu_seconds(worker.pid) - cpu_start
         user, system = (b - a for a, b in zip(split_start, cpu_split(worker.pid), strict=True))
         memory = rss_mb(worker.pid)
@@ -180,12 +197,26 @@ def throughput(settings: Settings, n: int, workdir: Path, profile: str | None = 
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
     elapsed = (last or 0) - (first or 0)
+    stories_span = (stories_done or 0) - (first or 0)
     return {"mode": "throughput", "articles": len(seen), "seconds": round(elapsed, 2),
             "articles_per_s": round(len(seen) / elapsed, 1) if elapsed else None,
+            "stories_per_s": round(len(seen) / stories_span, 1) if stories_span else None,
             "worker_cpu_s_per_1000": round(1000 * cpu / max(len(seen), 1), 3),
             "worker_user_sys_s_per_1000": [round(1000 * x / max(len(seen), 1), 3) for x in (user, system)],
             "worker_rss_mb": round(memory),
             "stories_per_second": [per_second.get(s, 0) for s in range(int(elapsed) + 1)]}
+
+
+def scored(port: int) -> float:
+    """Articles the worker's score agent has processed (wirewatch_articles_processed_total{stage="score"})."""
+    from urllib.request import urlopen
+
+    with contextlib.suppress(OSError):
+        with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith('wirewatch_articles_processed_total{stage="score"}'):
+                    return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def lag(settings: Settings, admin: Any, probe: Any) -> int:

@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from synth import Synth  # noqa: E402
-from throughput_replay import RdictStore  # noqa: E402
 
 from connectors import article as contract  # noqa: E402
 from streams.dedupe import DedupeIndex  # noqa: E402
+from streams.diskstore import DiskStore  # noqa: E402
 from streams.normalize import normalize  # noqa: E402
 from streams.pipeline import dedupe_stage  # noqa: E402
 
@@ -105,7 +105,7 @@ def corpora(data: Path) -> Iterator[tuple[str, list[str | bytes]]]:
 
 def run(lines: list[str | bytes], mode: str) -> list[dict[str, Any]]:
     tmp = tempfile.mkdtemp(prefix="wirewatch-equiv-") if mode == "rocksdict" else None
-    store: Any = RdictStore(tmp) if tmp else {}
+    store: Any = DiskStore(tmp) if tmp else {}
     index = DedupeIndex(store)
     out = []
     for i, line in enumerate(lines):

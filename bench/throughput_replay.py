@@ -12,7 +12,8 @@ only (the window is then full: bounded runs at 1M). Prints CPU time per article 
 so other processes on a shared machine inflate it less than wall time) per stage for each tenth of the
 run (it must stay flat as the window fills), the totals, and the peak resident memory of the process.
 Article generation is not timed. With --store rocksdict the dedupe state lives in a RocksDB
-(rocksdict.Rdict) in a temporary folder, as in the worker; with dict it is in memory. The story state
+(streams.diskstore.DiskStore) in a temporary folder, as in `wirewatch replay` and the worker; with
+dict it is in memory. The story state
 of the alert tracker is an in-memory dict.
 """
 
@@ -26,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -39,41 +40,9 @@ from synth import Synth  # noqa: E402
 from connectors import article as contract  # noqa: E402
 from streams.alerts import AlertPolicy, StoryTracker  # noqa: E402
 from streams.dedupe import DedupeIndex  # noqa: E402
+from streams.diskstore import DiskStore  # noqa: E402
 from streams.normalize import normalize  # noqa: E402
 from streams.pipeline import dedupe_stage, score_stage  # noqa: E402
-
-
-class RdictStore(MutableMapping[str, Any]):
-    """A MutableMapping over rocksdict.Rdict (what a Faust RocksDB table gives the worker)."""
-
-    def __init__(self, path: str) -> None:
-        from rocksdict import Rdict
-
-        self.db = Rdict(path)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.db[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.db[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.db[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.db.get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.db.keys())
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self.db)
-
-    def items(self) -> Any:
-        return self.db.items()
-
-    def close(self) -> None:
-        self.db.close()
 
 
 def rss_mb() -> float:
@@ -93,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(same normalize and dedupe code; keeps a 1M run bounded)")
     args = parser.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="wirewatch-bench-") if args.store == "rocksdict" else None
-    store: MutableMapping[str, Any] = RdictStore(tmp) if tmp else {}
+    store: MutableMapping[str, Any] = DiskStore(tmp) if tmp else {}
     index = DedupeIndex(store, window_s=args.hours * 3600.0)
     score_from = args.n + 1
     rules = tracker = None

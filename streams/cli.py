@@ -15,12 +15,25 @@ log = logging.getLogger("wirewatch")
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    import tempfile
 
     from streams.escalation import Rules
+
+    rules = Rules.load(args.rules) if args.rules else Rules.load()
+    # the dedupe window on disk, as in the worker's RocksDB table (a million articles hold ~3 GB of
+    # records); scratch state of this run, in $TMPDIR
+    with tempfile.TemporaryDirectory(prefix="wirewatch-replay-") as scratch:
+        return _replay_with(args, rules, Path(scratch))
+
+
+def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
+    from tqdm import tqdm
+
+    from streams.diskstore import DiskStore
     from streams.pipeline import Pipeline
 
-    pipeline = Pipeline(Rules.load(args.rules) if args.rules else Rules.load())
+    store = DiskStore(scratch / "dedupe")
+    pipeline = Pipeline(rules, dedupe_store=store)
     source = Path(args.articles)
     errors = decisions = alerts = 0
     alerts_out = open(args.alerts, "w", encoding="utf-8") if args.alerts else None  # noqa: SIM115
@@ -40,6 +53,7 @@ def _replay(args: argparse.Namespace) -> int:
                     alerts_out.write(_dumps(alert) + "\n")
                     alerts += 1
     finally:
+        store.close()
         if alerts_out is not None:
             alerts_out.close()
     print(f"replay: {decisions} decisions, {alerts} alerts, {errors} invalid lines", file=sys.stderr)

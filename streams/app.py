@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Iterator, MutableMapping
@@ -23,6 +22,7 @@ from connectors.article import parse_time
 from connectors.settings import Settings
 from streams.alerts import AlertPolicy, StoryTracker
 from streams.dedupe import DedupeIndex
+from streams.diskstore import dumps as _dumps
 from streams.escalation import DEFAULT_RULES, RuleReloader, Rules, RulesHolder
 from streams.metrics import StreamMetrics, setup_faust_sensors
 from streams.pipeline import dedupe_stage, normalize_stage, score_plan
@@ -74,13 +74,6 @@ class JsonView(MutableMapping[str, Any]):
 PartitionView = JsonView  # (the name of older versions)
 
 
-def _dumps(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value)  # compact, UTF-8, like json.dumps(ensure_ascii=False, separators=(",", ":"))
-    except TypeError:  # what orjson refuses (non-string keys, integers beyond 64 bits): the stdlib decides
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 _loads = orjson.loads
 
 
@@ -123,6 +116,35 @@ def _tune_consumer() -> None:
     thread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
 
 
+def _tune_rocksdb() -> None:
+    """Table stores write without RocksDB's write-ahead log.
+
+    A table's store is a cache of its changelog topic, which is the durable copy: after a crash Faust
+    reads the store's persisted changelog offset and replays the changelog from there. Without the
+    log a crash loses the memtables' latest writes, and with them the latest persisted-offset
+    records, which are written to the same database after the values they cover: what survives is
+    a prefix of the writes whose offset record says where the replay starts, so the store recovers
+    to the same state as before. The log cost ~10 µs of CPU per write (a write(2) each), and every
+    article writes four times (dedupe record, story state, each with its offset record)."""
+    import rocksdict
+    from faust.stores.rocksdb import RocksDBOptions
+
+    if getattr(RocksDBOptions.open, "_wirewatch", False):
+        return
+    open_db = RocksDBOptions.open
+
+    def open_without_wal(self: Any, path: Any, *, read_only: bool = False) -> Any:
+        db = open_db(self, path, read_only=read_only)
+        if isinstance(db, rocksdict.Rdict) and not read_only:
+            options = rocksdict.WriteOptions()
+            options.disable_wal = True
+            db.set_write_options(options)
+        return db
+
+    open_without_wal._wirewatch = True  # type: ignore[attr-defined]
+    RocksDBOptions.open = open_without_wal  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
                metrics: StreamMetrics | None = None) -> faust.App:
     if rules is None:  # a broken rule file fails here, at start, with file, line and reason
@@ -130,6 +152,7 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
     metrics = metrics or StreamMetrics()
     topics = settings.topics
     _tune_consumer()
+    _tune_rocksdb()
     app = faust.App(
         settings.app_id, broker=[f"kafka://{s}" for s in (settings.bootstrap_servers or "").split(",")],
         store="rocksdb://",
@@ -274,12 +297,11 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
             started = time.perf_counter()
             try:
                 story_article = _loads(event.value)
-                new_story = story_article["story_id"] not in stories_state
                 _, alert, story = score_plan(story_article, rules, tracker)
             except Exception as exc:
                 await to_dlq(event, exc)
                 continue
-            if new_story and story is not None:
+            if story is not None and len(story["seen"]) == 1:  # (a story's first article; not a re-read)
                 metrics.stories.labels(story_article["norm"]["language"]).inc()
             if alert is not None:
                 if "versions" not in published:

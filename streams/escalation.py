@@ -811,6 +811,340 @@ class _WordTable:
 _EMPTY_TABLE = _WordTable(slots=1, entries=1, pool=1)
 
 
+# ---- the watchlist screen: the name tests of Rules._watchlist for plain ASCII words, compiled -----------
+# Most capitalised words never start a name, and most that may start one ("Blair" in a bucket) are
+# followed by words that take every n-gram out of reach. Deciding that in Python costs a name key, a
+# bucket test and LCS bounds per new word (~4 µs) and a _best_name call per candidate run (~5 µs); the
+# compiled screen below decides both inside the capitalised-word pass and hands Python only the runs
+# it cannot rule out. Name keys are fixed replacements (lowercase, Arabic article, [a-z0-9] only, the
+# rules' folds in order, repeats, vowels), so they are computed on bytes exactly as _name_key does.
+
+
+@njit(cache=True, nogil=True)
+def _table_find(text: np.ndarray, i: int, j: int, slots: np.ndarray, offsets: np.ndarray,
+                pool: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Entry of the _WordTable holding text[i:j] (same hash as _table_add), -1 if none."""
+    h = np.int64(text[i])
+    for k in range(i + 1, j):
+        h = (h * 31 + text[k]) & _HASH_MASK
+    mask = len(slots) - 1
+    slot = h & mask
+    while slots[slot] != 0:
+        entry = slots[slot] - 1
+        a = offsets[entry]
+        if offsets[entry + 1] - a == j - i:
+            same = True
+            for k in range(j - i):
+                if pool[a + k] != text[i + k]:
+                    same = False
+                    break
+            if same:
+                return entry
+        slot = (slot + 1) & mask
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _is_word_byte(c: int) -> bool:  # pragma: no cover - compiled
+    return 97 <= c <= 122 or 48 <= c <= 57 or c == 95   # \w on lowercase ASCII
+
+
+@njit(cache=True, nogil=True)
+def _word_key(text: np.ndarray, i: int, j: int, fold_at: np.ndarray, fold_pool: np.ndarray,
+              key: np.ndarray) -> int:  # pragma: no cover - compiled
+    """_name_key(text[i:j])[0] for ASCII bytes, written to key[:length] (len(key) >= j - i); returns
+    the length. Folds are replaced in place: none makes a key longer (_WatchScreen checks)."""
+    n = j - i
+    marks = False
+    for k in range(n):
+        c = text[i + k]
+        if 65 <= c <= 90:
+            c += 32
+        key[k] = c
+        if c == 45 or c == 39:
+            marks = True
+    start = 0
+    if marks:  # _ARTICLE: ^(?:a[lnrstdz]|el|ash)[-'](?=\w)
+        if n >= 4 and key[2] in (45, 39) and _is_word_byte(key[3]) and (
+                key[0] == 97 and key[1] in (108, 110, 114, 115, 116, 100, 122) or key[0] == 101 and key[1] == 108):
+            start = 3   # al-, an-, ..., el-
+        elif n >= 5 and key[0] == 97 and key[1] == 115 and key[2] == 104 and key[3] in (45, 39) \
+                and _is_word_byte(key[4]):
+            start = 4
+    m = 0
+    present = 0   # bit (c - 97) for each letter c of the key: folds whose first letter is absent are skipped
+    for k in range(start, n):
+        c = key[k]
+        if 97 <= c <= 122 or 48 <= c <= 57:
+            key[m] = c
+            m += 1
+            if c >= 97:
+                present |= 1 << (c - 97)
+    for f in range(0, len(fold_at) - 2, 2):  # str.replace(src, dst), left to right, in place (dst <= src)
+        src, end = fold_at[f], fold_at[f + 1]
+        size, dst_size = end - src, fold_at[f + 2] - end
+        first = fold_pool[src]
+        if not present & (1 << (first - 97)):
+            continue
+        for k in range(dst_size):
+            present |= 1 << (fold_pool[end + k] - 97)
+        r = w = 0
+        while r < m:
+            hit = key[r] == first and r + size <= m
+            if hit:
+                for k in range(size):
+                    if key[r + k] != fold_pool[src + k]:
+                        hit = False
+                        break
+            if hit:
+                for k in range(dst_size):
+                    key[w + k] = fold_pool[end + k]
+                w += dst_size
+                r += size
+            else:
+                key[w] = key[r]
+                w += 1
+                r += 1
+        m = w
+    if m > 1:  # _REPEATS: each run of one char -> the char
+        w = 1
+        for k in range(1, m):
+            if key[k] != key[w - 1]:
+                key[w] = key[k]
+                w += 1
+        m = w
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _skeleton_head(key: np.ndarray, m: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """(length of the skeleton of key[:m], bucket code of its first two chars or -1): the skeleton is
+    the key without vowels (aeiouy), or the key itself when that leaves nothing."""
+    consonants = 0
+    code = 0
+    for k in range(m):
+        c = key[k]
+        if c not in (97, 101, 105, 111, 117, 121):
+            if consonants < 2:
+                code = code * 36 + (c - 48 if c <= 57 else c - 87)
+            consonants += 1
+    if consonants == 0:
+        consonants = m
+        code = 0
+        for k in range(min(m, 2)):
+            c = key[k]
+            code = code * 36 + (c - 48 if c <= 57 else c - 87)
+    return consonants, code if consonants >= 2 else -1
+
+
+@njit(cache=True, nogil=True)
+def _lcs_extend(state: np.ndarray, key: np.ndarray, m: int, lo: int, hi: int,
+                masks: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Append key[:m] to the n-gram whose LCS with each bucket key t in lo..hi is tracked bit-parallel in
+    state[t - lo] (Allison-Dix / Hyyro: masks[t * 36 + char] has bit s set where key t has that char
+    at s; a zero bit of the state is a char of key t in the LCS)."""
+    for t in range(lo, hi):
+        v = state[t - lo]
+        for q in range(m):
+            c = key[q]
+            u = v & masks[t * 36 + (c - 48 if c <= 57 else c - 87)]
+            v = (v + u) | (v - u)
+        state[t - lo] = v
+
+
+@njit(cache=True, nogil=True)
+def _lcs_of(v: np.uint64, size: int) -> int:  # pragma: no cover - compiled
+    """LCS length held in a state of _lcs_extend for a key of `size` (< 64) chars: its zero bits."""
+    x = ~v & ((np.uint64(1) << np.uint64(size)) - np.uint64(1))
+    count = 0
+    while x:
+        x &= x - np.uint64(1)
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _verdict(text: np.ndarray, i: int, j: int, fold_at: np.ndarray, fold_pool: np.ndarray,
+             bucket_of: np.ndarray, bucket_at: np.ndarray, key_at: np.ndarray, masks: np.ndarray,
+             threshold: float, key: np.ndarray, state: np.ndarray) -> int:  # pragma: no cover - compiled
+    """What _watchlist decides for the plain word text[i:j] (not an exact alias): 2 a skeleton of one
+    char (the next word decides, in Python), 0 no bucket or no n-gram can reach the threshold (the
+    bound of Rules._may_reach), 1 it may start a name. `key`, `state`: scratch (see _screen_runs)."""
+    m = _word_key(text, i, j, fold_at, fold_pool, key)
+    size, code = _skeleton_head(key, m)
+    if size < 2:
+        return 2
+    bucket = bucket_of[code]
+    if bucket < 0:
+        return 0
+    lo, hi = bucket_at[bucket], bucket_at[bucket + 1]
+    state[:hi - lo] = ~np.uint64(0)
+    _lcs_extend(state, key, m, lo, hi, masks)
+    for t in range(lo, hi):
+        k_size = key_at[t + 1] - key_at[t]
+        if 200.0 * k_size >= (threshold - 1e-6) * (m + 2 * k_size - _lcs_of(state[t - lo], k_size)):
+            return 1
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _may_name(text: np.ndarray, i: int, j: int, classes: np.ndarray, fold_at: np.ndarray,
+              fold_pool: np.ndarray, bucket_of: np.ndarray, bucket_at: np.ndarray, key_at: np.ndarray,
+              masks: np.ndarray, longest: np.ndarray, threshold: float, max_tail: int, key: np.ndarray,
+              state: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Can _best_name find a hit for the run text[i:j] (verdict 1) and the words after it? False only
+    when its loop provably ends without one; True when it may (or a word is not plain ASCII)."""
+    n = len(text)
+    m = _word_key(text, i, j, fold_at, fold_pool, key)
+    size, code = _skeleton_head(key, m)
+    bucket = bucket_of[code]
+    lo, hi = bucket_at[bucket], bucket_at[bucket + 1]
+    state[:hi - lo] = ~np.uint64(0)
+    joined = 0
+    at = j
+    for word in range(max_tail + 1):
+        if word:  # the next word of the _name_tail: one space, then [\w'’-]+
+            if at + 1 >= n or text[at] != 32 or not classes[text[at + 1]] & 2:
+                return False
+            a = at + 1
+            at = a
+            while at < n and classes[text[at]] & 2:
+                if text[at] >= 128:
+                    return True  # not plain: Python decides
+                at += 1
+            m = _word_key(text, a, at, fold_at, fold_pool, key)
+        _lcs_extend(state, key, m, lo, hi, masks)
+        joined += m
+        if joined > longest[bucket]:
+            return False
+        reachable = False
+        for t in range(lo, hi):
+            k_size = key_at[t + 1] - key_at[t]
+            lcs = _lcs_of(state[t - lo], k_size)
+            if joined + k_size == 0 or 200.0 * lcs >= (threshold - 0.01) * (joined + k_size):
+                return True
+            if 200.0 * k_size >= (threshold - 1e-6) * (joined + 2 * k_size - lcs):
+                reachable = True
+        if not reachable:
+            return False
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _screen_runs(text: np.ndarray, classes: np.ndarray, slots: np.ndarray, offsets: np.ndarray,
+                 pool: np.ndarray, meta: np.ndarray, marks: np.ndarray, ex_slots: np.ndarray,
+                 ex_offsets: np.ndarray, ex_pool: np.ndarray, fold_at: np.ndarray, fold_pool: np.ndarray,
+                 bucket_of: np.ndarray, bucket_at: np.ndarray, key_at: np.ndarray, masks: np.ndarray,
+                 longest: np.ndarray, threshold: float, max_tail: int) -> np.ndarray:  # pragma: no cover
+    r"""The runs of _capital_runs (flat (start, end) pairs) that Rules._watchlist may still match.
+
+    Left out: plain runs (ASCII, no hyphen) that cannot start a name - verdict 0 as in _watchlist: no
+    bucket, or no n-gram from the word can reach the threshold - and plain runs that can (verdict 1)
+    but whose n-grams, with the words that follow them (the _name_tail), all end as _best_name ends
+    them without a hit: bucket key length out of reach, no key within the fuzzy threshold (with a
+    0.01 margin: anything closer goes to rapidfuzz in Python), no longer n-gram reachable. Verdicts
+    (2: exact alias or too short a skeleton, decided in Python) are kept per word in the table
+    (slots, offsets, pool, meta) and `marks`; a full table leaves words to be decided again."""
+    n = len(text)
+    out = np.empty(2 * n, dtype=np.int32)
+    key = np.empty(n, dtype=np.uint8)                               # scratch: any word of the text fits
+    state = np.empty(max(1, len(key_at) - 1), dtype=np.uint64)       # scratch: one LCS state per key
+    count = 0
+    i = 0
+    while i < n:
+        if not (classes[text[i]] & 4 and (i == 0 or not classes[text[i - 1]] & 1)):
+            i += 1
+            continue
+        j = i + 1
+        plain = text[i] < 128
+        while j < n and classes[text[j]] & 2:
+            if text[j] >= 128 or text[j] == 45:
+                plain = False
+            j += 1
+        keep = not plain
+        if plain:
+            entry = _table_find(text, i, j, slots, offsets, pool)
+            if entry >= 0:
+                verdict = np.int64(marks[entry])
+            elif _table_find(text, i, j, ex_slots, ex_offsets, ex_pool) >= 0:
+                verdict = 2
+            else:
+                verdict = _verdict(text, i, j, fold_at, fold_pool, bucket_of, bucket_at, key_at, masks,
+                                   threshold, key, state)
+                if _table_add(text[i:j], slots, offsets, pool, meta):
+                    marks[meta[0] - 1] = verdict
+            if verdict == 2:
+                keep = True
+            elif verdict == 1:
+                keep = _may_name(text, i, j, classes, fold_at, fold_pool, bucket_of, bucket_at, key_at,
+                                 masks, longest, threshold, max_tail, key, state)
+        if keep:
+            out[count] = i
+            out[count + 1] = j
+            count += 2
+        i = j
+    return out[:count]
+
+
+class _WatchScreen:
+    """The watchlist index as the arrays _screen_runs decides with, and its table of word verdicts."""
+
+    def __init__(self, index: Mapping[str, tuple[list[str], list[_Entity]]], exact: Mapping[str, _Entity],
+                 folds: list[tuple[str, str]], lengths: Mapping[str, tuple[frozenset[int], int]],
+                 threshold: float, max_tail: int) -> None:
+        self.verdicts = _WordTable()
+        self.marks = np.zeros(len(self.verdicts.offsets), dtype=np.int8)
+        plain = [alias for alias in exact if alias.isascii()]
+        self.exact = _WordTable(slots=1 << max(3, (4 * len(plain) + 4).bit_length()), entries=len(plain) + 2,
+                                pool=sum(map(len, plain)) + 1)
+        for alias in plain:
+            self.exact.add(alias)
+        fold_at, fold_pool = [0], b""
+        for src, dst in folds:
+            fold_pool += src.encode("ascii")
+            fold_at.append(len(fold_pool))
+            fold_pool += dst.encode("ascii")
+            fold_at.append(len(fold_pool))
+        self.folds = (np.array(fold_at, dtype=np.int32), np.frombuffer(fold_pool or b"\0", dtype=np.uint8).copy())
+        bucket_of = np.full(36 * 36, -1, dtype=np.int32)
+        bucket_at, key_at, masks, longest = [0], [0], [], []
+        for prefix, (keys, _) in index.items():
+            if len(prefix) != 2:
+                continue  # a one-char skeleton: never the bucket of an n-gram of two consonants or more
+            bucket_of[int(prefix[0], 36) * 36 + int(prefix[1], 36)] = len(longest)  # as _skeleton_head
+            for k in keys:
+                key_at.append(key_at[-1] + len(k))
+                row = [0] * 36
+                for bit, ch in enumerate(k):
+                    row[int(ch, 36)] |= 1 << bit
+                masks += row
+            bucket_at.append(len(key_at) - 1)
+            longest.append(lengths[prefix][1])
+        self.index = (bucket_of, np.array(bucket_at, dtype=np.int32), np.array(key_at, dtype=np.int32),
+                      np.array(masks or [0], dtype=np.uint64), np.array(longest or [0], dtype=np.int64))
+        self.threshold = float(threshold)
+        self.max_tail = int(max_tail)
+
+    def runs(self, scan: np.ndarray) -> list[int]:
+        """_screen_runs over `scan` (see _run_scan): flat (start, end) pairs."""
+        table = self.verdicts
+        if table.meta[0] > 50_000:
+            table.clear()  # bounded like the other watchlist caches
+        return _screen_runs(scan, _RUN_BYTES, table.slots, table.offsets, table.pool, table.meta, self.marks,
+                            *self.exact.arrays, *self.folds, *self.index, self.threshold, self.max_tail).tolist()
+
+
+def _run_scan(text: str) -> np.ndarray:
+    """`text` as bytes for the capitalised-word passes: ASCII as is, each non-ASCII char as the byte of
+    its class (_run_byte), so offsets stay char offsets."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    data = bytearray(text.encode("ascii", "replace"))
+    for m in _NON_ASCII.finditer(text):
+        data[m.start()] = _run_byte(m.group())
+    return np.frombuffer(data, dtype=np.uint8)
+
+
 def _literal_words(source: str, number_words: Mapping[str, int]) -> list[frozenset[str] | None] | None:
     """Per word of a phrase (gaps left out): the literal starts of its alternatives, lowercase [a-z0-9]
     (None for a word without one: a number after the first word may be in any script's digits, an
@@ -880,6 +1214,13 @@ class Rules:
         # per bucket: the joined-key lengths that can reach the threshold with one of its keys, and the
         # longest (fuzz.ratio <= 200 * min(len) / sum(len): longer n-grams only drift further away)
         self._watch_lengths = _compatible_lengths(self._watch_index[0], float(watchlist["threshold"]))
+        # the compiled screen of the runs (None: it failed, or a fold lengthens keys, which _word_key does
+        # not do in place: every run then goes through the Python tests)
+        self._screen: _WatchScreen | None = _WatchScreen(
+            self._watch_index[0], self._watch_index[1], watchlist["folds"], self._watch_lengths,
+            float(watchlist["threshold"]), self._watch_index[2] - 1) \
+            if all(len(dst) <= len(src) for src, dst in watchlist["folds"]) \
+            and all(len(k) < 64 for keys, _ in self._watch_index[0].values() for k in keys) else None
 
     @staticmethod
     def _can_start(words: str, index: dict[str, Any], exact: Mapping[str, _Entity],
@@ -1120,14 +1461,7 @@ class Rules:
         fails (logged once)."""
         if self._runs_compiled:
             try:
-                if text.isascii():
-                    scan = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-                else:  # one byte per char: each non-ASCII char as the byte of its class
-                    data = bytearray(text.encode("ascii", "replace"))
-                    for m in _NON_ASCII.finditer(text):
-                        data[m.start()] = _run_byte(m.group())
-                    scan = np.frombuffer(data, dtype=np.uint8)
-                bounds = _capital_runs(scan, _RUN_BYTES, *known.arrays).tolist()
+                bounds = _capital_runs(_run_scan(text), _RUN_BYTES, *known.arrays).tolist()
             except Exception:  # the compiled kernel failed to load or run: the regex from now on
                 log.exception("capitalised-word pass failed; falling back to the regex")
                 self._runs_compiled = False
@@ -1135,6 +1469,21 @@ class Rules:
                 return [(a, w) for a, b in zip(bounds[::2], bounds[1::2], strict=True)
                         if (w := text[a:b]) not in no_start]
         return [(m.start(), w) for m in self._name_words.finditer(text) if (w := m[0]) not in no_start]
+
+    def _screened_runs(self, text: str, no_start: set[str], known: _WordTable) -> list[tuple[int, str]]:
+        """The runs of _runs that _watchlist may match: those _screen_runs cannot rule out (a word that
+        cannot start a name, a run whose n-grams all miss); all of _runs if the screen fails (logged)."""
+        screen = self._screen
+        if screen is not None:
+            try:
+                bounds = screen.runs(_run_scan(text))
+            except Exception:  # the compiled kernel failed to load or run: the Python tests from now on
+                log.exception("watchlist screen failed; falling back to the capitalised-word pass")
+                self._screen = None
+            else:
+                return [(a, w) for a, b in zip(bounds[::2], bounds[1::2], strict=True)
+                        if (w := text[a:b]) not in no_start]
+        return self._runs(text, no_start, known)
 
     def _watchlist(self, fields: tuple[tuple[str, str, float], ...]) -> list[dict[str, Any]]:
         """Fuzzy actor/place names: n-grams starting at a capitalised word, folded, vs alias keys.
@@ -1165,7 +1514,7 @@ class Rules:
             covered = 0
             # Most capitalised words cannot start a name: they are dropped by one set look-up each (words
             # with a hyphen are never in `no_start`: a run may start inside them, "Anti-Blair").
-            for run_start, head in self._runs(text, no_start, known):
+            for run_start, head in self._screened_runs(text, no_start, known):
                 for start, word in self._nested_runs(run_start, head) if "-" in head else ((run_start, head),):
                     if start < covered:
                         continue  # inside a name already found: "Hezbollah" in "Kataeb Hezbollah"

@@ -968,8 +968,8 @@ def _verdict(text: np.ndarray, i: int, j: int, fold_at: np.ndarray, fold_pool: n
              bucket_of: np.ndarray, bucket_at: np.ndarray, key_at: np.ndarray, masks: np.ndarray,
              threshold: float, key: np.ndarray, state: np.ndarray) -> int:  # pragma: no cover - compiled
     """What _watchlist decides for the plain word text[i:j] (not an exact alias): 2 a skeleton of one
-    char (the next word decides, in Python), 0 no bucket or no n-gram can reach the threshold (the
-    bound of Rules._may_reach), 1 it may start a name. `key`, `state`: scratch (see _screen_runs)."""
+    char (the next words decide), 0 no bucket or no n-gram can reach the threshold (the bound of
+    Rules._may_reach), 1 it may start a name. `key`, `state`: scratch (see _screen_runs)."""
     m = _word_key(text, i, j, fold_at, fold_pool, key)
     size, code = _skeleton_head(key, m)
     if size < 2:
@@ -991,30 +991,51 @@ def _verdict(text: np.ndarray, i: int, j: int, fold_at: np.ndarray, fold_pool: n
 def _may_name(text: np.ndarray, i: int, j: int, classes: np.ndarray, fold_at: np.ndarray,
               fold_pool: np.ndarray, bucket_of: np.ndarray, bucket_at: np.ndarray, key_at: np.ndarray,
               masks: np.ndarray, longest: np.ndarray, threshold: float, max_tail: int, key: np.ndarray,
-              state: np.ndarray) -> bool:  # pragma: no cover - compiled
-    """Can _best_name find a hit for the run text[i:j] (verdict 1) and the words after it? False only
-    when its loop provably ends without one; True when it may (or a word is not plain ASCII)."""
+              joined_key: np.ndarray, state: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Can _best_name find a hit for the n-grams from the run text[i:j] (verdict 1 or 2) and the words
+    after it? False only when its loop provably ends without one; True when it may (or a word is not
+    plain ASCII). A head of one skeleton char (verdict 2) needs the next words for its bucket, as in
+    _best_name: _watchlist's pair test (`On Monday`) only ever leaves out runs that end so."""
     n = len(text)
-    m = _word_key(text, i, j, fold_at, fold_pool, key)
-    size, code = _skeleton_head(key, m)
-    bucket = bucket_of[code]
-    lo, hi = bucket_at[bucket], bucket_at[bucket + 1]
-    state[:hi - lo] = ~np.uint64(0)
     joined = 0
-    at = j
+    skeleton = 0      # skeleton chars so far, up to 2
+    code = 0          # their bucket code (as _skeleton_head)
+    bucket = lo = hi = -1
+    a, at = i, j
     for word in range(max_tail + 1):
         if word:  # the next word of the _name_tail: one space, then [\w'’-]+
             if at + 1 >= n or text[at] != 32 or not classes[text[at + 1]] & 2:
                 return False
-            a = at + 1
-            at = a
+            a = at = at + 1
             while at < n and classes[text[at]] & 2:
                 if text[at] >= 128:
                     return True  # not plain: Python decides
                 at += 1
-            m = _word_key(text, a, at, fold_at, fold_pool, key)
-        _lcs_extend(state, key, m, lo, hi, masks)
-        joined += m
+        m = _word_key(text, a, at, fold_at, fold_pool, key)
+        if bucket < 0:
+            joined_key[joined:joined + m] = key[:m]
+            joined += m
+            vowels_only = True
+            for k in range(m):
+                if key[k] not in (97, 101, 105, 111, 117, 121):
+                    vowels_only = False
+                    break
+            for k in range(m):  # the word's skeleton: its consonants, or the key if it has none
+                c = key[k]
+                if skeleton < 2 and (vowels_only or c not in (97, 101, 105, 111, 117, 121)):
+                    code = code * 36 + (c - 48 if c <= 57 else c - 87)
+                    skeleton += 1
+            if skeleton < 2:
+                continue
+            bucket = bucket_of[code]
+            if bucket < 0:
+                return False
+            lo, hi = bucket_at[bucket], bucket_at[bucket + 1]
+            state[:hi - lo] = ~np.uint64(0)
+            _lcs_extend(state, joined_key, joined, lo, hi, masks)
+        else:
+            _lcs_extend(state, key, m, lo, hi, masks)
+            joined += m
         if joined > longest[bucket]:
             return False
         reachable = False
@@ -1039,15 +1060,15 @@ def _screen_runs(text: np.ndarray, classes: np.ndarray, slots: np.ndarray, offse
     r"""The runs of _capital_runs (flat (start, end) pairs) that Rules._watchlist may still match.
 
     Left out: plain runs (ASCII, no hyphen) that cannot start a name - verdict 0 as in _watchlist: no
-    bucket, or no n-gram from the word can reach the threshold - and plain runs that can (verdict 1)
-    but whose n-grams, with the words that follow them (the _name_tail), all end as _best_name ends
-    them without a hit: bucket key length out of reach, no key within the fuzzy threshold (with a
-    0.01 margin: anything closer goes to rapidfuzz in Python), no longer n-gram reachable. Verdicts
-    (2: exact alias or too short a skeleton, decided in Python) are kept per word in the table
+    bucket, or no n-gram from the word can reach the threshold - and plain runs that may (verdict 1,
+    or 2: one skeleton char) but whose n-grams, with the words that follow them (the _name_tail), all
+    end as _best_name ends them without a hit (_may_name). Kept: exact aliases (verdict 3), runs with
+    a hyphen or a non-ASCII char, and runs that may match. Verdicts are kept per word in the table
     (slots, offsets, pool, meta) and `marks`; a full table leaves words to be decided again."""
     n = len(text)
     out = np.empty(2 * n, dtype=np.int32)
     key = np.empty(n, dtype=np.uint8)                               # scratch: any word of the text fits
+    joined_key = np.empty(n, dtype=np.uint8)                        # scratch: so does any n-gram
     state = np.empty(max(1, len(key_at) - 1), dtype=np.uint64)       # scratch: one LCS state per key
     count = 0
     i = 0
@@ -1067,17 +1088,17 @@ def _screen_runs(text: np.ndarray, classes: np.ndarray, slots: np.ndarray, offse
             if entry >= 0:
                 verdict = np.int64(marks[entry])
             elif _table_find(text, i, j, ex_slots, ex_offsets, ex_pool) >= 0:
-                verdict = 2
+                verdict = 3
             else:
                 verdict = _verdict(text, i, j, fold_at, fold_pool, bucket_of, bucket_at, key_at, masks,
                                    threshold, key, state)
                 if _table_add(text[i:j], slots, offsets, pool, meta):
                     marks[meta[0] - 1] = verdict
-            if verdict == 2:
+            if verdict == 3:
                 keep = True
-            elif verdict == 1:
+            elif verdict:
                 keep = _may_name(text, i, j, classes, fold_at, fold_pool, bucket_of, bucket_at, key_at,
-                                 masks, longest, threshold, max_tail, key, state)
+                                 masks, longest, threshold, max_tail, key, joined_key, state)
         if keep:
             out[count] = i
             out[count + 1] = j
@@ -1470,20 +1491,34 @@ class Rules:
                         if (w := text[a:b]) not in no_start]
         return [(m.start(), w) for m in self._name_words.finditer(text) if (w := m[0]) not in no_start]
 
-    def _screened_runs(self, text: str, no_start: set[str], known: _WordTable) -> list[tuple[int, str]]:
-        """The runs of _runs that _watchlist may match: those _screen_runs cannot rule out (a word that
-        cannot start a name, a run whose n-grams all miss); all of _runs if the screen fails (logged)."""
+    def _screened_runs(self, fields: tuple[tuple[str, str, float], ...], no_start: set[str],
+                       known: _WordTable) -> list[list[tuple[int, str]]]:
+        """Per field, the runs of _runs that _watchlist may match: those _screen_runs cannot rule out (a
+        word that cannot start a name, a run whose n-grams all miss); all of _runs if the screen fails
+        (logged). The fields are screened in one pass, joined by line breaks: no run, and no n-gram of
+        the _name_tail (words one space apart), reaches over one (a kernel call costs ~2 µs)."""
         screen = self._screen
         if screen is not None:
+            whole = "\n".join(text for _, text, _ in fields)
             try:
-                bounds = screen.runs(_run_scan(text))
+                bounds = screen.runs(_run_scan(whole))
             except Exception:  # the compiled kernel failed to load or run: the Python tests from now on
                 log.exception("watchlist screen failed; falling back to the capitalised-word pass")
                 self._screen = None
             else:
-                return [(a, w) for a, b in zip(bounds[::2], bounds[1::2], strict=True)
-                        if (w := text[a:b]) not in no_start]
-        return self._runs(text, no_start, known)
+                out: list[list[tuple[int, str]]] = []
+                at = k = 0
+                for _, text, _ in fields:
+                    end = at + len(text)
+                    runs = []
+                    while k < len(bounds) and bounds[k] < end:
+                        if (w := whole[bounds[k]:bounds[k + 1]]) not in no_start:
+                            runs.append((bounds[k] - at, w))
+                        k += 2
+                    out.append(runs)
+                    at = end + 1
+                return out
+        return [self._runs(text, no_start, known) for _, text, _ in fields]
 
     def _watchlist(self, fields: tuple[tuple[str, str, float], ...]) -> list[dict[str, Any]]:
         """Fuzzy actor/place names: n-grams starting at a capitalised word, folded, vs alias keys.
@@ -1510,11 +1545,11 @@ class Rules:
         run_cache = self._run_cache
         if len(run_cache) > 50_000:
             run_cache.clear()
-        for field_name, text, _ in fields:
+        for (field_name, text, _), runs in zip(fields, self._screened_runs(fields, no_start, known), strict=True):
             covered = 0
             # Most capitalised words cannot start a name: they are dropped by one set look-up each (words
             # with a hyphen are never in `no_start`: a run may start inside them, "Anti-Blair").
-            for run_start, head in self._screened_runs(text, no_start, known):
+            for run_start, head in runs:
                 for start, word in self._nested_runs(run_start, head) if "-" in head else ((run_start, head),):
                     if start < covered:
                         continue  # inside a name already found: "Hezbollah" in "Kataeb Hezbollah"

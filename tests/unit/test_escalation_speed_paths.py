@@ -100,6 +100,18 @@ def _fresh(template: Rules, *, screen: bool = True, tiny_table: bool = False) ->
     return fresh
 
 
+def test_fields_are_screened_apart(rules: Rules) -> None:
+    # one pass over the fields joined by a line break: runs and n-grams stay inside their field
+    # ("Abu" ends the title: "Abu Kamal" is not an n-gram of it)
+    fields = (("title", "Talks in Abu", 1.5), ("content", "Kamal said. Boukamal fell", 1.0), ("x", "", 1.0),
+              ("y", "Hezbollah", 1.0))
+    assert _fresh(rules)._screened_runs(fields, set(), _WordTable()) == \
+        [[], [(12, "Boukamal")], [], [(0, "Hezbollah")]]
+    fields = (("title", "Talks in Abu Kamal", 1.5), ("content", "Boukamal fell", 1.0))
+    assert _fresh(rules)._screened_runs(fields, set(), _WordTable()) == [[(9, "Abu")], [(0, "Boukamal")]]
+    assert _fresh(rules)._watchlist(fields) == _fresh(rules, screen=False)._watchlist(fields)
+
+
 @settings(max_examples=400, deadline=None)
 @given(_name_text(), _name_text(), st.booleans())
 def test_screened_watchlist_is_the_python_watchlist(rules: Rules, title: str, body: str, tiny: bool) -> None:
@@ -113,12 +125,14 @@ def test_screened_watchlist_is_the_python_watchlist(rules: Rules, title: str, bo
 
 def test_screen_leaves_out_what_cannot_match(rules: Rules) -> None:
     screened = _fresh(rules)
-    text = "Xqzvb said on Monday that Ugarc troops left Boukamal. Hezbollah and the PMF stayed. On Monday Blair spoke."
-    kept = [w for _, w in screened._screened_runs(text, set(), _WordTable())]
-    # left out: no bucket (Xqzvb, Monday), no n-gram within reach (Ugarc, Blair + "spoke");
-    # kept: the names, an exact alias (PMF) and "On" (one consonant: the next word decides, in Python)
-    assert kept == ["Boukamal", "Hezbollah", "PMF", "On"]
-    assert [m["term"] for m in screened._watchlist((("title", text, 1.0),))] == ["Boukamal", "Hezbollah", "PMF"]
+    text = ("Xqzvb said on Monday that Ugarc troops left Boukamal. Hezbollah and the PMF stayed. On Monday "
+            "Blair spoke near Abu Kamal.")
+    kept = [w for _, w in screened._screened_runs((("title", text, 1.0),), set(), _WordTable())[0]]
+    # left out: no bucket (Xqzvb, Monday; "On" + "Monday"), no n-gram within reach (Ugarc, Blair + "spoke");
+    # kept: the names, an exact alias (PMF) and "Abu" (one skeleton char: "Abu Kamal" decides)
+    assert kept == ["Boukamal", "Hezbollah", "PMF", "Abu"]
+    assert [m["term"] for m in screened._watchlist((("title", text, 1.0),))] == \
+        ["Boukamal", "Hezbollah", "PMF", "Abu Kamal"]
 
 
 def test_a_failing_screen_falls_back_to_the_python_tests(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,6 +167,6 @@ def test_the_verdict_table_is_bounded(rules: Rules) -> None:
     screened = _fresh(rules)
     screen = screened._screen
     screen.verdicts.meta[0] = 50_001  # as if full: cleared before the next pass
-    kept = screened._screened_runs("Hezbollah near Boukamal", set(), _WordTable())
+    kept = screened._screened_runs((("title", "Hezbollah near Boukamal", 1.0),), set(), _WordTable())[0]
     assert [w for _, w in kept] == ["Hezbollah", "Boukamal"]
     assert screen.verdicts.meta[0] == 2

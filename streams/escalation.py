@@ -1052,8 +1052,33 @@ def _may_name(text: np.ndarray, i: int, j: int, classes: np.ndarray, fold_at: np
 
 
 @njit(cache=True, nogil=True)
-def _screen_runs(text: np.ndarray, classes: np.ndarray, slots: np.ndarray, offsets: np.ndarray,
-                 pool: np.ndarray, meta: np.ndarray, marks: np.ndarray, ex_slots: np.ndarray,
+def _verdict_slot(cells: np.ndarray, text: np.ndarray, i: int, j: int) -> tuple[int, np.uint64, np.uint64]:
+    # pragma: no cover - compiled
+    """Where the word text[i:j] (at most 15 bytes) is, or would go, in a _VerdictTable: (slot, its two
+    cells). A word is its bytes packed little-endian in the cells, the length and the verdict + 1 in the
+    top byte of the second (never 0: 0, 0 is an empty slot), so a look-up reads one cache line."""
+    w0 = np.uint64(0)
+    w1 = np.uint64(j - i) << np.uint64(60)
+    for k in range(j - i):
+        if k < 8:
+            w0 |= np.uint64(text[i + k]) << np.uint64(8 * k)
+        else:
+            w1 |= np.uint64(text[i + k]) << np.uint64(8 * (k - 8))
+    h = w0 * np.uint64(0x9E3779B97F4A7C15) + w1 * np.uint64(0xC2B2AE3D27D4EB4F)
+    h ^= h >> np.uint64(29)
+    mask = len(cells) // 2 - 1
+    slot = np.int64(h & np.uint64(mask))
+    top = np.uint64(0xF0) << np.uint64(56)      # the length nibble; the verdict nibble below it is not compared
+    low = ~(np.uint64(0xFF) << np.uint64(56))
+    while True:
+        a, b = cells[2 * slot], cells[2 * slot + 1]
+        if (a == 0 and b == 0) or (a == w0 and (b & low) == (w1 & low) and (b & top) == (w1 & top)):
+            return slot, w0, w1
+        slot = (slot + 1) & mask
+
+
+@njit(cache=True, nogil=True)
+def _screen_runs(text: np.ndarray, classes: np.ndarray, cells: np.ndarray, used: np.ndarray, ex_slots: np.ndarray,
                  ex_offsets: np.ndarray, ex_pool: np.ndarray, fold_at: np.ndarray, fold_pool: np.ndarray,
                  bucket_of: np.ndarray, bucket_at: np.ndarray, key_at: np.ndarray, masks: np.ndarray,
                  longest: np.ndarray, threshold: float, max_tail: int) -> np.ndarray:  # pragma: no cover
@@ -1063,8 +1088,8 @@ def _screen_runs(text: np.ndarray, classes: np.ndarray, slots: np.ndarray, offse
     bucket, or no n-gram from the word can reach the threshold - and plain runs that may (verdict 1,
     or 2: one skeleton char) but whose n-grams, with the words that follow them (the _name_tail), all
     end as _best_name ends them without a hit (_may_name). Kept: exact aliases (verdict 3), runs with
-    a hyphen or a non-ASCII char, and runs that may match. Verdicts are kept per word in the table
-    (slots, offsets, pool, meta) and `marks`; a full table leaves words to be decided again."""
+    a hyphen or a non-ASCII char, and runs that may match. Verdicts of words up to 15 bytes are kept in
+    a _VerdictTable (cells, used); longer words, or words past half its size, are decided again."""
     n = len(text)
     out = np.empty(2 * n, dtype=np.int32)
     key = np.empty(n, dtype=np.uint8)                               # scratch: any word of the text fits
@@ -1084,16 +1109,22 @@ def _screen_runs(text: np.ndarray, classes: np.ndarray, slots: np.ndarray, offse
             j += 1
         keep = not plain
         if plain:
-            entry = _table_find(text, i, j, slots, offsets, pool)
-            if entry >= 0:
-                verdict = np.int64(marks[entry])
-            elif _table_find(text, i, j, ex_slots, ex_offsets, ex_pool) >= 0:
-                verdict = 3
-            else:
-                verdict = _verdict(text, i, j, fold_at, fold_pool, bucket_of, bucket_at, key_at, masks,
-                                   threshold, key, state)
-                if _table_add(text[i:j], slots, offsets, pool, meta):
-                    marks[meta[0] - 1] = verdict
+            verdict = slot = -1
+            w0 = w1 = np.uint64(0)
+            if j - i <= 15:
+                slot, w0, w1 = _verdict_slot(cells, text, i, j)
+                if cells[2 * slot + 1]:
+                    verdict = np.int64((cells[2 * slot + 1] >> np.uint64(56)) & np.uint64(15)) - 1
+            if verdict < 0:
+                if _table_find(text, i, j, ex_slots, ex_offsets, ex_pool) >= 0:
+                    verdict = 3
+                else:
+                    verdict = _verdict(text, i, j, fold_at, fold_pool, bucket_of, bucket_at, key_at, masks,
+                                       threshold, key, state)
+                if slot >= 0 and 2 * used[0] < len(cells) // 2:  # at most half full: probes stay short
+                    cells[2 * slot] = w0
+                    cells[2 * slot + 1] = w1 | (np.uint64(verdict + 1) << np.uint64(56))
+                    used[0] += 1
             if verdict == 3:
                 keep = True
             elif verdict:
@@ -1113,8 +1144,7 @@ class _WatchScreen:
     def __init__(self, index: Mapping[str, tuple[list[str], list[_Entity]]], exact: Mapping[str, _Entity],
                  folds: list[tuple[str, str]], lengths: Mapping[str, tuple[frozenset[int], int]],
                  threshold: float, max_tail: int) -> None:
-        self.verdicts = _WordTable()
-        self.marks = np.zeros(len(self.verdicts.offsets), dtype=np.int8)
+        self.verdicts = _VerdictTable()
         plain = [alias for alias in exact if alias.isascii()]
         self.exact = _WordTable(slots=1 << max(3, (4 * len(plain) + 4).bit_length()), entries=len(plain) + 2,
                                 pool=sum(map(len, plain)) + 1)
@@ -1149,10 +1179,26 @@ class _WatchScreen:
     def runs(self, scan: np.ndarray) -> list[int]:
         """_screen_runs over `scan` (see _run_scan): flat (start, end) pairs."""
         table = self.verdicts
-        if table.meta[0] > 50_000:
+        if table.used[0] > table.limit:
             table.clear()  # bounded like the other watchlist caches
-        return _screen_runs(scan, _RUN_BYTES, table.slots, table.offsets, table.pool, table.meta, self.marks,
-                            *self.exact.arrays, *self.folds, *self.index, self.threshold, self.max_tail).tolist()
+        return _screen_runs(scan, _RUN_BYTES, table.cells, table.used, *self.exact.arrays, *self.folds,
+                            *self.index, self.threshold, self.max_tail).tolist()
+
+
+class _VerdictTable:
+    """Word -> _screen_runs verdict, for words of up to 15 bytes: open addressing over slots of two
+    uint64 cells holding the word itself (see _verdict_slot), 16 bytes a slot, so that a look-up in a
+    cold CPU cache (the replay: other stages run between articles) costs one memory read, not the three
+    of a _WordTable (slots, offsets, pool). Cleared past `limit` words, like the other caches."""
+
+    def __init__(self, slots: int = 1 << 17, limit: int = 50_000) -> None:
+        self.cells = np.zeros(2 * slots, dtype=np.uint64)
+        self.used = np.zeros(1, dtype=np.int64)
+        self.limit = min(limit, slots // 2 - 1)
+
+    def clear(self) -> None:
+        self.cells[:] = 0
+        self.used[:] = 0
 
 
 def _run_scan(text: str) -> np.ndarray:

@@ -239,8 +239,7 @@ def _fresh_rules(template: Rules) -> Rules:
     fresh._known_words, fresh._step_cache = _WordTable(), {}
     if template._screen is not None:  # an empty table of word verdicts too
         fresh._screen = copy.copy(template._screen)
-        fresh._screen.verdicts = _WordTable()
-        fresh._screen.marks = template._screen.marks.copy()
+        fresh._screen.verdicts = type(template._screen.verdicts)()
     return fresh
 
 

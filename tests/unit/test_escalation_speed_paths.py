@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import LCSseq
 
 import streams.escalation as escalation
-from streams.escalation import Rules, _name_key, _WatchScreen, _WordTable
+from streams.escalation import Rules, _name_key, _VerdictTable, _WatchScreen, _WordTable
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +95,7 @@ def _fresh(template: Rules, *, screen: bool = True, tiny_table: bool = False) ->
         fresh._screen = None
         return fresh
     fresh._screen = copy.copy(template._screen)
-    fresh._screen.verdicts = _WordTable(slots=8, entries=3, pool=16) if tiny_table else _WordTable()
-    fresh._screen.marks = np.zeros(len(fresh._screen.verdicts.offsets), dtype=np.int8)
+    fresh._screen.verdicts = _VerdictTable(slots=8, limit=1_000) if tiny_table else _VerdictTable()
     return fresh
 
 
@@ -166,7 +165,21 @@ def test_lengthening_folds_or_long_keys_leave_the_screen_out(rules: Rules) -> No
 def test_the_verdict_table_is_bounded(rules: Rules) -> None:
     screened = _fresh(rules)
     screen = screened._screen
-    screen.verdicts.meta[0] = 50_001  # as if full: cleared before the next pass
+    screen.verdicts.used[0] = 50_001  # as if full: cleared before the next pass
     kept = screened._screened_runs((("title", "Hezbollah near Boukamal", 1.0),), set(), _WordTable())[0]
     assert [w for _, w in kept] == ["Hezbollah", "Boukamal"]
-    assert screen.verdicts.meta[0] == 2
+    assert screen.verdicts.used[0] == 2  # the capitalised words, anew
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="AaBbZz09_'xé", min_size=1, max_size=18), min_size=1, max_size=40))
+def test_verdict_table_keeps_words_apart(rules: Rules, words: list[str]) -> None:
+    # words differing in one byte, in length, or past 8 and 15 bytes each get their own verdict
+    text = " ".join(w[0].upper() + w[1:] for w in words)
+    small, big = _fresh(rules, tiny_table=True), _fresh(rules, screen=False)
+    fields = (("title", text, 1.0),)
+    for _ in range(2):
+        assert small._watchlist(fields) == big._watchlist(fields)
+    table = small._screen.verdicts
+    assert table.used[0] <= len(table.cells) // 4  # at most half of the slots
+

@@ -618,7 +618,6 @@ class DedupeIndex:
                 cache[seq] = self._record(part.live[seq])
             return cache[seq]
 
-        key: list[int] | None = None
         tried: set[str] = set()
         for seq in copy_seqs:
             cand_id = part.live[seq]
@@ -628,9 +627,7 @@ class DedupeIndex:
             while cand is not None and cand_id not in tried:
                 tried.add(cand_id)
                 if "key" in cand:
-                    if key is None:
-                        key = unpack_words(fp["key"]).tolist()
-                    sim = self._copy_similarity(key, unpack_words(cand["key"]).tolist())
+                    sim = self._key_similarity(fp["key"], cand["key"])
                     if sim >= self.opts.copy_threshold:
                         root = cand["copy_of"] or cand_id
                         return Decision(article_id, root, cand["story_id"], round(sim, 4)), cand["story_id"]
@@ -639,19 +636,18 @@ class DedupeIndex:
         if n_words < self.opts.min_story_words:
             return new, new.story_id
         total = len(counted) or 1
-        # found: which of the counted words (sorted, distinct) the candidate's vocabulary holds
-        scored: dict[str, tuple[float, np.ndarray, Mapping[str, Any]]] = {}
+        # share of the counted words (sorted, distinct) the candidate's vocabulary holds, its packed words
+        scored: dict[str, tuple[float, Any, Mapping[str, Any]]] = {}
 
         def consider(cand_id: str, cand: Mapping[str, Any] | None) -> None:
             if cand is not None and cand_id not in scored:
                 packed = cand["words"]
-                ok = False
+                n_found = -1
                 if type(packed) is str and packed.isascii():
-                    found, n_found, ok = _found_packed(counted, np.frombuffer(packed.encode("ascii"), np.uint8),
-                                                       _B64_DEC)
-                if not ok:
-                    found, n_found = _found(counted, unpack_words(packed))
-                scored[cand_id] = (n_found / total, found, cand)
+                    n_found = _found_count_packed(counted, np.frombuffer(packed.encode("ascii"), np.uint8), _B64_DEC)
+                if n_found < 0:
+                    n_found = _found(counted, unpack_words(packed))[1]
+                scored[cand_id] = (n_found / total, packed, cand)
 
         for seq in story_seqs:
             cand_id, cand = part.live[seq], record(seq)
@@ -670,13 +666,24 @@ class DedupeIndex:
             if share < self.opts.joint_min_share:
                 return new, new.story_id
             found = np.zeros(len(counted), dtype=np.bool_)
-            for sh, f, _ in scored.values():
+            for sh, packed, _ in scored.values():
                 if sh >= self.opts.joint_part_share:
-                    found |= f
+                    found |= _found(counted, unpack_words(packed))[0]
             share = int(np.count_nonzero(found)) / total
             if share < self.opts.joint_threshold:
                 return new, new.story_id
         return Decision(article_id, None, best["story_id"], round(share, 4)), best["story_id"]
+
+    def _key_similarity(self, packed: Any, other: Any) -> float:
+        """`_copy_similarity` of two packed keys. Canonical keys of at least `min_copy_words` words: one
+        compiled call (`_key_lcs`: the LCS length, the same integer rapidfuzz computes); the rest as before."""
+        if type(packed) is str and type(other) is str and packed.isascii() and other.isascii():
+            status, lcs, n = _key_lcs(np.frombuffer(packed.encode("ascii"), np.uint8),
+                                      np.frombuffer(other.encode("ascii"), np.uint8), _B64_DEC,
+                                      self.opts.compare_words, self.opts.min_copy_words)
+            if status == 1:
+                return lcs / n if n else 0.0
+        return self._copy_similarity(unpack_words(packed).tolist(), unpack_words(other).tolist())
 
     def _copy_similarity(self, ta: list[int], tb: list[int]) -> float:
         """Share of the shorter key text's first `compare_words` words found in order in the other
@@ -730,12 +737,94 @@ def _found(counted: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, int]:  #
 
 
 @njit(cache=True, nogil=True)
-def _found_packed(counted: np.ndarray, packed: np.ndarray, dec: np.ndarray
-                  ) -> tuple[np.ndarray, int, bool]:  # pragma: no cover (compiled)
-    """`_found` of packed words (base64 bytes) in one call; False when they are not canonical."""
+def _found_count_packed(counted: np.ndarray, packed: np.ndarray, dec: np.ndarray) -> int:  # pragma: no cover
+    """How many of `counted` the packed words hold (`_found`), -1 when they are not canonical base64."""
     words, ok = _b64_words(packed, dec)
-    found, n = _found(counted, words)
-    return found, n, ok
+    if not ok:
+        return -1
+    return _found(counted, words)[1]
+
+
+@njit(cache=True, nogil=True)
+def _lcs(a: np.ndarray, b: np.ndarray) -> int:  # pragma: no cover (compiled)
+    """Length of the longest common subsequence of `a` and `b` (uint32), bit-parallel: one bit per
+    element of `a` in a vector V (all ones at first); for each element of `b` with match bits M
+    (where `a` holds it), U = V & M and V = (V + U) | (V - U), the addition carrying across the 64-bit
+    words; the LCS is the number of zero bits among the first len(a). Exact: rapidfuzz's
+    `LCSseq.similarity` of the two lists of ints is the same number."""
+    m = len(a)
+    if m == 0 or len(b) == 0:
+        return 0
+    nw = (m + 63) >> 6
+    size = 16
+    while size < 2 * m:
+        size *= 2
+    mask = size - 1
+    slot_key = np.zeros(size, np.uint32)
+    slot_row = np.full(size, -1, np.int64)  # distinct elements of a -> their row of match bits
+    match = np.zeros((m, nw), np.uint64)
+    rows = 0
+    one = np.uint64(1)
+    for i in range(m):
+        x = a[i]
+        j = np.int64(x) & mask
+        while slot_row[j] >= 0 and slot_key[j] != x:
+            j = (j + 1) & mask
+        if slot_row[j] < 0:
+            slot_row[j] = rows
+            slot_key[j] = x
+            rows += 1
+        match[slot_row[j], i >> 6] |= one << np.uint64(i & 63)
+    v = np.full(nw, np.uint64(0xFFFFFFFFFFFFFFFF))
+    for k in range(len(b)):
+        x = b[k]
+        j = np.int64(x) & mask
+        r = -1
+        while slot_row[j] >= 0:
+            if slot_key[j] == x:
+                r = slot_row[j]
+                break
+            j = (j + 1) & mask
+        if r < 0:
+            continue  # U = 0: V stays
+        carry = np.uint64(0)
+        for w in range(nw):
+            vw = v[w]
+            u = vw & match[r, w]
+            s = vw + u
+            c = one if s < vw else np.uint64(0)
+            t = s + carry
+            if t < s:
+                c = one
+            carry = c
+            v[w] = t | (vw - u)
+    zeros = 0
+    for i in range(m):
+        if not ((v[i >> 6] >> np.uint64(i & 63)) & one):
+            zeros += 1
+    return zeros
+
+
+@njit(cache=True, nogil=True)
+def _key_lcs(packed_a: np.ndarray, packed_b: np.ndarray, dec: np.ndarray, compare_words: int, min_words: int
+             ) -> tuple[int, int, int]:  # pragma: no cover (compiled)
+    """`_copy_similarity` of two packed keys as (1, LCS, length of the shorter prefix) (0.0 when that is
+    0); (2, 0, 0) when the shorter text is below `min_words` (the normalised similarity, left to
+    Python); (0, 0, 0) when a key is not canonical base64."""
+    a, ok_a = _b64_words(packed_a, dec)
+    b, ok_b = _b64_words(packed_b, dec)
+    if not (ok_a and ok_b):
+        return 0, 0, 0
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) == 0:
+        return 1, 0, 0
+    if compare_words < 0:
+        return 2, 0, 0
+    n = min(len(a), compare_words)
+    if n < min_words:
+        return 2, 0, 0
+    return 1, _lcs(a[:n], b[: 3 * n + 20]), n
 
 
 def _count(seqs: np.ndarray) -> dict[int, int]:

@@ -287,9 +287,9 @@ def test_compiled_helpers_agree_with_their_python_meaning() -> None:
 
 def test_compiled_candidate_ranking_is_the_python_ranking() -> None:
     """`_probe` ranks candidates as `_best` over the dict tallies did (most keys, then newest), merges
-    vocab and lead hits and drops story candidates with fewer than the keys needed; `_found_packed`
+    vocab and lead hits and drops story candidates with fewer than the keys needed; `_found_count_packed`
     is `_found` of the unpacked words."""
-    from streams.dedupe import _best, _found, _found_packed, _probe, _top
+    from streams.dedupe import _best, _found, _found_count_packed, _probe, _top
     from streams.normalize import _B64_DEC, pack_words
 
     rng = np.random.default_rng(5)
@@ -324,7 +324,37 @@ def test_compiled_candidate_ranking_is_the_python_ranking() -> None:
         assert any_hit == bool(lead_hits or vocab_hits)
         other = rng.choice(np.concatenate((words, rng.integers(0, 2**32, 80, dtype=np.uint64).astype(np.uint32))), 150)
         packed = np.frombuffer(pack_words(other).encode("ascii"), np.uint8)
-        found, n, ok = _found_packed(rare, packed, _B64_DEC)
-        expect_found, expect_n = _found(rare, other)
-        assert ok and n == expect_n and found.tolist() == expect_found.tolist()
-    assert _found_packed(rare, np.frombuffer(b"AAA=", np.uint8), _B64_DEC)[2] is False
+        assert _found_count_packed(rare, packed, _B64_DEC) == _found(rare, other)[1]
+    assert _found_count_packed(rare, np.frombuffer(b"AAA=", np.uint8), _B64_DEC) == -1
+
+
+def test_compiled_lcs_is_rapidfuzz_lcs() -> None:
+    """`_lcs` (bit-parallel) gives the LCS length rapidfuzz gives, and `_key_similarity` of packed keys is
+    `_copy_similarity` of the unpacked ones, float for float (short, long, repetitive, empty, odd keys)."""
+    from rapidfuzz.distance import LCSseq
+
+    from streams.dedupe import _lcs
+    from streams.normalize import pack_words
+
+    rng = np.random.default_rng(11)
+    for _ in range(3000):
+        alphabet = int(rng.choice([2, 5, 40, 2**32 - 1]))
+        a = rng.integers(0, alphabet, int(rng.integers(0, 200)), dtype=np.uint64).astype(np.uint32)
+        b = rng.integers(0, alphabet, int(rng.integers(0, 450)), dtype=np.uint64).astype(np.uint32)
+        if rng.random() < 0.4 and len(a):
+            b = np.concatenate((b[: len(b) // 2], a[rng.random(len(a)) < 0.9], b[len(b) // 2:])).astype(np.uint32)
+        assert _lcs(a, b) == LCSseq.similarity(a.tolist(), b.tolist())
+    index = DedupeIndex({})
+    for _ in range(1000):
+        alphabet = int(rng.choice([3, 60, 2**32 - 1]))
+        a = rng.integers(0, alphabet, int(rng.integers(0, 420)), dtype=np.uint64).astype(np.uint32)
+        b = rng.integers(0, alphabet, int(rng.integers(0, 420)), dtype=np.uint64).astype(np.uint32)
+        if rng.random() < 0.5 and len(a):
+            b = np.concatenate((b[: len(b) // 3], a[rng.random(len(a)) < 0.85], b[len(b) // 3:])).astype(np.uint32)
+        got = index._key_similarity(pack_words(a), pack_words(b))
+        expect = index._copy_similarity(a.tolist(), b.tolist())
+        assert got == expect and type(got) is type(expect)
+    key = pack_words(np.arange(1, 40, dtype=np.uint32))
+    odd = key.rstrip("=") + "\n"  # not canonical: binascii unpacks it, as before
+    assert index._key_similarity(key, odd) == index._copy_similarity(
+        np.arange(1, 40).tolist(), np.frombuffer(__import__("binascii").a2b_base64(odd), "<u4").tolist())

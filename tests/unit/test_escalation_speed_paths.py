@@ -183,3 +183,42 @@ def test_verdict_table_keeps_words_apart(rules: Rules, words: list[str]) -> None
     table = small._screen.verdicts
     assert table.used[0] <= len(table.cells) // 4  # at most half of the slots
 
+
+
+_PHRASE_PIECES = ["attack", "killed", "were shot", "heart attack", "air strike", "airstrike", "strike a deal",
+                  "3", "twenty-five", "dozens", "victims", "fired on protesters", "l'attaque", "tués", "car bomb",
+                  "bomb", "hostages", "no one was hurt", "drill", "Gaza", "the", "said"]
+
+
+@st.composite
+def _phrase_text(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.one_of(st.sampled_from(_PHRASE_PIECES), st.text(max_size=5)), max_size=15))
+    glue = draw(st.lists(st.sampled_from([" ", ", ", ". ", "-", "\n", "é "]), min_size=len(parts),
+                         max_size=len(parts)))
+    return "".join(p + g for p, g in zip(parts, glue, strict=True))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_phrase_text(), min_size=1, max_size=3), st.sampled_from(["en", "fr", "*"]))
+def test_fields_scanned_together_find_each_fields_phrases(rules: Rules, texts: list[str], language: str) -> None:
+    phrases = rules._compiled[language].phrases
+    paddeds = [" " + escalation.fold(t) for t in texts]
+    starts = phrases.field_starts(paddeds)
+    assert (starts is None) == (len(texts) < 2)
+    for k, padded in enumerate(paddeds):
+        expected = [(s, e, meta) for s, e, meta in phrases.find(padded[1:], padded) if meta is not None]
+        assert list(phrases.find_events(padded[1:], padded, None if starts is None else starts[k])) == expected
+
+
+def test_a_failing_joint_phrase_pass_falls_back_to_the_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = Rules.load()
+    text = "Gunmen opened fire on a bus, killing twenty-five passengers. It was not a heart attack."
+    expected = fresh.score(article(text, "Air strike hits convoy")).to_dict()
+    scanner = fresh._compiled["en"].phrases._scanner
+
+    def broken(padded: str) -> list[int]:
+        raise ModuleNotFoundError("stale kernel cache")
+
+    monkeypatch.setattr(scanner, "starts", broken)
+    assert fresh.score(article(text, "Air strike hits convoy")).to_dict() == expected
+    assert fresh._compiled["en"].phrases._scanner is None

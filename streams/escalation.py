@@ -1104,7 +1104,7 @@ def _verdict_slot(cells: np.ndarray, text: np.ndarray, i: int, j: int) -> tuple[
         slot = (slot + 1) & mask
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)  # holds the GIL: it writes the verdict table, which threads scoring at once share
 def _screen_runs(text: np.ndarray, classes: np.ndarray, cells: np.ndarray, used: np.ndarray, ex_slots: np.ndarray,
                  ex_offsets: np.ndarray, ex_pool: np.ndarray, fold_at: np.ndarray, fold_pool: np.ndarray,
                  bucket_of: np.ndarray, bucket_at: np.ndarray, key_at: np.ndarray, masks: np.ndarray,

@@ -1,6 +1,6 @@
 """Escalation scoring speed: process CPU µs per article for `Rules.score` alone (after normalisation).
 
-    .venv/bin/python bench/escalation_speed.py [DATA_DIR] [--rules FILE] [--repeat N] [--profile]
+    .venv/bin/python bench/escalation_speed.py [DATA_DIR] [--rules FILE] [--repeat N] [--profile] [--evict-mb 16]
 
 Corpora:
   seed     the 3.3 kB seed article (seeds/000_*.txt), scored many times
@@ -16,6 +16,8 @@ Each corpus is scored `--repeat` times; the figure is the best round (process CP
 processes on a shared machine do not count), plus the median. The first round also fills the
 watchlist caches, as a long-running worker does (the -cold corpora measure new text instead).
 `--profile` prints a cProfile of the seed rounds (`--profile-corpus NAME` for another corpus).
+`--evict-mb 16` writes over a 16 MB buffer before each article (not timed), so every article starts with
+cold CPU caches as in the replay benchmark, where the other stages run in between.
 """
 
 from __future__ import annotations
@@ -46,27 +48,33 @@ def seed_article(times: int = 1) -> dict:
                       "source": "example.org", "feed": "seed", "language": "en"})
 
 
-def rounds(rules: Rules, items: list[dict], repeat: int) -> list[float]:
+def score_all(rules: Rules, items: list[dict], evict: bytearray | None = None) -> float:
+    """µs of process CPU time per article. With `evict`, a buffer is written over before each article
+    (not timed): the CPU caches are then cold as in the replay, where normalize and dedupe run between
+    two articles (Rules.score costs ~1.5-2x more there than in a loop of articles)."""
+    if evict is None:
+        started = time.process_time()
+        for item in items:
+            rules.score(item)
+        return (time.process_time() - started) / len(items) * 1e6
+    view = memoryview(evict)
+    spent = 0.0
+    for n, item in enumerate(items):
+        view[n % 64::64] = bytes(len(range(n % 64, len(evict), 64)))  # one byte per cache line
+        started = time.process_time()
+        rules.score(item)
+        spent += time.process_time() - started
+    return spent / len(items) * 1e6
+
+
+def rounds(rules: Rules, items: list[dict], repeat: int, evict: bytearray | None = None) -> list[float]:
     """µs of process CPU time per article, one figure per round."""
-    out = []
-    for _ in range(repeat):
-        started = time.process_time()
-        for item in items:
-            rules.score(item)
-        out.append((time.process_time() - started) / len(items) * 1e6)
-    return out
+    return [score_all(rules, items, evict) for _ in range(repeat)]
 
 
-def cold_rounds(path: str, items: list[dict], repeat: int) -> list[float]:
+def cold_rounds(path: str, items: list[dict], repeat: int, evict: bytearray | None = None) -> list[float]:
     """µs per article, each article scored once by freshly loaded rules (empty caches)."""
-    out = []
-    for _ in range(repeat):
-        rules = Rules.load(path)
-        started = time.process_time()
-        for item in items:
-            rules.score(item)
-        out.append((time.process_time() - started) / len(items) * 1e6)
-    return out
+    return [score_all(Rules.load(path), items, evict) for _ in range(repeat)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-corpus", default="seed")
     parser.add_argument("--only", help="comma-separated corpus names")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--evict-mb", type=int, default=0,
+                        help="write over a buffer of this many MB before each article (not timed): cold CPU "
+                             "caches, as in the replay benchmark (16 is more than the last-level cache)")
     args = parser.parse_args(argv)
+    evict = bytearray(args.evict_mb << 20) if args.evict_mb else None
 
     started = time.process_time()
     rules = Rules.load(args.rules)
@@ -120,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, object] = {"rules": args.rules, "load_ms": round(load_ms, 1)}
     for name, items in corpora.items():
         chars = sum(len(i["norm"]["title"]) + len(i["norm"]["body"]) for i in items) / len(items)
-        figures = rounds(rules, items, args.repeat)
+        figures = rounds(rules, items, args.repeat, evict)
         summary[name] = {"articles": len(items), "avg_chars": round(chars),
                          "best_us": round(min(figures), 1), "median_us": round(statistics.median(figures), 1)}
     for name, items in cold.items():
         chars = sum(len(i["norm"]["title"]) + len(i["norm"]["body"]) for i in items) / len(items)
-        figures = cold_rounds(args.rules, items, min(3, args.repeat))
+        figures = cold_rounds(args.rules, items, min(3, args.repeat), evict)
         summary[name] = {"articles": len(items), "avg_chars": round(chars),
                          "best_us": round(min(figures), 1), "median_us": round(statistics.median(figures), 1)}
     if args.json:

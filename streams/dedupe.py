@@ -292,8 +292,9 @@ def _sketch_add(rows: np.ndarray, shift: np.uint64, words: np.ndarray, sign: int
 @njit(cache=True, nogil=True)
 def _rare(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndarray, common: int,
           n_keys: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
-    """(words seen in at most `common` documents, sorted, and the article's vocab keys: rare names
-    then rare words with hash % 4 == 0, each group by increasing hash, + 1 so that no key is 0)."""
+    """(words seen in at most `common` documents, in the order of `words`, and the article's vocab keys:
+    rare names then rare words with hash % 4 == 0, each group by increasing hash, + 1 so that no key
+    is 0)."""
     m = len(words)
     # the sketch rows (8 MB) are mostly not in cache: read all counts first, independent loads that
     # the CPU overlaps, then decide
@@ -303,23 +304,25 @@ def _rare(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndarr
         a = rows[0, (u * _H1) >> shift]
         b = rows[1, ((u ^ _X2) * _H2) >> shift]
         df[k] = a if a < b else b
+    # (the rare words need no order: they are only counted, `_found`; the two key groups are sorted)
     rare = np.empty(m, np.uint32)
-    is_name = np.zeros(m, np.bool_)
-    n = 0
+    first = np.empty(m, np.uint32)
+    second = np.empty(m, np.uint32)
+    n = n_first = n_second = 0
     last = len(names) - 1
     for k in range(m):
         if df[k] <= common:
             w = words[k]
             rare[n] = w
-            if last >= 0:
-                pos = min(np.searchsorted(names, w), last)
-                is_name[n] = names[pos] == w
             n += 1
-    first = np.sort(rare[:n][is_name[:n]])
-    others = rare[:n][~is_name[:n]]
-    second = np.sort(others[(others & np.uint32(3)) == 0])
-    keys = np.concatenate((first, second))[:n_keys].astype(np.uint64) + np.uint64(1)
-    return np.sort(rare[:n]), keys
+            if last >= 0 and names[min(np.searchsorted(names, w), last)] == w:
+                first[n_first] = w
+                n_first += 1
+            elif (w & np.uint32(3)) == 0:
+                second[n_second] = w
+                n_second += 1
+    keys = np.concatenate((np.sort(first[:n_first]), np.sort(second[:n_second])))[:n_keys].astype(np.uint64)
+    return rare[:n], keys + np.uint64(1)
 
 
 @njit(cache=True, nogil=True)
@@ -384,19 +387,28 @@ def _probe(rows: np.ndarray, shift: np.uint64, words: np.ndarray, names: np.ndar
 def _probe_packed(packed_words: np.ndarray, packed_names: np.ndarray, dec: np.ndarray, rows: np.ndarray,
                   shift: np.uint64, common: int, n_keys: int, lead_keys: np.ndarray, lead_vals: np.ndarray,
                   vocab_keys: np.ndarray, vocab_vals: np.ndarray, ring: np.ndarray, lead_query: np.ndarray,
-                  min_hits: int, max_copy: int, max_story: int,
-                  ) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                             bool]:  # pragma: no cover (compiled)
-    """`_probe` of the packed (base64 bytes) words and names, which it decodes first: (False, ...)
-    when they are not canonical, else (True, words, the results of `_probe`)."""
+                  min_hits: int, max_copy: int, max_story: int, words_out: np.ndarray, rare_out: np.ndarray,
+                  keys_out: np.ndarray, seqs_out: np.ndarray,
+                  ) -> tuple[bool, int, int, int, int, int, bool]:  # pragma: no cover (compiled)
+    """`_probe` of the packed (base64 bytes) words and names, which it decodes first, its arrays written
+    to the start of the `_out` buffers (copy then story candidates in `seqs_out`): (True, number of
+    words, of counted words, of keys, of copy candidates, of candidates, whether any key hit). (False,
+    ...) without writing when they are not canonical (or a buffer is too short)."""
     words, ok_words = _b64_words(packed_words, dec)
     names, ok_names = _b64_words(packed_names, dec)
-    if not (ok_words and ok_names):
-        e32, e64 = np.zeros(0, np.uint32), np.zeros(0, np.uint64)
-        return False, e32, e32, e64, e32, e32, False
+    if not (ok_words and ok_names) or len(words) > len(words_out) or len(words) > len(rare_out):
+        return False, 0, 0, 0, 0, 0, False
     rare, keys, copy, story, any_hit = _probe(rows, shift, words, names, common, n_keys, lead_keys, lead_vals,
                                               vocab_keys, vocab_vals, ring, lead_query, min_hits, max_copy, max_story)
-    return True, words, rare, keys, copy, story, any_hit
+    n_seqs = len(copy) + len(story)
+    if len(keys) > len(keys_out) or n_seqs > len(seqs_out):
+        return False, 0, 0, 0, 0, 0, False
+    words_out[: len(words)] = words
+    rare_out[: len(rare)] = rare
+    keys_out[: len(keys)] = keys
+    seqs_out[: len(copy)] = copy
+    seqs_out[len(copy): n_seqs] = story
+    return True, len(words), len(rare), len(keys), len(copy), n_seqs, any_hit
 
 
 @njit(cache=True, nogil=True)
@@ -479,7 +491,16 @@ class DedupeIndex:
         # the latest records written, as stored: copies and rewrites mostly follow their original
         # within hours, so most candidate reads are served without the store (dropped on expiry)
         self._recent: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
+        # what `_probe_packed` finds for the article being decided (read before the next one)
+        self._grow_out(256)
+        self._seqs_out = np.zeros(max(0, self.opts.max_candidates) + max(0, self.opts.max_story_candidates),
+                                  dtype=np.uint32)
         self._rebuild()
+
+    def _grow_out(self, size: int) -> None:
+        self._words_out = np.zeros(size, dtype=np.uint32)
+        self._rare_out = np.zeros(size, dtype=np.uint32)
+        self._keys_out = np.zeros(size, dtype=np.uint64)
 
     # ---- restart -------------------------------------------------------------------------------
 
@@ -574,7 +595,7 @@ class DedupeIndex:
             return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint64)
         common = max(10, part.sketch.docs // 200)
         rare, keys = part.sketch.rare(words, np.sort(names), common, self.opts.vocab_query)
-        return rare, keys  # sorted and distinct (words are): the set of words that count
+        return rare, keys  # distinct (words are), in the order of `words`: the set of words that count
 
     def _probe(self, part: _Partition, fp: Mapping[str, Any]
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], bool, np.ndarray]:
@@ -586,20 +607,25 @@ class DedupeIndex:
         lead_query = np.array([*fp["lead"], *fp.get("probe", ())], dtype=np.uint64)
         common = max(10, sketch.docs // 200)
         packed_words, packed_names = fp["words"], fp.get("names", "")
-        ok = False
         if (type(packed_words) is str and type(packed_names) is str and packed_words.isascii()
                 and packed_names.isascii()):
-            ok, words, rare, keys, copy_seqs, story_seqs, any_hit = _probe_packed(
+            if len(packed_words) // 4 * 3 // 4 >= len(self._words_out):  # (at most this many words)
+                self._grow_out(len(packed_words) // 4 * 3 // 4 + 1)
+            ok, n_words, n_rare, n_keys, n_copy, n_seqs, any_hit = _probe_packed(
                 np.frombuffer(packed_words.encode("ascii"), np.uint8),
                 np.frombuffer(packed_names.encode("ascii"), np.uint8), _B64_DEC, sketch.rows, sketch.shift, common,
                 opts.vocab_query, lead.keys, lead.vals, vocab.keys, vocab.vals, part.alive.ring, lead_query,
-                opts.min_story_hits, opts.max_candidates, opts.max_story_candidates)
-        if not ok:
-            words = unpack_words(packed_words)
-            rare, keys, copy_seqs, story_seqs, any_hit = _probe(
-                sketch.rows, sketch.shift, words, unpack_words(packed_names), common, opts.vocab_query, lead.keys,
-                lead.vals, vocab.keys, vocab.vals, part.alive.ring, lead_query, opts.min_story_hits,
-                opts.max_candidates, opts.max_story_candidates)
+                opts.min_story_hits, opts.max_candidates, opts.max_story_candidates, self._words_out, self._rare_out,
+                self._keys_out, self._seqs_out)
+            if ok:
+                seqs = self._seqs_out[:n_seqs].tolist()
+                return (self._words_out[:n_words], self._rare_out[:n_rare], self._keys_out[:n_keys], seqs[:n_copy],
+                        seqs[n_copy:], any_hit, lead_query)
+        words = unpack_words(packed_words)
+        rare, keys, copy_seqs, story_seqs, any_hit = _probe(
+            sketch.rows, sketch.shift, words, unpack_words(packed_names), common, opts.vocab_query, lead.keys,
+            lead.vals, vocab.keys, vocab.vals, part.alive.ring, lead_query, opts.min_story_hits,
+            opts.max_candidates, opts.max_story_candidates)
         return words, rare, keys, copy_seqs.tolist(), story_seqs.tolist(), any_hit, lead_query
 
     def _match(self, part: _Partition, article_id: str, fp: Mapping[str, Any], n_words: int,
@@ -608,9 +634,8 @@ class DedupeIndex:
         """`copy_seqs`: the `max_candidates` articles sharing most lead/probe keys; `story_seqs`: the
         `max_story_candidates` sharing most vocab + lead keys, with at least the keys needed (one
         shared rare word out of many is chance, and each check costs a store read)."""
-        new = Decision(article_id, None, "s-" + article_id, 0.0)
         if not any_hit:
-            return new, new.story_id
+            return self._new_story(article_id)
         cache: dict[int, Mapping[str, Any] | None] = {}
 
         def record(seq: int) -> Mapping[str, Any] | None:
@@ -634,7 +659,7 @@ class DedupeIndex:
                 cand_id = cand["copy_of"]
                 cand = self._record(cand_id) if cand_id and cand_id not in tried else None
         if n_words < self.opts.min_story_words:
-            return new, new.story_id
+            return self._new_story(article_id)
         total = len(counted) or 1
         # share of the counted words (sorted, distinct) the candidate's vocabulary holds, its packed words
         scored: dict[str, tuple[float, Any, Mapping[str, Any]]] = {}
@@ -659,20 +684,25 @@ class DedupeIndex:
                 if root_id not in scored:
                     consider(root_id, self._record(root_id))
         if not scored:
-            return new, new.story_id
+            return self._new_story(article_id)
         share, _, best = max(scored.values(), key=lambda s: s[0])
         if share < self.opts.story_threshold:
             # written from several wire stories: jointly they hold most of its vocabulary
             if share < self.opts.joint_min_share:
-                return new, new.story_id
+                return self._new_story(article_id)
             found = np.zeros(len(counted), dtype=np.bool_)
             for sh, packed, _ in scored.values():
                 if sh >= self.opts.joint_part_share:
                     found |= _found(counted, unpack_words(packed))[0]
             share = int(np.count_nonzero(found)) / total
             if share < self.opts.joint_threshold:
-                return new, new.story_id
+                return self._new_story(article_id)
         return Decision(article_id, None, best["story_id"], round(share, 4)), best["story_id"]
+
+    @staticmethod
+    def _new_story(article_id: str) -> tuple[Decision, str]:
+        story_id = "s-" + article_id
+        return Decision(article_id, None, story_id, 0.0), story_id
 
     def _key_similarity(self, packed: Any, other: Any) -> float:
         """`_copy_similarity` of two packed keys. Canonical keys of at least `min_copy_words` words: one

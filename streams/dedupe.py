@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit
 from rapidfuzz.distance import LCSseq
 
-from streams.normalize import _B64_DEC, _b64_words, unpack_words
+from streams.normalize import _B64_DEC, _b64_words, pack_words, unpack_words
 
 DEFAULT_WINDOW_S = 72 * 3600.0
 ARTICLE = "a:"
@@ -482,8 +482,33 @@ class _Partition:
         vocab.taken(taken_vocab, self.alive)
 
 
+_KERNELS_LOADED = False
+
+
+def _load_kernels() -> None:
+    """Load the compiled functions that only some articles reach (copy verification, story candidates,
+    expiry, table rehash) when the first index is made, not at the first article that needs each one
+    (~5-15 ms apiece from numba's cache: a stall in the stream, and a one-time cost that per-article
+    timings would otherwise count). Arguments of the types the index passes."""
+    global _KERNELS_LOADED
+    _KERNELS_LOADED = True
+    packed = pack_words([1, 2, 3])
+    raw = np.frombuffer(packed.encode("ascii"), np.uint8)
+    words = unpack_words(packed)
+    counted = np.zeros(4, dtype=np.uint32)[:2]
+    _found_count_packed(counted, raw, _B64_DEC)
+    _found(counted, words)
+    _key_lcs(raw, raw, _B64_DEC, Options.compare_words, Options.min_copy_words)
+    sketch = Sketch(4)
+    sketch.add(words, 1)
+    sketch.add(words, -1)
+    KeyTable()._rehash(Alive())
+
+
 class DedupeIndex:
     def __init__(self, store: MutableMapping[str, Any] | None = None, **options: Any) -> None:
+        if not _KERNELS_LOADED:
+            _load_kernels()
         self.store: MutableMapping[str, Any] = {} if store is None else store
         self.opts = Options(**options)
         self.parts: dict[str, _Partition] = {}

@@ -358,3 +358,24 @@ def test_compiled_lcs_is_rapidfuzz_lcs() -> None:
     odd = key.rstrip("=") + "\n"  # not canonical: binascii unpacks it, as before
     assert index._key_similarity(key, odd) == index._copy_similarity(
         np.arange(1, 40).tolist(), np.frombuffer(__import__("binascii").a2b_base64(odd), "<u4").tolist())
+
+
+def test_probe_buffers_grow_and_agree_with_the_unpacked_path() -> None:
+    """The packed-probe path writes into buffers the index keeps (grown for long word lists) and finds
+    what the binascii path finds for the same words written non-canonically."""
+    from streams.normalize import pack_words
+
+    rng = np.random.default_rng(7)
+    index = DedupeIndex({})
+    run(index, feed())
+    part = index.parts["en"]
+    for size in (0, 5, 200, 900, 3000):
+        words = np.unique(rng.integers(1, 2**32, size, dtype=np.uint64).astype(np.uint32))
+        names = words[: size // 10]
+        fp = copy.deepcopy(feed()[0]["norm"]["fingerprints"])
+        fp.update(words=pack_words(words), names=pack_words(names))
+        odd = dict(fp, words=fp["words"] + "\n", names=fp["names"] + "\n")  # binascii reads these
+        got, expect = index._probe(part, fp), index._probe(part, odd)
+        assert len(index._words_out) >= len(words)
+        for a, b in zip(got, expect, strict=True):
+            assert (a.tolist() if isinstance(a, np.ndarray) else a) == (b.tolist() if isinstance(b, np.ndarray) else b)

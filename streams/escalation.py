@@ -752,32 +752,14 @@ def _capital_runs(text: np.ndarray, table: np.ndarray, slots: np.ndarray, offset
     Runs whose bytes are a word of the _WordTable (slots, offsets, pool) are left out (exact compare)."""
     n = len(text)
     out = np.empty(2 * n, dtype=np.int32)  # a run per char at most ("××": a capital that ends its run)
-    mask = len(slots) - 1
     count = 0
     i = 0
     while i < n:
         if table[text[i]] & 4 and (i == 0 or not table[text[i - 1]] & 1):
-            h = np.int64(text[i])
             j = i + 1
             while j < n and table[text[j]] & 2:
-                h = (h * 31 + text[j]) & _HASH_MASK
                 j += 1
-            known = False
-            slot = h & mask
-            while slots[slot] != 0:
-                entry = slots[slot] - 1
-                a = offsets[entry]
-                if offsets[entry + 1] - a == j - i:
-                    same = True
-                    for k in range(j - i):
-                        if pool[a + k] != text[i + k]:
-                            same = False
-                            break
-                    if same:
-                        known = True
-                        break
-                slot = (slot + 1) & mask
-            if not known:
+            if _table_find(text, i, j, slots, offsets, pool) < 0:
                 out[count] = i
                 out[count + 1] = j
                 count += 2
@@ -1192,10 +1174,7 @@ class _WatchScreen:
             bucket_of[int(prefix[0], 36) * 36 + int(prefix[1], 36)] = len(longest)  # as _skeleton_head
             for k in keys:
                 key_at.append(key_at[-1] + len(k))
-                row = [0] * 36
-                for bit, ch in enumerate(k):
-                    row[int(ch, 36)] |= 1 << bit
-                masks += row
+                masks += _key_mask_row(k)
             bucket_at.append(len(key_at) - 1)
             longest.append(lengths[prefix][1])
         self.index = (bucket_of, np.array(bucket_at, dtype=np.int32), np.array(key_at, dtype=np.int32),
@@ -1210,6 +1189,14 @@ class _WatchScreen:
             table.clear()  # bounded like the other watchlist caches
         return _screen_runs(scan, _RUN_BYTES, table.cells, table.used, *self.exact.arrays, *self.folds,
                             *self.index, self.threshold, self.max_tail).tolist()
+
+
+def _key_mask_row(key: str) -> list[int]:
+    """The bit-parallel LCS masks of a name key (chars 0-9a-z): per char, the bits of its positions."""
+    row = [0] * 36
+    for bit, ch in enumerate(key):
+        row[int(ch, 36)] |= 1 << bit
+    return row
 
 
 class _VerdictTable:

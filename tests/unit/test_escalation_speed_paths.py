@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import LCSseq
 
 import streams.escalation as escalation
-from streams.escalation import Rules, _name_key, _VerdictTable, _WatchScreen, _WordTable
+from streams.escalation import Rules, _key_mask_row, _name_key, _VerdictTable, _WatchScreen, _WordTable
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +53,7 @@ def test_bit_parallel_lcs_is_lcsseq(chunks: list[str], keys: list[str]) -> None:
     key_at, masks = [0], []
     for k in keys:
         key_at.append(key_at[-1] + len(k))
-        row = [0] * 36
-        for bit, ch in enumerate(k):
-            row[int(ch, 36)] |= 1 << bit
-        masks += row
+        masks += _key_mask_row(k)
     state = np.full(len(keys), ~np.uint64(0), dtype=np.uint64)
     joined = ""
     for chunk in chunks:  # appended word by word, as _may_name does

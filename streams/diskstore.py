@@ -60,6 +60,19 @@ class DiskStore(MutableMapping[str, Any]):
             raise KeyError(key)
         self.db.delete(key.encode())
 
+    _MISSING = object()
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        """One read and one delete (MutableMapping.pop reads twice: its own get, then __delitem__'s);
+        dedupe pops every article's record when it leaves the window."""
+        raw = self.db.get(key.encode())
+        if raw is None:
+            if default is DiskStore._MISSING:
+                raise KeyError(key)
+            return default
+        self.db.delete(key.encode())
+        return orjson.loads(raw)
+
     def __iter__(self) -> Iterator[str]:
         # (iterating the Rdict itself fails in raw mode; its keys() does not)
         return (key.decode() for key in self.db.keys())  # noqa: SIM118

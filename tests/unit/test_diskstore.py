@@ -23,6 +23,10 @@ def test_values_round_trip_as_json_and_missing_keys_raise(tmp_path: Path) -> Non
     assert sorted(store) == ["a:a1", "m:en"] and len(store) == 2
     del store["a:a1"]
     assert "a:a1" not in store and len(store) == 1
+    assert store.pop("m:en") == {"n": 1} and "m:en" not in store
+    assert store.pop("m:en", None) is None
+    with pytest.raises(KeyError):
+        store.pop("m:en")
     store.close()
 
 

@@ -11,6 +11,7 @@
 
 Usage:
     python bench/stream_throughput.py throughput --n 20000
+    python bench/stream_throughput.py throughput --n 10000 --floor   # trivial stages: the framework's own cost
     python bench/stream_throughput.py latency --rate 100 --seconds 60
     python bench/stream_throughput.py soak --rate 50 --seconds 600 --sample 15
 Without KAFKA_BOOTSTRAP_SERVERS a private local broker is started (and stopped) on free ports.
@@ -88,13 +89,14 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_worker(settings: Settings, log: Path, metrics_port: int = 0) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, log: Path, metrics_port: int = 0, floor: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "",
            "WIREWATCH_METRICS_PORT": str(metrics_port),
            "WIREWATCH_APP_ID": settings.app_id, "WIREWATCH_DATA_DIR": settings.data_dir,
            "WIREWATCH_PARTITIONS": str(settings.partitions), "PYTHONPATH": str(REPO)}
     env.update({f"WIREWATCH_TOPIC_{k.upper()}": v for k, v in settings.topics.__dict__.items()})
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
+    command = [str(REPO / "bench" / "floor_worker.py")] if floor else ["-m", "streams.cli", "worker"]
+    return subprocess.Popen([sys.executable, *command], env=env, stdin=subprocess.DEVNULL,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -117,7 +119,8 @@ def warm_numba(data: list[dict[str, Any]]) -> None:
         pipeline.process(article)
 
 
-def throughput(settings: Settings, n: int, workdir: Path, profile: str | None = None) -> dict[str, Any]:
+def throughput(settings: Settings, n: int, workdir: Path, profile: str | None = None,
+               floor: bool = False) -> dict[str, Any]:
     from kafka import KafkaProducer
 
     data = articles(n)
@@ -127,9 +130,10 @@ def throughput(settings: Settings, n: int, workdir: Path, profile: str | None = 
     producer.flush()
     producer.close()
     print(f"loaded {n} articles into {settings.topics.articles}", file=sys.stderr)
-    warm_numba(data)
+    if not floor:
+        warm_numba(data)
     metrics_port = free_port()
-    worker = start_worker(settings, workdir / "worker.log", metrics_port)
+    worker = start_worker(settings, workdir / "worker.log", metrics_port, floor)
     stories = consumer(settings, settings.topics.stories)
     seen: set[str] = set()
     first = last = None
@@ -198,7 +202,8 @@ def throughput(settings: Settings, n: int, workdir: Path, profile: str | None = 
         worker.wait(timeout=60)
     elapsed = (last or 0) - (first or 0)
     stories_span = (stories_done or 0) - (first or 0)
-    return {"mode": "throughput", "articles": len(seen), "seconds": round(elapsed, 2),
+    return {"mode": "throughput", "stages": "trivial (floor)" if floor else "real", "articles": len(seen),
+            "seconds": round(elapsed, 2),
             "articles_per_s": round(len(seen) / elapsed, 1) if elapsed else None,
             "stories_per_s": round(len(seen) / stories_span, 1) if stories_span else None,
             "worker_cpu_s_per_1000": round(1000 * cpu / max(len(seen), 1), 3),
@@ -211,11 +216,10 @@ def scored(port: int) -> float:
     """Articles the worker's score agent has processed (wirewatch_articles_processed_total{stage="score"})."""
     from urllib.request import urlopen
 
-    with contextlib.suppress(OSError):
-        with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-            for line in answer.read().decode().splitlines():
-                if line.startswith('wirewatch_articles_processed_total{stage="score"}'):
-                    return float(line.rsplit(" ", 1)[1])
+    with contextlib.suppress(OSError), urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith('wirewatch_articles_processed_total{stage="score"}'):
+                return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 
@@ -334,6 +338,8 @@ def main() -> None:
                         "times faster than the wall clock (default: 72 h of event time over the run)")
     parser.add_argument("--profile", metavar="FILE", help="throughput: sample the worker with py-spy (must be "
                         "installed; not a project dependency) into FILE (collapsed stacks)")
+    parser.add_argument("--floor", action="store_true", help="throughput: the worker with trivial stages of the "
+                        "same record sizes (bench/floor_worker.py): what Faust, aiokafka and the broker cost alone")
     parser.add_argument("--keep-log", metavar="FILE", help="copy the worker's log to FILE at the end")
     args = parser.parse_args()
     with ExitStack() as stack:
@@ -350,7 +356,7 @@ def main() -> None:
                             data_dir=str(workdir / "worker"))
         ensure_topics(settings)
         if args.mode == "throughput":
-            result = throughput(settings, args.n, workdir, args.profile)
+            result = throughput(settings, args.n, workdir, args.profile, args.floor)
         else:
             result = latency(settings, args.rate, args.seconds, workdir,
                              sample_every=args.sample if args.mode == "soak" else None,

@@ -180,7 +180,8 @@ class Publisher:
             self._wake.clear()
             await asyncio.sleep(TXN_LINGER_S)          # let polls finishing together share a transaction
             while self._queue:
-                batch, size = [], 0
+                batch: list[tuple[list[Record], asyncio.Future[None]]] = []
+                size = 0
                 while self._queue and (not batch or size + len(self._queue[0][0]) <= self.max_buffered):
                     item = self._queue.pop(0)
                     batch.append(item)

@@ -28,6 +28,7 @@ class StaticFeedServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server: (host, port); only AF_UNIX addresses are bytes
         return f"http://{host}:{port}"
 
     def __enter__(self) -> StaticFeedServer:

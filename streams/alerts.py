@@ -108,6 +108,7 @@ class StoryTracker:
         if RANK[story["severity"]] < RANK[self.policy.min_severity]:
             return None, story
         last = story.get("emitted")
+        reason: str | None
         if last is None:
             reason = "new"
         else:

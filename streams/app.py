@@ -137,7 +137,8 @@ def _tune_rocksdb() -> None:
         db = open_db(self, path, read_only=read_only)
         if isinstance(db, rocksdict.Rdict) and not read_only:
             options = rocksdict.WriteOptions()
-            options.disable_wal = True
+            # rocksdict's stub declares disable_wal a method; at run time it is a settable bool attribute
+            options.disable_wal = True  # type: ignore[method-assign,assignment]
             db.set_write_options(options)
         return db
 
@@ -180,7 +181,8 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
     # value_type=bytes is what makes Faust store and send them as they are ("raw"). (Never a model
     # type such as dict: Faust decodes a typed value with `value_type.from_data`, which `dict` lacks,
     # so recovering a table from its changelog failed on every record and never ended.)
-    table_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="raw")
+    table_schema: faust.Schema[str, bytes] = faust.Schema(key_type=str, key_serializer="json",
+                                                          value_serializer="raw")
     dedupe_table = app.Table("dedupe-index", default=None, value_type=bytes, schema=table_schema,
                              options=ROCKSDB_OPTIONS)
     story_table = app.Table("story-state", default=None, value_type=bytes, schema=table_schema,
@@ -226,7 +228,8 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
         # half-processed while this reads the indexes)
         metrics.observe_indexes(indexes)
 
-    @app.on_partitions_revoked.connect
+    # mode types every handler as (sender, *args, signal=, **kwargs); this signal sends (sender, revoked)
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _forget_indexes(sender: Any, revoked: Any, **_: Any) -> None:
         indexes.clear()  # rebuilt from the (recovered) table on the next record of each partition
         metrics.forget_partitions()

@@ -181,7 +181,7 @@ def _insert(keys: np.ndarray, vals: np.ndarray, new: np.ndarray, seq: int, ring:
     for q in range(len(new)):
         key = new[q]
         i = key & mask
-        dead = -1
+        dead: int | np.int64 = -1  # -1, or the first slot whose entry left the window
         done = False
         while keys[i] != 0:
             if keys[i] == key:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -36,7 +36,8 @@ class DiskStore(MutableMapping[str, Any]):
         options.set_block_based_table_factory(table)
         self.db = rocksdict.Rdict(str(path), options=options)
         writes = rocksdict.WriteOptions()
-        writes.disable_wal = True
+        # rocksdict's stub declares disable_wal a method; at run time it is a settable bool attribute
+        writes.disable_wal = True  # type: ignore[method-assign,assignment]
         self.db.set_write_options(writes)
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -75,14 +76,16 @@ class DiskStore(MutableMapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         # (iterating the Rdict itself fails in raw mode; its keys() does not)
-        return (key.decode() for key in self.db.keys())  # noqa: SIM118
+        keys = cast("Iterator[bytes]", self.db.keys())  # raw mode: keys are bytes (the stub allows any key type)
+        return (key.decode() for key in keys)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.db.keys())  # noqa: SIM118
 
     def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
         """(key, value) pairs in one pass (what DedupeIndex reads to rebuild itself)."""
-        return ((key.decode(), orjson.loads(value)) for key, value in self.db.items())
+        items = cast("Iterator[tuple[bytes, bytes]]", self.db.items())  # raw mode: bytes keys and values
+        return ((key.decode(), orjson.loads(value)) for key, value in items)
 
     def close(self) -> None:
         self.db.close()

@@ -405,6 +405,7 @@ def _number_regex(number_words: Mapping[str, int]) -> str:
 
 def _load_language(doc: _Doc, root: dict[str, yaml.Node], categories: Mapping[str, Category],
                    modifiers: Mapping[str, Modifier], lang: _Language) -> None:
+    target: dict[str, int] | set[str]  # numbers: word -> value; casualty_counts: a set of words
     if "numbers" in root:
         nums = doc.mapping(root["numbers"], "numbers", {"words", "scales"})
         for part, target in (("words", lang.number_words), ("scales", lang.scales)):
@@ -1061,7 +1062,7 @@ def _may_name(text: np.ndarray, i: int, j: int, classes: np.ndarray, fold_at: np
 
 
 @njit(cache=True, nogil=True)
-def _verdict_slot(cells: np.ndarray, text: np.ndarray, i: int, j: int) -> tuple[int, np.uint64, np.uint64]:
+def _verdict_slot(cells: np.ndarray, text: np.ndarray, i: int, j: int) -> tuple[np.int64, np.uint64, np.uint64]:
     # pragma: no cover - compiled
     """Where the word text[i:j] (at most 15 bytes) is, or would go, in a _VerdictTable: (slot, its two
     cells). A word is its bytes packed little-endian in the cells, the length and the verdict + 1 in the
@@ -1118,6 +1119,8 @@ def _screen_runs(text: np.ndarray, classes: np.ndarray, cells: np.ndarray, used:
             j += 1
         keep = not plain
         if plain:
+            verdict: int | np.int64  # -1 (not decided yet), or 0-3; read back from the table as np.int64
+            slot: int | np.int64  # -1 (the word is not in the table), or _verdict_slot's slot
             verdict = slot = -1
             w0 = w1 = np.uint64(0)
             if j - i <= 15:
@@ -1167,6 +1170,7 @@ class _WatchScreen:
             fold_at.append(len(fold_pool))
         self.folds = (np.array(fold_at, dtype=np.int32), np.frombuffer(fold_pool or b"\0", dtype=np.uint8).copy())
         bucket_of = np.full(36 * 36, -1, dtype=np.int32)
+        longest: list[int]
         bucket_at, key_at, masks, longest = [0], [0], [], []
         for prefix, (keys, _) in index.items():
             if len(prefix) != 2:
@@ -1451,9 +1455,11 @@ class Rules:
         norm = normed.get("norm") if isinstance(normed, Mapping) else None
         if not isinstance(norm, Mapping):
             return Escalation()
-        title = norm.get("title") if isinstance(norm.get("title"), str) else ""
-        body = norm.get("body") if isinstance(norm.get("body"), str) else ""
-        body_field = norm.get("body_field") if norm.get("body_field") in ("content", "summary") else "content"
+        # (the guards make these three str; mypy does not narrow the result of a call such as norm.get)
+        title: str = norm.get("title") if isinstance(norm.get("title"), str) else ""  # type: ignore[assignment]
+        body: str = norm.get("body") if isinstance(norm.get("body"), str) else ""  # type: ignore[assignment]
+        body_field: str = (norm.get("body_field")  # type: ignore[assignment]
+                           if norm.get("body_field") in ("content", "summary") else "content")
         language = norm.get("language")
         compiled = self._compiled.get(language if isinstance(language, str) else "") or \
             self._compiled.get("*") or self._compiled[self.default_language]
@@ -1639,7 +1645,8 @@ class Rules:
                         found.append(_watch_match(word, exact[word], field_name, start, start + len(word)))
                         covered = start + len(word)
                         continue
-                    run_text = word + tail.match(text, start + len(word)).group()
+                    # _name_tail matches the empty string too: its match() is never None
+                    run_text = word + tail.match(text, start + len(word)).group()  # type: ignore[union-attr]
                     words = run_text.split(" ")
                     best = run_cache.get(run_text, False)
                     if best is False:

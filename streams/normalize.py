@@ -354,6 +354,9 @@ def _scan(low: np.ndarray, orig: np.ndarray, wch: np.ndarray, capital: np.ndarra
     the other (base64 text), [length of packed key, of packed words, of lead, words in key], lead
     then probe hashes). `low` is the lower-cased text, or with `lower` the ASCII text itself (then
     `orig` is the same array)."""
+    # (for mypy: two names are reused, first as loop indices, then for numpy scalars)
+    w: int | np.uint32  # a winnowing window's start, then a word's 32-bit hash
+    j: int | np.int64  # an offset into a shingle or window, then a stop-word table slot
     starts, ends, h64 = _tokens(low, wch, lower)
     k0 = np.searchsorted(starts, key_lo)
     k1 = min(np.searchsorted(starts, key_hi), k0 + KEY_WORDS)
@@ -417,7 +420,7 @@ def _scan(low: np.ndarray, orig: np.ndarray, wch: np.ndarray, capital: np.ndarra
                 q += 1
         probe = probe[:q]
     # content words of title + body start: distinct, first occurrence first; names among them
-    vn = np.searchsorted(starts, vocab_hi)
+    vn: int | np.intp = np.searchsorted(starts, vocab_hi)
     size = 1
     while size < 2 * vn + 2:
         size *= 2
@@ -579,7 +582,8 @@ def fingerprints(title: str, body: str) -> dict[str, Any]:
     packed, sizes, lead_probe = _scan(low, orig, _word_chars(), _CAPITAL, _before_name(), _stop_table(), off,
                                       off + key_from, off + key_to, off + WORDS_FROM_CHARS, lower, _B64)
     key_end, words_len, n_lead, n = sizes.tolist()
-    packed_text = str(packed, "ascii")
+    # numpy's stubs give ndarray __buffer__ only on Python 3.12+ (PEP 688); on 3.11 it has the buffer protocol too
+    packed_text = str(packed, "ascii")  # type: ignore[call-overload]
     hashes = lead_probe.tolist()
     return {"key": packed_text[:key_end], "lead": hashes[:n_lead], "probe": hashes[n_lead:],
             "words": packed_text[key_end:key_end + words_len], "names": packed_text[key_end + words_len:], "n": n}

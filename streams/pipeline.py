@@ -14,7 +14,7 @@ from typing import Any
 from connectors import article as contract
 from streams.alerts import AlertPolicy, StoryTracker
 from streams.dedupe import DedupeIndex
-from streams.escalation import Rules
+from streams.escalation import Rules, RulesHolder
 from streams.normalize import normalize
 
 
@@ -34,7 +34,7 @@ def dedupe_stage(normed: Mapping[str, Any], index: DedupeIndex) -> dict[str, Any
             "similarity": decision.similarity}
 
 
-def score_plan(story_article: Mapping[str, Any], rules: Rules, tracker: StoryTracker
+def score_plan(story_article: Mapping[str, Any], rules: Rules | RulesHolder, tracker: StoryTracker
                ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
     """(decision, alert or None, new story state or None), the state not yet written."""
     escalation = rules.score(story_article).to_dict()
@@ -45,7 +45,7 @@ def score_plan(story_article: Mapping[str, Any], rules: Rules, tracker: StoryTra
     return decision, alert, story
 
 
-def score_stage(story_article: Mapping[str, Any], rules: Rules,
+def score_stage(story_article: Mapping[str, Any], rules: Rules | RulesHolder,
                 tracker: StoryTracker) -> tuple[dict[str, Any], dict[str, Any] | None]:
     decision, alert, story = score_plan(story_article, rules, tracker)
     if story is not None:

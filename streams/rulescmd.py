@@ -34,7 +34,7 @@ def read_articles(text: str, name: str) -> list[dict[str, Any]]:
             value = None
         if isinstance(value, dict):
             return [value]
-        articles = []
+        articles: list[dict[str, Any]] = []
         for line in stripped.splitlines():
             if not line.strip():
                 continue

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from connectors.errors import ConfigError, WirewatchError
 from connectors.settings import Settings
@@ -277,7 +277,8 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
                 print(format_alert(alert, colour), flush=True)
                 for child in children:
                     if child.poll() is not None:
-                        raise RuntimeError(f"{' '.join(child.args[-2:])} exited with {child.returncode}")
+                        command = " ".join(cast("list[str]", child.args)[-2:])  # _spawn passes a list of str
+                        raise RuntimeError(f"{command} exited with {child.returncode}")
         except KeyboardInterrupt:
             _say("stopping ...")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from connectors.errors import WirewatchError
@@ -27,10 +28,8 @@ def ensure_topics(settings: Settings, replication: int | None = None) -> list[st
         wanted = [NewTopic(spec.name, spec.partitions, replication, topic_configs=dict(spec.config))
                   for spec in settings.topics.specs(settings.partitions) if spec.name not in existing]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently by another process: fine
                 admin.create_topics(wanted, timeout_ms=15000)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: fine
         return [topic.name for topic in wanted]
     finally:
         admin.close()

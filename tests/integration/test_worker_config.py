@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from connectors.settings import Settings
 from helpers.procs import settings_env
+
+from connectors.settings import Settings
 
 
 def _worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

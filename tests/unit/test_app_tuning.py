@@ -51,7 +51,7 @@ def test_table_values_are_json_bytes_encoded_once_and_old_values_read_back() -> 
 
     class Table(dict):  # what JsonView uses of a Faust table: item set/del, keys() and .data.get
         @property
-        def data(self) -> "Table":
+        def data(self) -> Table:
             return self
 
     table = Table()
@@ -70,9 +70,9 @@ def test_table_values_are_json_bytes_encoded_once_and_old_values_read_back() -> 
 
 
 def test_lean_faust_monitor_counts_without_per_record_state(tmp_path) -> None:
+    from faust.types import TP
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from faust.types import TP
     from streams.metrics import StreamMetrics
 
     registry = CollectorRegistry()

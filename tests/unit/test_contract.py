@@ -33,7 +33,8 @@ def test_guid_is_the_fallback_identity() -> None:
         contract.article_id(None, None)
 
 
-@given(st.sampled_from(["utm_source", "utm_campaign", "fbclid", "gclid", "mc_cid"]), st.text(alphabet="abcXYZ019-_.~", max_size=20))
+@given(st.sampled_from(["utm_source", "utm_campaign", "fbclid", "gclid", "mc_cid"]),
+       st.text(alphabet="abcXYZ019-_.~", max_size=20))
 def test_any_tracking_value_is_dropped(name: str, value: str) -> None:
     base = "https://news.example/a/b?page=2"
     assert contract.canonical_url(f"{base}&{name}={value}") == contract.canonical_url(base)

@@ -131,19 +131,26 @@ def test_screen_leaves_out_what_cannot_match(rules: Rules) -> None:
         ["Boukamal", "Hezbollah", "PMF", "Abu Kamal"]
 
 
-def test_a_failing_screen_falls_back_to_the_python_tests(monkeypatch: pytest.MonkeyPatch) -> None:
-    fresh = Rules.load()
+@pytest.mark.parametrize(("kernel", "screen_off", "after"), [
+    # the compiled watchlist screen -> the Python tests; the capitalised-word pass behind it still runs compiled
+    ("_screen_runs", False, {"_screen": None, "_runs_compiled": True}),
+    # the capitalised-word pass behind the screen -> the regex (the screen finds the runs first: off)
+    ("_capital_runs", True, {"_runs_compiled": False}),
+])
+def test_a_failing_kernel_falls_back_to_python(monkeypatch: pytest.MonkeyPatch, kernel: str, screen_off: bool,
+                                               after: dict[str, object]) -> None:
     text = "Fighters loyal to Kataib Hezbollah near Abu Kamal, US officials said."
-    expected = fresh.score(article(text, "Strike near Boukamal")).to_dict()
+    expected = Rules.load().score(article(text, "Strike near Boukamal")).to_dict()
 
     def broken(*_: object) -> None:
         raise ModuleNotFoundError("stale kernel cache")
 
-    monkeypatch.setattr(escalation, "_screen_runs", broken)
+    monkeypatch.setattr(escalation, kernel, broken)
     fresh = Rules.load()
+    if screen_off:
+        fresh._screen = None
     assert fresh.score(article(text, "Strike near Boukamal")).to_dict() == expected
-    assert fresh._screen is None
-    assert fresh._runs_compiled is True  # the capitalised-word pass behind it still runs compiled
+    assert {name: getattr(fresh, name) for name in after} == after
 
 
 def test_lengthening_folds_or_long_keys_leave_the_screen_out(rules: Rules) -> None:

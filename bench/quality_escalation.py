@@ -1,9 +1,13 @@
 """Escalation quality on a labelled set: precision / recall / F1 of `severity >= medium`.
 
     .venv/bin/python bench/quality_escalation.py [DATA_DIR] [--rules FILE] [--replay] [--show fp,fn]
+    .venv/bin/python bench/quality_escalation.py --set bench/holdout/escalation
 
 DATA_DIR defaults to ../shared/data (relative to the repo root) and must hold
 escalation-dev/articles.jsonl and escalation-dev/labels.jsonl (label true / false / null = not scored).
+--set FOLDER scores another set in the same format (articles.jsonl + labels.jsonl in FOLDER), such as
+the held-out sentences in bench/holdout/escalation (written for this project, never used to write
+rules). Precision and recall are also printed per language when the set has several.
 By default the articles run through streams.pipeline.Pipeline in-process (the code `wirewatch replay`
 runs); --replay runs the `wirewatch replay` command itself and reads its decisions file.
 Also reports scoring speed (Rules.score alone) and a breakdown by severity and by category.
@@ -61,6 +65,13 @@ def speed(articles: Path, rules_path: Path) -> tuple[float, float]:
     return len(normed) / elapsed, elapsed / max(chars, 1) * 3000 * 1e6
 
 
+def _half(article_id: str) -> str:
+    digits = article_id.rstrip("abcdefghijklmnopqrstuvwxyz")[-1:]
+    if not digits.isdigit():
+        raise SystemExit(f"--half needs ids ending in a number, got {article_id!r}")
+    return "odd" if int(digits) % 2 else "even"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="?", default=str(ROOT.parent / "shared" / "data"),
@@ -69,16 +80,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", action="store_true", help="run `wirewatch replay` instead of in-process")
     parser.add_argument("--show", default="", help="print ids and scores of: fp, fn (comma separated)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--set", help="folder holding articles.jsonl and labels.jsonl (instead of DATA_DIR)")
+    parser.add_argument("--half", choices=("odd", "even"),
+                        help="score only the ids ending in an odd / even number (held-out tuning / test halves)")
     args = parser.parse_args(argv)
 
-    base = Path(args.data) / "escalation-dev"
+    base = Path(args.set) if args.set else Path(args.data) / "escalation-dev"
+    name = str(args.set) if args.set else base.name
     articles, labels_path = base / "articles.jsonl", base / "labels.jsonl"
     labels = {row["id"]: row["label"] for row in map(json.loads, labels_path.open("rb"))}
+    if args.half:
+        labels = {key: label for key, label in labels.items() if _half(key) == args.half}
+        name += f" ({args.half} half)"
+    languages = {row["id"]: str(row.get("language") or "?")
+                 for row in map(json.loads, filter(bytes.strip, articles.open("rb")))}
     started = time.perf_counter()
     decisions = (decisions_via_replay if args.replay else decisions_in_process)(articles, Path(args.rules))
     elapsed = time.perf_counter() - started
 
     counts: Counter[str] = Counter()
+    by_language: dict[str, Counter[str]] = {}
     by_severity: dict[str, Counter[str]] = {s: Counter() for s in SEVERITIES}
     by_category: dict[str, Counter[str]] = {}
     shown = set(filter(None, args.show.split(",")))
@@ -92,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = {(True, True): "tp", (False, True): "fp", (True, False): "fn", (False, False): "tn"}[
             (bool(label), flagged)]
         counts[outcome] += 1
+        by_language.setdefault(languages.get(article_id, "?"), Counter())[outcome] += 1
         by_severity[esc["severity"]]["true" if label else "false"] += 1
         for category in esc["categories"]:
             by_category.setdefault(category, Counter())[outcome] += 1
@@ -112,11 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"escalation-dev: P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}   "
+    print(f"{name}: P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}   "
           f"(tp {tp}, fp {fp}, fn {fn}, tn {counts['tn']}; {counts['unscored']} unscored, "
           f"{counts['missing']} without decision)")
     print(f"pipeline {elapsed:.1f} s for {len(decisions)} articles; Rules.score alone "
           f"{per_second:,.0f} articles/s, {micros:.0f} µs per 3 kB")
+    if len(by_language) > 1:
+        for language, row in sorted(by_language.items()):
+            p_l = row["tp"] / (row["tp"] + row["fp"]) if row["tp"] + row["fp"] else 0.0
+            r_l = row["tp"] / (row["tp"] + row["fn"]) if row["tp"] + row["fn"] else 0.0
+            print(f"  {language}: P {p_l:.3f}  R {r_l:.3f}  (tp {row['tp']}, fp {row['fp']}, fn {row['fn']}, "
+                  f"tn {row['tn']})")
     print("\nseverity    label=true  label=false")
     for severity in SEVERITIES:
         row = by_severity[severity]

@@ -72,8 +72,12 @@ _SENTENCE_END = re.compile(r"[.!?;\n](?:(?<=[.!?])(?=[.!?]*[\"'”’»)]*\s+[^a
                                      for n in sorted({len(a) for a in _ABBREVIATIONS}))
                            + r"[.!?]*[\"'”’»)]*\s+(?=[^a-z\s])|(?<=\n)|(?<=;)\s)")
 _SEP = r"[\s\-]+"
+# The char before a phrase's first word: not a word char or an apostrophe ("don't" holds no word "t"),
+# except the apostrophe of a French elision ("l'attaque", "d'affrontements", "qu'une", "lorsqu'il").
+_WORD_START = r"(?:[^\w']|'(?<=(?<![\w'])[ldjmnstc]')|'(?<=qu'))"
 _PHRASE_END = r"(?!\w|-\w)"   # "flood" does not match in "flood-control"
-_GAP_WORD = r"(?:[\w'][\w'\-]*,?[\s\-]+)"
+# a word in a phrase's gap (~N); a number with thousands separators ("4,000 soldiers") is one word
+_GAP_WORD = r"(?:(?:\d{1,3}(?:[,.\u202f\u00a0]\d{3})+|[\w'][\w'\-]*),?[\s\-]+)"
 _DIGITS = r"\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?!\d)|\d+"
 MAX_TITLE_CHARS = 1_000
 MAX_CASUALTIES = 10_000_000
@@ -476,7 +480,7 @@ class _PhraseSet:
         # The regex runs on " " + text and starts with the char before the word (instead of a lookbehind):
         # a pattern led by a character class lets the engine skip in C to the next word boundary, and a
         # match start in the padded text is the word start in the original.
-        self.regex = re.compile(r"[^\w'](?:" + _trie(buckets, "") + ")" + _PHRASE_END) if buckets else None
+        self.regex = re.compile(_WORD_START + "(?:" + _trie(buckets, "") + ")" + _PHRASE_END) if buckets else None
         self._scanner = _Scanner.build(items, number_words) if self.regex is not None else None
 
     def find(self, text: str, padded: str, start: int = 0,
@@ -597,7 +601,7 @@ class _Scanner:
     r"""Where phrases may start, proved with literal words (no regex pass over the text).
 
     The text is scanned as bytes where every char but [a-z0-9] is a space (non-ASCII chars too, via
-    "?"): every word start of the regex (after a [^\w'] char) and every word after a phrase separator
+    "?"): every word start of the regex (after a [^\w'] char or an elision's apostrophe) and every word after a phrase separator
     ([\s-]) is then after a space, and each phrase word begins with the literal part of one of its
     alternatives ("kill" of `kill*`, "air" of `air_strike`). So a phrase can match only if one literal
     of its anchor word starts a word somewhere (anchor: the phrase word with the longest literals), and

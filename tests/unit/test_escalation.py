@@ -92,6 +92,34 @@ def test_french_phrases_with_accents_and_elisions(rules: Rules) -> None:
     assert flagged(esc)
 
 
+@pytest.mark.parametrize(("text", "term", "category"), [
+    ("L'explosion a tué deux soldats.", "explosion", "bombing"),
+    ("Kinshasa a ordonné l’expulsion de trois diplomates.", "expulsion de trois diplomates", "sanctions"),
+    ("Le président dénonce l'attaque.", "attaque", "armed_attack"),
+    ("Trois soldats ont été tués lors de l'assaut contre la base.", "assaut", "armed_attack"),
+])
+def test_a_phrase_starts_after_a_french_elision(rules: Rules, text: str, term: str, category: str) -> None:
+    # until 2026-11 a phrase never started after an apostrophe, so "l'attaque" held no "attaque"
+    esc = rules.score(article(text, language="fr"))
+    found = [(m["term"], m["category"]) for m in esc.matches]
+    assert (term, category) in found, found
+    match = next(m for m in esc.matches if m["term"] == term)
+    assert text[match["start"]:match["end"]] == term
+
+
+@pytest.mark.parametrize("text", ["They don't attack.", "It's rock 'n' roll."])
+def test_an_english_apostrophe_starts_no_word(rules: Rules, text: str) -> None:
+    # "don't" holds no word "t", "'n'" no word "n": only an elision letter at a word start elides
+    from streams.escalation import _WORD_START
+    assert re.findall(_WORD_START + r"(t|n)\b", " " + fold(text)) == []
+
+
+def test_a_number_with_thousands_separators_is_one_word_of_a_gap(rules: Rules) -> None:
+    esc = rules.score(article("Venezuela deployed around 4,000 soldiers to its eastern frontier."))
+    assert [m["term"] for m in esc.matches] == ["deployed around 4,000 soldiers"]
+    assert flagged(esc)
+
+
 def test_unknown_language_falls_back_to_all_rules(rules: Rules) -> None:
     assert flagged(rules.score(article("Rebels attacked a checkpoint, killing three soldiers.", language="und")))
     assert flagged(rules.score(article("L'attaque a fait trois morts.", language="xx")))

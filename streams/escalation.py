@@ -71,7 +71,9 @@ _SENTENCE_END = re.compile(r"[.!?;\n](?:(?<=[.!?])(?=[.!?]*[\"'”’»)]*\s+[^a
                            + "".join(rf"(?<!\b(?:{'|'.join(a for a in _ABBREVIATIONS if len(a) == n)})\.)"
                                      for n in sorted({len(a) for a in _ABBREVIATIONS}))
                            + r"[.!?]*[\"'”’»)]*\s+(?=[^a-z\s])|(?<=\n)|(?<=;)\s)")
-_SEP = r"[\s\-]+"
+# between the words of a phrase: spaces or hyphens, then perhaps a French elision ("l'expulsion de
+# l'ambassadeur" is expuls* ~4 ambassadeur*)
+_SEP = r"[\s\-]+(?:(?:[ldjmnstc]|qu)')?"
 # The char before a phrase's first word: not a word char or an apostrophe ("don't" holds no word "t"),
 # except the apostrophe of a French elision ("l'attaque", "d'affrontements", "qu'une", "lorsqu'il").
 _WORD_START = r"(?:[^\w']|'(?<=(?<![\w'])[ldjmnstc]')|'(?<=qu'))"

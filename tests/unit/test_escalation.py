@@ -97,6 +97,8 @@ def test_french_phrases_with_accents_and_elisions(rules: Rules) -> None:
     ("Kinshasa a ordonné l’expulsion de trois diplomates.", "expulsion de trois diplomates", "sanctions"),
     ("Le président dénonce l'attaque.", "attaque", "armed_attack"),
     ("Trois soldats ont été tués lors de l'assaut contre la base.", "assaut", "armed_attack"),
+    # and a later word of a phrase may follow one too (expuls* ~4 ambassadeur*)
+    ("Bamako a ordonné l'expulsion de l'ambassadeur d'Algérie.", "expulsion de l'ambassadeur", "sanctions"),
 ])
 def test_a_phrase_starts_after_a_french_elision(rules: Rules, text: str, term: str, category: str) -> None:
     # until 2026-11 a phrase never started after an apostrophe, so "l'attaque" held no "attaque"

@@ -73,7 +73,8 @@ _SENTENCE_END = re.compile(r"[.!?;\n](?:(?<=[.!?])(?=[.!?]*[\"'”’»)]*\s+[^a
                            + r"[.!?]*[\"'”’»)]*\s+(?=[^a-z\s])|(?<=\n)|(?<=;)\s)")
 # between the words of a phrase: spaces or hyphens, then perhaps a French elision ("l'expulsion de
 # l'ambassadeur" is expuls* ~4 ambassadeur*)
-_SEP = r"[\s\-]+(?:(?:[ldjmnstc]|qu)')?"
+_ELISION = r"(?:(?:[ldjmnstc]|qu)')?"
+_SEP = r"[\s\-]+" + _ELISION
 # The char before a phrase's first word: not a word char or an apostrophe ("don't" holds no word "t"),
 # except the apostrophe of a French elision ("l'attaque", "d'affrontements", "qu'une", "lorsqu'il").
 _WORD_START = r"(?:[^\w']|'(?<=(?<![\w'])[ldjmnstc]')|'(?<=qu'))"
@@ -306,7 +307,7 @@ def compile_phrase(source: str, number_words: Mapping[str, int] | None = None, *
             piece = first
         else:
             piece = _number_regex(number_words or {}) if tok == "#" else _token_regex(tok)
-        out.append((_SEP + pending_gap if out else "") + piece)
+        out.append((_SEP + (pending_gap + _ELISION if pending_gap else "") if out else "") + piece)
         pending_gap = ""
     return "(?:" + "".join(out) + ")"
 

@@ -604,12 +604,12 @@ class _Scanner:
     r"""Where phrases may start, proved with literal words (no regex pass over the text).
 
     The text is scanned as bytes where every char but [a-z0-9] is a space (non-ASCII chars too, via
-    "?"): every word start of the regex (after a [^\w'] char or an elision's apostrophe) and every word after a phrase separator
-    ([\s-]) is then after a space, and each phrase word begins with the literal part of one of its
-    alternatives ("kill" of `kill*`, "air" of `air_strike`). So a phrase can match only if one literal
-    of its anchor word starts a word somewhere (anchor: the phrase word with the longest literals), and
-    only where one literal of its first word does. A compiled walk of a trie of the literals from each
-    word start (numba) finds both.
+    "?"): every word start of the regex (after a [^\w'] char or an elision's apostrophe) and every word
+    after a phrase separator ([\s-]) is then after a space, and each phrase word begins with the literal
+    part of one of its alternatives ("kill" of `kill*`, "air" of `air_strike`). So a phrase can match
+    only if one literal of its anchor word starts a word somewhere (anchor: the phrase word with the
+    longest literals), and only where one literal of its first word does. A compiled walk of a trie of
+    the literals from each word start (numba) finds both.
     """
 
     def __init__(self, literals: list[str], anchored: list[frozenset[int]], first_of: list[frozenset[int]],

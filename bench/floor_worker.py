@@ -1,7 +1,7 @@
 """The wirewatch worker with trivial stages: what Faust, aiokafka and the broker cost on their own.
 
 Started by `bench/stream_throughput.py throughput --floor`. The three agents, both tables, the
-producers, the sensors and the metrics are the real ones (streams.app); only the three pure stage
+producers, the sensors and the metrics are the real ones (streams.worker.app); only the three pure stage
 functions are replaced by ones that do next to nothing but return records of the sizes the real
 stages produce for the bench's synthetic articles (by-lang ~8.7 kB, dedupe record ~2.9 kB, story
 record ~5.2 kB, story state ~0.6 kB) and write the same table keys, once per article each. Every
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson  # noqa: E402
 
-import streams.app as worker_app  # noqa: E402
+import streams.worker.agents as worker_agents  # noqa: E402
 
 FINGERPRINT_BYTES = 3_500  # the fingerprints the real normalize adds to a by-lang record
 RECORD_TEXT = 2_400        # the packed key and words of a dedupe record
@@ -52,9 +52,11 @@ def score_plan(story_article: dict[str, Any], rules: Any, tracker: Any
     return {"id": story_article["id"]}, None, story
 
 
-worker_app.normalize_stage, worker_app.dedupe_stage, worker_app.score_plan = normalize_stage, dedupe_stage, score_plan
+worker_agents.normalize_stage = normalize_stage  # type: ignore[assignment]
+worker_agents.dedupe_stage = dedupe_stage  # type: ignore[assignment]
+worker_agents.score_plan = score_plan  # type: ignore[assignment]
 
 if __name__ == "__main__":
-    from streams.cli import main
+    from streams.shell.cli import main
 
     sys.exit(main(["worker"]))

@@ -31,8 +31,7 @@ RECORD = ROOT / "tests" / "golden" / "digests.json"
 
 def seed_articles() -> list[str]:
     """The recorded demo feeds, parsed by the RSS connector as `wirewatch run` would publish them."""
-    from connectors.base import Fetched
-    from connectors.base import FeedConfig
+    from connectors.base import FeedConfig, Fetched
     from connectors.rss import RssConnector
 
     lines = []
@@ -72,7 +71,7 @@ def run_set(source: Any, out: Path | None) -> tuple[str, int]:
     pipeline = Pipeline(Rules.load())
     digest = hashlib.sha256()
     n = 0
-    sink = gzip.open(out, "wt", encoding="utf-8") if out else None
+    sink = gzip.open(out, "wt", encoding="utf-8") if out else None  # noqa: SIM115 (closed below)
     try:
         for number, decision, alert, error in pipeline.run(lines_of(source)):
             row = json.dumps([number, decision, alert, str(error) if error else None], sort_keys=True,

@@ -185,8 +185,8 @@ def main() -> int:
     feeds = [FeedConfig(id=f"f{i}", url=f"http://127.0.0.1:{ports[i % len(ports)]}/feed/{i}.xml")
              for i in range(args.feeds)]
     if args.kafka:
-        from connectors.runner import make_producer
-        from streams.topics import ensure_topics
+        from connectors.publisher import make_producer
+        from streams.shell.topics import ensure_topics
 
         ensure_topics(settings)
     c = settings.connector

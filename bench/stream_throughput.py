@@ -41,8 +41,8 @@ from synth import Synth  # noqa: E402
 
 from connectors.article import encode  # noqa: E402
 from connectors.settings import Settings, Topics  # noqa: E402
-from streams.localkafka import LocalKafka, free_port  # noqa: E402
-from streams.topics import ensure_topics  # noqa: E402
+from streams.shell.localkafka import LocalKafka, free_port  # noqa: E402
+from streams.shell.topics import ensure_topics  # noqa: E402
 
 TOWNS = ("Ardmore", "Belcastle", "Corrin", "Dunvale", "Eastwick", "Fenmoor")
 
@@ -95,7 +95,7 @@ def start_worker(settings: Settings, log: Path, metrics_port: int = 0, floor: bo
            "WIREWATCH_APP_ID": settings.app_id, "WIREWATCH_DATA_DIR": settings.data_dir,
            "WIREWATCH_PARTITIONS": str(settings.partitions), "PYTHONPATH": str(REPO)}
     env.update({f"WIREWATCH_TOPIC_{k.upper()}": v for k, v in settings.topics.__dict__.items()})
-    command = [str(REPO / "bench" / "floor_worker.py")] if floor else ["-m", "streams.cli", "worker"]
+    command = [str(REPO / "bench" / "floor_worker.py")] if floor else ["-m", "streams.shell.cli", "worker"]
     return subprocess.Popen([sys.executable, *command], env=env, stdin=subprocess.DEVNULL,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 

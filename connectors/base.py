@@ -11,10 +11,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
-if TYPE_CHECKING:
-    from connectors.fetcher import Fetcher
+from connectors.fetcher import Fetched, Fetcher
+
+__all__ = ["Connector", "Cursor", "FeedConfig", "Fetched", "Fetcher"]
 
 
 @dataclass(frozen=True)
@@ -42,23 +43,6 @@ class Cursor:
     url: str | None = None                 # where the feed lives now (permanent redirect, discovery)
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """The outcome of one fetch: bytes and response metadata, or `not_modified`.
-
-    `headers` have lower-case names. `permanent_url` is set when every redirect hop was permanent.
-    """
-
-    url: str
-    status: int
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    not_modified: bool = False
-    fetched_at: str = ""
-    duration: float = 0.0
-    permanent_url: str | None = None
-
-
 class Connector(abc.ABC):
     kind: ClassVar[str]
 
@@ -75,8 +59,6 @@ class Connector(abc.ABC):
     def fetcher(self) -> Fetcher:
         """The shared HTTP fetcher (the runner sets it); a private one when used standalone."""
         if self._fetcher is None:
-            from connectors.fetcher import Fetcher
-
             self._fetcher = Fetcher()
         return self._fetcher
 

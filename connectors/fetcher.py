@@ -22,7 +22,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -32,7 +32,6 @@ import httpcore
 import httpx
 
 from connectors.article import rfc3339
-from connectors.base import Fetched
 from connectors.errors import (
     BlockedAddress,
     BodyTooLarge,
@@ -45,6 +44,23 @@ from connectors.errors import (
     TooManyRedirects,
 )
 from connectors.guard import AllowList, decide, hint
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The outcome of one fetch: bytes and response metadata, or `not_modified`.
+
+    `headers` have lower-case names. `permanent_url` is set when every redirect hop was permanent.
+    """
+
+    url: str
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    not_modified: bool = False
+    fetched_at: str = ""
+    duration: float = 0.0
+    permanent_url: str | None = None
 
 USER_AGENT = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "

@@ -40,10 +40,10 @@ class AlertPolicy:
 
 
 class StoryTracker:
-    """Story state and alert decisions. The state is bounded by event time: `sweep()` (or, in the
-    worker, `sweep_due` + `expired` per partition) forgets stories whose newest article is older than
-    the newest event time seen minus `retention`; it looks at most once per quarter of `retention`
-    of event time, so its scan over the state costs nothing per article."""
+    """Story state and alert decisions. The state is bounded by event time: `sweep_due` + `expired`
+    (per part; `streams.pipeline.commit_story` runs both, in replay and in the worker) forget the
+    stories whose newest article is older than the newest event time seen minus `retention`, at
+    most once per quarter of `retention` of event time, so the scan costs nothing per article."""
 
     def __init__(self, state: MutableMapping[str, Any] | None = None,
                  policy: AlertPolicy | None = None, retention: timedelta = STORY_RETENTION) -> None:
@@ -70,15 +70,6 @@ class StoryTracker:
         self._swept[part] = self.watermark
         return [story_id for story_id, story in self.state.items()
                 if (belongs is None or belongs(story_id)) and _time(story["updated_at"]) < cutoff]
-
-    def sweep(self) -> list[str]:
-        """Forget expired stories (all the state is one part: replay, a dict or one table view)."""
-        if not self.sweep_due():
-            return []
-        gone = self.expired()
-        for story_id in gone:
-            del self.state[story_id]
-        return gone
 
     def update(self, story_article: Mapping[str, Any], rule_version: str) -> dict[str, Any] | None:
         """Fold one scored article into its story and store it; return the alert to publish, if any."""

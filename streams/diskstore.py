@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import orjson
 
-# the worker's per-table-partition bounds (streams.app.ROCKSDB_OPTIONS)
+# the worker's per-table-partition bounds (streams.worker.tables.ROCKSDB_OPTIONS)
 WRITE_BUFFER = 16 * 2**20
 WRITE_BUFFERS = 2
 BLOCK_CACHE = 64 * 2**20

@@ -3,11 +3,15 @@
 normalize_stage:  Article            -> normalised Article (+ `norm`)         news.articles -> by-lang
 dedupe_stage:     normalised Article -> story article (+ copy_of/story_id)   by-lang -> news.stories
 score_stage:      story article      -> (decision, alert or None)            news.stories -> news.alerts
+
+The worker's agents and `wirewatch replay` call the same functions: the score agent runs
+`score_plan`, publishes the alert, then `commit_story` (replay's `score_stage` is those two with
+nothing in between), so both write story state and expire old stories through one path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,12 +49,27 @@ def score_plan(story_article: Mapping[str, Any], rules: Rules | RulesHolder, tra
     return decision, alert, story
 
 
+def commit_story(tracker: StoryTracker, story: Mapping[str, Any] | None, part: Any = None,
+                 owns: Callable[[str], bool] | None = None) -> list[str]:
+    """Store a story's new state (None: nothing changed), then forget the stories of `part` silent
+    for longer than the retention (event time), at most once per quarter of it; returns their ids.
+
+    `part` and `owns` let a worker expire only the stories of the partition it is processing (Faust
+    writes a deletion to the changelog partition of the current record); replay has one part."""
+    if story is not None:
+        tracker.state[story["story_id"]] = story
+    if not tracker.sweep_due(part):
+        return []
+    gone = tracker.expired(part, owns)
+    for story_id in gone:
+        del tracker.state[story_id]
+    return gone
+
+
 def score_stage(story_article: Mapping[str, Any], rules: Rules | RulesHolder,
                 tracker: StoryTracker) -> tuple[dict[str, Any], dict[str, Any] | None]:
     decision, alert, story = score_plan(story_article, rules, tracker)
-    if story is not None:
-        tracker.state[story["story_id"]] = story
-    tracker.sweep()          # stories silent for longer than the retention (event time) are forgotten
+    commit_story(tracker, story)
     return decision, alert
 
 

@@ -12,7 +12,7 @@ from helpers.tools import require
 from hypothesis import settings as hypothesis_settings
 
 from connectors.settings import Settings, Topics
-from streams.localkafka import LocalKafka, free_port
+from streams.shell.localkafka import LocalKafka, free_port
 
 # Property and fuzz tests: random examples on a developer's machine (each run explores new inputs, and
 # a failure is kept in .hypothesis/ and replayed first), a fixed sequence in CI so that whether a

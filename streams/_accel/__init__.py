@@ -52,4 +52,4 @@ def pick(reference: F, module: str, name: str | None = None) -> F:
     if IMPL == "python":
         return reference
     twin = getattr(importlib.import_module(f"{__name__}.{module}"), name or reference.__name__)
-    return twin  # type: ignore[no-any-return]
+    return twin

@@ -8,10 +8,10 @@ from pathlib import Path
 from helpers.procs import REPO, read_until, settings_env, wirewatch
 
 from connectors.article import encode
-from connectors.seedserver import StaticFeedServer
 from connectors.settings import Settings
 from streams.alerts import RANK
-from streams.topics import ensure_topics
+from streams.shell.seedserver import StaticFeedServer
+from streams.shell.topics import ensure_topics
 
 
 def _feed_list(tmp_path: Path) -> Path:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from helpers.tools import require
 
-from streams.localkafka import LocalKafka, free_port
+from streams.shell.localkafka import LocalKafka, free_port
 
 
 @pytest.fixture(scope="module")

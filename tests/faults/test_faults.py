@@ -36,9 +36,9 @@ from helpers.procs import read_until, settings_env, wirewatch
 from connectors.settings import Settings, Topics
 from streams.alerts import AlertPolicy
 from streams.escalation import Rules
-from streams.localkafka import LocalKafka
 from streams.pipeline import Pipeline
-from streams.topics import ensure_topics
+from streams.shell.localkafka import LocalKafka
+from streams.shell.topics import ensure_topics
 
 N_STORIES = 125              # 293 articles over four feeds
 RELEASE_PER_S = 5.0          # new feed items per second, all feeds together

@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from connectors.base import FeedConfig
 from connectors.metrics import ConnectorMetrics
-from connectors.runner import Runner, load_states, make_producer
+from connectors.publisher import make_producer
+from connectors.runner import Runner, load_states
 from connectors.settings import ConnectorSettings, Settings
 from connectors.state import FeedState
 

@@ -34,7 +34,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def wirewatch(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run `wirewatch ARGS` in the background; stop it (SIGTERM, then SIGKILL) on exit."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=env, stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", "streams.shell.cli", *args], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             yield proc

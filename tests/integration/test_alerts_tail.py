@@ -20,13 +20,13 @@ from helpers.procs import REPO, read_until, settings_env
 
 from connectors.errors import ConfigError
 from connectors.settings import Settings
-from streams.runcmd import AlertFilter, format_alert, parse_since
+from streams.shell.tail import AlertFilter, format_alert, parse_since
 
 SCHEMA = json.loads((REPO / "streams" / "schemas" / "alert.schema.json").read_text("utf-8"))
 
 
 def wirewatch_out(args: list[str], env: dict[str, str], timeout: float = 60) -> list[str]:
-    done = subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "streams.shell.cli", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
@@ -35,7 +35,7 @@ def wirewatch_out(args: list[str], env: dict[str, str], timeout: float = 60) -> 
 def test_run_demo_shows_the_seed_alert_and_tail_serves_schema_valid_alerts(settings: Settings,
                                                                            tmp_path: Path) -> None:
     env = settings_env(settings)
-    run = subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, stdout=subprocess.PIPE,
+    run = subprocess.Popen([sys.executable, "-m", "streams.shell.cli", "run"], env=env, stdout=subprocess.PIPE,
                            stderr=open(tmp_path / "run.err", "wb"), text=True, stdin=subprocess.DEVNULL,  # noqa: SIM115
                            start_new_session=True)
     lines: queue.Queue[str] = queue.Queue()

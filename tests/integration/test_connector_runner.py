@@ -20,9 +20,10 @@ from helpers.procs import read_all, read_until, settings_env, wirewatch
 
 from connectors.base import Connector, Cursor, FeedConfig, Fetched
 from connectors.poll import parse_here, poll_feed
-from connectors.runner import load_states, make_producer
+from connectors.publisher import make_producer
+from connectors.runner import load_states
 from connectors.settings import Settings
-from streams.topics import ensure_topics
+from streams.shell.topics import ensure_topics
 
 
 @pytest.fixture
@@ -81,8 +82,8 @@ def test_the_cli_resumes_from_the_state_topic(fast: Settings, server: FeedServer
     assert len(server.hits("/cli.xml")) == 2
     articles(fast, 2)
     assert load_states(fast, ["cli"])["cli"].not_modified == 1     # unchanged body: parsing skipped
-    listing = subprocess.run([sys.executable, "-m", "streams.cli", "feeds", "list", "--feeds", str(feeds)], env=env,
-                             capture_output=True, text=True, timeout=60)
+    listing = subprocess.run([sys.executable, "-m", "streams.shell.cli", "feeds", "list", "--feeds", str(feeds)],
+                             env=env, capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0, listing.stderr
     row = next(line for line in listing.stdout.splitlines() if line.startswith("cli "))
     assert row.split()[2] == "ok" and "never" not in row
@@ -245,7 +246,7 @@ def test_a_commit_whose_ack_was_lost_is_not_published_again(fast: Settings, serv
 
 
 def test_an_unreachable_broker_loses_nothing_and_reports_unhealthy(fast: Settings, server: FeedServer) -> None:
-    from streams.localkafka import free_port
+    from streams.shell.localkafka import free_port
 
     server.routes["/f.xml"] = Route(rss(items("m", "n")))
     feeds = [FeedConfig(id="offline", url=server.url + "/f.xml")]
@@ -300,7 +301,7 @@ def _scrape(port: int) -> str:
 
 def test_a_long_running_connector_serves_metrics_stops_cleanly_and_resumes(fast: Settings, server: FeedServer,
                                                                            tmp_path: Path) -> None:
-    from streams.localkafka import free_port
+    from streams.shell.localkafka import free_port
 
     server.routes["/run.xml"] = Route(rss(items("r1", "r2")))
     feeds = tmp_path / "feeds.yaml"

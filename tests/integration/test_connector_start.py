@@ -9,15 +9,15 @@ from pathlib import Path
 from helpers.procs import REPO, settings_env
 
 from connectors.settings import Settings
-from streams.localkafka import free_port
+from streams.shell.localkafka import free_port
 
 
 def test_connector_without_a_broker_fails_with_a_clear_error(settings: Settings, tmp_path: Path) -> None:
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n  - id: f\n    url: http://127.0.0.1:9/feed.xml\n", "utf-8")
     env = {**settings_env(settings), "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
-    result = subprocess.run([sys.executable, "-c", "import sys, streams.runcmd as r; r._until_kafka_answers."
-                             "__defaults__ = (5.0,); from streams.cli import main; sys.exit(main(sys.argv[1:]))",
+    result = subprocess.run([sys.executable, "-c", "import sys, streams.shell.processes as r; r._until_kafka_answers."
+                             "__defaults__ = (5.0,); from streams.shell.cli import main; sys.exit(main(sys.argv[1:]))",
                              "connect", "--feeds", str(feeds), "--once"], env=env, capture_output=True, text=True,
                             timeout=120, cwd=REPO)
     assert result.returncode == 2, result.stderr[-2000:]
@@ -32,7 +32,7 @@ def test_a_second_connector_with_the_same_instance_stops_the_first(settings: Set
     from helpers.feedserver import FeedServer, Route, rss
     from helpers.procs import read_until, wirewatch
 
-    from streams.topics import ensure_topics
+    from streams.shell.topics import ensure_topics
 
     ensure_topics(settings)
     env = {**settings_env(settings), "WIREWATCH_CONNECTOR_MIN_INTERVAL": "0.1",

@@ -20,10 +20,10 @@ import pytest
 from helpers.procs import REPO, settings_env, wirewatch
 from helpers.tools import require
 
-from connectors.seedserver import StaticFeedServer
 from connectors.settings import Settings
-from streams.localkafka import free_port
-from streams.topics import ensure_topics
+from streams.shell.localkafka import free_port
+from streams.shell.seedserver import StaticFeedServer
+from streams.shell.topics import ensure_topics
 
 DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
 RULES = REPO / "deploy" / "prometheus" / "rules"

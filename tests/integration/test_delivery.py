@@ -19,7 +19,7 @@ from connectors.settings import Settings
 from streams.alerts import AlertPolicy
 from streams.escalation import Rules
 from streams.pipeline import Pipeline
-from streams.topics import ensure_topics
+from streams.shell.topics import ensure_topics
 
 
 def _final_alerts(alerts: list[dict[str, Any]]) -> dict[frozenset[str], tuple[Any, ...]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from connectors.settings import Settings
-from streams.localkafka import KafkaLocalError, LocalKafka, free_port
-from streams.topics import ensure_topics
+from streams.shell.localkafka import KafkaLocalError, LocalKafka, free_port
+from streams.shell.topics import ensure_topics
 
 
 def test_up_twice_keeps_the_running_broker(kafka: LocalKafka) -> None:

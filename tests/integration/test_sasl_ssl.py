@@ -24,10 +24,10 @@ from helpers.procs import REPO, read_until, settings_env, wirewatch
 from helpers.tls import Pki, make_ca, make_pki
 from helpers.tools import require
 
-from connectors.seedserver import StaticFeedServer
 from connectors.settings import Settings, Topics
 from streams.alerts import RANK
-from streams.localkafka import LocalKafka, SecureListener, free_port
+from streams.shell.localkafka import LocalKafka, SecureListener, free_port
+from streams.shell.seedserver import StaticFeedServer
 
 USER = "wirewatch-app"
 
@@ -83,7 +83,7 @@ def names(tmp_path: Path) -> Settings:
 
 def cli(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "streams.shell.cli", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 

@@ -23,7 +23,7 @@ import pytest
 from helpers.procs import read_until, settings_env, wirewatch
 
 from connectors.settings import Settings
-from streams.localkafka import free_port
+from streams.shell.localkafka import free_port
 
 pytestmark = pytest.mark.kafka
 

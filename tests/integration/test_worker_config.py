@@ -12,7 +12,7 @@ from connectors.settings import Settings
 
 
 def _worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "streams.shell.cli", "worker"], env=env, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -9,7 +9,8 @@ import aiokafka
 from faust.transport.drivers import aiokafka as driver
 
 from connectors.settings import Settings
-from streams.app import FETCH_MAX_WAIT_MS, create_app
+from streams.worker.app import create_app
+from streams.worker.patches import FETCH_MAX_WAIT_MS
 
 
 def test_worker_consumer_gets_a_short_fetch_wait_read_committed_and_a_large_fetch_size() -> None:
@@ -47,7 +48,8 @@ def test_worker_producer_batches_many_records_per_request() -> None:
 def test_table_values_are_json_bytes_encoded_once_and_old_values_read_back() -> None:
     import json
 
-    from streams.app import JsonView, _dumps
+    from streams.diskstore import dumps as _dumps
+    from streams.worker.tables import JsonView
 
     class Table(dict):  # what JsonView uses of a Faust table: item set/del, keys() and .data.get
         @property

@@ -11,9 +11,9 @@ import pytest
 from helpers.feedserver import TESTDATA, FeedServer, Route, fixture
 
 from connectors.base import FeedConfig
-from connectors.feedcmds import check, import_opml, list_feeds
 from connectors.feeds import load_feeds
 from connectors.state import FeedState
+from streams.shell.feeds import check, import_opml, list_feeds
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.errors import ConfigError
 from connectors.settings import Settings, mask, ssl_context
-from streams.app import _credentials
+from streams.worker.credentials import credentials as _credentials
 
 SECRET = "hunter2-very-secret"
 BASE = {"KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9093,kafka-2:9093", "WIREWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",

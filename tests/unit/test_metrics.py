@@ -62,7 +62,7 @@ def test_index_gauges_report_size_and_span_per_partition_and_clear_on_rebalance(
 
 
 def test_worker_app_exports_faust_consumer_offsets_under_the_wirewatch_prefix(tmp_path) -> None:
-    from streams.app import create_app
+    from streams.worker.app import create_app
 
     registry = CollectorRegistry()
     create_app(Settings(bootstrap_servers="127.0.0.1:1", data_dir=str(tmp_path)), metrics=StreamMetrics(registry))

@@ -1,4 +1,4 @@
-"""`wirewatch rules test` and `wirewatch rules check` through streams.cli.main."""
+"""`wirewatch rules test` and `wirewatch rules check` through streams.shell.cli.main."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import main
+from streams.shell.cli import main
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_aa3391fe6c98fe85.txt"
 

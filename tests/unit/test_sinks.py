@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from connectors.errors import ConfigError
 from streams.metrics import SinkMetrics
-from streams.sinks import AlertForwarder, Interrupted, RetryPolicy, Webhook, slack_body
+from streams.shell.sinks import AlertForwarder, Interrupted, RetryPolicy, Webhook, slack_body
 
 
 def alert(version: int = 1, severity: str = "high", **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from streams.alerts import STORY_RETENTION, AlertPolicy, StoryTracker
 from streams.escalation import Rules
-from streams.pipeline import score_stage
+from streams.pipeline import commit_story, score_stage
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -25,10 +25,10 @@ def test_stories_past_the_retention_are_forgotten_and_live_ones_kept() -> None:
     tracker.update(article(2, "busy", 0), "r1")
     for hour in range(1, 200, 12):                                # "busy" keeps getting articles
         tracker.update(article(100 + hour, "busy", hour), "r1")
-        tracker.sweep()
+        commit_story(tracker, None)
     assert "old" not in tracker.state and "busy" in tracker.state
     tracker.update(article(999, "late", 199), "r1")
-    assert tracker.sweep() == []                                  # a sweep at most every retention/4
+    assert commit_story(tracker, None) == []                      # a sweep at most every retention/4
     assert set(tracker.state) == {"busy", "late"}
 
 

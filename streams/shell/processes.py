@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import math
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,16 +19,15 @@ from connectors.settings import Settings
 
 log = logging.getLogger("wirewatch")
 
-SEVERITY_COLOURS = {"none": "2", "low": "36", "medium": "33", "high": "31", "critical": "1;41;97"}
 
 
 def run_worker(settings: Settings, loglevel: str = "error") -> int:
     """A Faust worker running the normalize, dedupe and score agents."""
     import faust
 
-    from streams.app import create_app
     from streams.metrics import StreamMetrics
-    from streams.preflight import check_kafka
+    from streams.shell.preflight import check_kafka
+    from streams.worker.app import create_app
 
     check_kafka(settings)  # Faust would retry wrong credentials forever: fail fast and clearly instead
     metrics = StreamMetrics()
@@ -55,9 +49,10 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     """`wirewatch connect`: poll the feed list forever (or once), publishing to Kafka."""
     from connectors.feeds import load_feeds
     from connectors.metrics import ConnectorMetrics
-    from connectors.runner import Runner, is_transactional, load_states, make_producer
-    from streams.preflight import check_kafka
-    from streams.topics import ensure_topics
+    from connectors.publisher import is_transactional, make_producer
+    from connectors.runner import Runner, load_states
+    from streams.shell.preflight import check_kafka
+    from streams.shell.topics import ensure_topics
 
     feeds = load_feeds(feeds_file)
     check_kafka(settings)
@@ -100,7 +95,6 @@ def _until_kafka_answers(settings: Settings, what: str, step: Any, timeout: floa
     or restarting); after `timeout` seconds fail with a clear error instead of a traceback."""
     from kafka.errors import KafkaError
 
-    from connectors.errors import ConfigError, WirewatchError
 
     deadline = time.monotonic() + timeout
     while True:
@@ -116,130 +110,14 @@ def _until_kafka_answers(settings: Settings, what: str, step: Any, timeout: floa
             time.sleep(2.0)
 
 
-def format_alert(alert: dict[str, Any], colour: bool) -> str:
-    """One terminal line per alert version: time, severity (coloured), version, reason, what, where, id."""
-    severity = str(alert.get("severity", "none"))
-    label = f"{severity.upper():8}"
-    if colour:
-        label = f"\033[{SEVERITY_COLOURS.get(severity, '0')}m{label}\033[0m"
-    casualties = f" {alert['casualties']} casualties" if alert.get("casualties") else ""
-    sources = len(alert.get("sources") or [])
-    title = " ".join(str(alert.get("title", "")).split())  # a title with newlines must not break the line
-    return (f"{alert.get('updated_at', '')} {label} v{alert.get('version')} {alert.get('reason', ''):9} "
-            f"[{','.join(alert.get('categories') or [])}]{casualties} {title} "
-            f"({alert.get('source', '')}; {sources} sources, {alert.get('copies', 0)} articles) "
-            f"{alert.get('alert_id', '')}")
-
-
-@dataclass(frozen=True)
-class AlertFilter:
-    """Which alert versions `wirewatch alerts tail` shows. Empty tuples match everything."""
-
-    min_severity: str = "none"
-    categories: tuple[str, ...] = ()   # any of them
-    sources: tuple[str, ...] = ()      # any of them, in `source` or `sources`
-    text: str = ""                     # case-insensitive, in the title or a matched term
-
-    def __call__(self, alert: Mapping[str, Any]) -> bool:
-        from streams.alerts import RANK
-
-        if RANK.get(alert.get("severity"), 0) < RANK[self.min_severity]:  # type: ignore[arg-type]
-            return False
-        if self.categories and not set(self.categories) & set(alert.get("categories") or ()):
-            return False
-        outlets = {str(alert.get("source", "")).lower(), *(str(s).lower() for s in alert.get("sources") or ())}
-        if self.sources and not {s.lower() for s in self.sources} & outlets:
-            return False
-        if self.text:
-            haystack = " ".join([str(alert.get("title", "")),
-                                 *(str(m.get("term", "")) for m in alert.get("matches") or ())]).casefold()
-            if self.text.casefold() not in haystack:
-                return False
-        return True
-
-
-def parse_since(value: str, now: datetime | None = None) -> datetime:
-    """`--since`: a duration back from now (90s, 15m, 2h, 1d) or an RFC 3339 time."""
-    from connectors.article import parse_time
-
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
-    if match:
-        seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise ConfigError(f"not a duration (30m, 2h, 1d) or an RFC 3339 time: {value!r}", key="--since") from None
-
-
-def tail_alerts(settings: Settings, *, from_beginning: bool = False, as_json: bool = False,
-                min_severity: str = "none", until: float | None = None, since: datetime | None = None,
-                match: AlertFilter | None = None, follow: bool = True) -> Iterator[dict[str, Any]]:
-    """Yield alerts from the alert topic as they arrive, oldest first per partition.
-
-    No consumer group and nothing committed: a tail is a read-only view that never takes records from
-    a sink. Starts at the end, at the beginning, or at the first record at or after `since`; stops at
-    `until` (time.monotonic()) when given, or at the end of the topic when not `follow`ing.
-    `as_json` is kept for callers; the caller formats.
-    """
-    from kafka import KafkaConsumer
-
-    match = match or AlertFilter(min_severity=min_severity)
-    consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, client_id=f"{settings.client_id}-tail",
-                             consumer_timeout_ms=500, **settings.kafka_options())
-    try:
-        assigned = _seek(consumer, settings.topics.alerts, from_beginning, since, until)
-        ends = consumer.end_offsets(assigned) if not follow else {}
-        while until is None or time.monotonic() < until:
-            if ends and all(consumer.position(tp) >= end for tp, end in ends.items()):
-                return
-            for message in consumer:
-                try:
-                    alert = json.loads(message.value)
-                except ValueError:
-                    log.warning("unreadable alert at offset %s", message.offset)
-                    continue
-                if isinstance(alert, dict) and match(alert):
-                    yield alert
-                if until is not None and time.monotonic() >= until:
-                    return
-    finally:
-        consumer.close()
-
-
-def _seek(consumer: Any, topic: str, from_beginning: bool, since: datetime | None, until: float | None) -> list[Any]:
-    from kafka import TopicPartition
-
-    deadline = min(until or math.inf, time.monotonic() + 30)
-    partitions = consumer.partitions_for_topic(topic)
-    while not partitions and time.monotonic() < deadline:
-        time.sleep(0.2)  # metadata of a topic being created: poll with a deadline
-        partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
-        raise WirewatchError(f"topic {topic} does not exist on {consumer.config['bootstrap_servers']}")
-    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-    consumer.assign(assigned)
-    if since is not None:
-        found = consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in assigned})
-        for tp in assigned:
-            if found.get(tp) is None:
-                consumer.seek_to_end(tp)
-            else:
-                consumer.seek(tp, found[tp].offset)
-    elif from_beginning:
-        consumer.seek_to_beginning(*assigned)
-    else:
-        consumer.seek_to_end(*assigned)
-    return assigned
-
-
 def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | None = None) -> int:
     """`wirewatch run`: broker (when none is configured), topics, connectors, a worker, alert tail."""
     from connectors.feeds import DEFAULT_FEEDS, SEEDS
-    from connectors.seedserver import StaticFeedServer
-    from streams.localkafka import from_env
-    from streams.preflight import check_kafka
-    from streams.topics import ensure_topics
+    from streams.shell.localkafka import from_env
+    from streams.shell.preflight import check_kafka
+    from streams.shell.seedserver import StaticFeedServer
+    from streams.shell.tail import format_alert, tail_alerts
+    from streams.shell.topics import ensure_topics
 
     started_broker = None
     with contextlib.ExitStack() as stack:
@@ -285,7 +163,7 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=env, stdin=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-m", "streams.shell.cli", *args], env=env, stdin=subprocess.DEVNULL,
                             start_new_session=True)
 
 

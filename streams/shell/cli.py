@@ -77,7 +77,7 @@ def _settings() -> Any:
 
 
 def _kafka(args: argparse.Namespace) -> int:
-    from streams.localkafka import from_env
+    from streams.shell.localkafka import from_env
 
     broker = from_env()
     action = {"up": broker.up, "down": broker.down, "status": broker.status}[args.action]
@@ -86,8 +86,8 @@ def _kafka(args: argparse.Namespace) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
-    from streams.preflight import check_kafka
-    from streams.topics import ensure_topics
+    from streams.shell.preflight import check_kafka
+    from streams.shell.topics import ensure_topics
 
     settings = _settings()
     check_kafka(settings)
@@ -97,19 +97,19 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from streams.runcmd import run_worker
+    from streams.shell.processes import run_worker
 
     return run_worker(_require_cluster(), loglevel=("error", "info", "debug")[min(args.verbose, 2)])
 
 
 def _connect(args: argparse.Namespace) -> int:
-    from streams.runcmd import run_connectors
+    from streams.shell.processes import run_connectors
 
     return run_connectors(_require_cluster(), Path(args.feeds), once=args.once)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streams.runcmd import run_all
+    from streams.shell.processes import run_all
 
     return run_all(_settings(), Path(args.feeds) if args.feeds else None, timeout=args.timeout)
 
@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
 def _require_cluster() -> Any:
     settings = _settings()
     if not settings.bootstrap_servers:
-        from streams.localkafka import from_env
+        from streams.shell.localkafka import from_env
 
         return settings.with_bootstrap(from_env().bootstrap)
     return settings
@@ -125,7 +125,7 @@ def _require_cluster() -> Any:
 
 def _checked_cluster() -> Any:
     """The cluster settings, after a pre-flight check of the credentials on a secured cluster."""
-    from streams.preflight import check_kafka
+    from streams.shell.preflight import check_kafka
 
     settings = _require_cluster()
     check_kafka(settings)
@@ -136,7 +136,7 @@ SEVERITY_CHOICES = ("none", "low", "medium", "high", "critical")
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from streams.runcmd import AlertFilter, format_alert, parse_since, tail_alerts
+    from streams.shell.tail import AlertFilter, format_alert, parse_since, tail_alerts
 
     colour = {"always": True, "never": False, "auto": sys.stdout.isatty()}[args.colour] and not args.json
     match = AlertFilter(min_severity=args.min_severity, categories=tuple(args.category or ()),
@@ -152,7 +152,7 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _sink_webhook(args: argparse.Namespace) -> int:
-    from streams.sinks import RetryPolicy, run_webhook_sink
+    from streams.shell.sinks import RetryPolicy, run_webhook_sink
 
     return run_webhook_sink(_checked_cluster(), args.url, min_severity=args.min_severity, fmt=args.format,
                             group_id=args.group, dlq_topic=args.dlq_topic, replication=args.replication,
@@ -199,23 +199,23 @@ def _add_ops_commands(sub: Any) -> None:
 
 
 def _add_feed_commands(sub: Any) -> None:
-    """`feeds check|list|import-opml` (connectors/feedcmds.py): add, inspect and debug feeds."""
+    """`feeds check|list|import-opml` (streams/shell/feeds.py): add, inspect and debug feeds."""
 
     def check(args: argparse.Namespace) -> int:
-        from connectors.feedcmds import check as run_check
+        from streams.shell.feeds import check as run_check
 
         return run_check(args.target, kind=args.kind, items=args.items)
 
     def list_(args: argparse.Namespace) -> int:
-        from connectors.feedcmds import list_feeds
         from connectors.feeds import load_feeds
         from connectors.runner import load_states
+        from streams.shell.feeds import list_feeds
 
         feeds = load_feeds(Path(args.feeds))
         return list_feeds(feeds, load_states(_checked_cluster(), [f.id for f in feeds]))
 
     def import_opml(args: argparse.Namespace) -> int:
-        from connectors.feedcmds import import_opml as run_import
+        from streams.shell.feeds import import_opml as run_import
 
         return run_import(Path(args.opml), Path(args.output))
 
@@ -240,13 +240,13 @@ def _add_rules_commands(sub: Any) -> None:
     """`rules test` and `rules check`: what a rule author runs while editing escalation rules."""
 
     def test(args: argparse.Namespace) -> int:
-        from streams.rulescmd import rules_test
+        from streams.shell.rules import rules_test
 
         return rules_test(rules_path=args.rules, text=args.text, source=args.source, as_json=args.json,
                           language=args.language)
 
     def check(args: argparse.Namespace) -> int:
-        from streams.rulescmd import rules_check
+        from streams.shell.rules import rules_check
 
         return rules_check(args.file)
 

@@ -17,7 +17,7 @@ def changes_of(alert: Mapping[str, Any], previous: Mapping[str, Any] | None) -> 
     """The alert's own `changes` when it carries them, else the difference from `previous`."""
     given = alert.get("changes")
     if isinstance(given, list) and given:
-        return [c for c in given if isinstance(c, Mapping) and c.get("field")]
+        return [dict(c) for c in given if isinstance(c, Mapping) and c.get("field")]
     if previous is None:
         return []
     found = []

@@ -116,7 +116,8 @@ def digest_message(items: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str
     text_lines = [f"wirewatch {why}: {len(items)} alerts (highest {top})"]
     parts = [f"<b>wirewatch {_e(why, 20)}: {len(items)} alerts</b> (highest {_e(top, 10)})"]
     for alert, changes in shown:
-        sev, title, url = clean(alert.get("severity", "none"), 10), clean(alert.get("title")), safe_url(alert.get("url"))
+        sev, title = clean(alert.get("severity", "none"), 10), clean(alert.get("title"))
+        url = safe_url(alert.get("url"))
         note = clean(summary(changes), 200) if changes else ""
         text_lines.append(f"- [{sev.upper()}] {title}" + (f" ({note})" if note else "") + (f" {url}" if url else ""))
         head = f"<a href=\"{html.escape(url, quote=True)}\">{_e(title, MAX_TITLE)}</a>" if url else _e(title, MAX_TITLE)

@@ -75,7 +75,8 @@ class Router:
     def route(self, alert: dict[str, Any], now: datetime, token: Hashable = None) -> tuple[list[Outgoing], list[str]]:
         """Decide for one alert version. Returns the messages to send now and one outcome per route
         that matched (delivered later by the caller, or held, muted, duplicate)."""
-        out, outcomes = [], []
+        out: list[Outgoing] = []
+        outcomes: list[str] = []
         alert_id, version = str(alert.get("alert_id")), int(alert.get("version") or 0)
         for route in self.routes.matching(alert):
             outcome = self._decide(route, alert, alert_id, version, now, token, out)

@@ -111,7 +111,8 @@ def _connect(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from streams.shell.processes import run_all
 
-    return run_all(_settings(), Path(args.feeds) if args.feeds else None, timeout=args.timeout)
+    return run_all(_settings(), Path(args.feeds) if args.feeds else None, timeout=args.timeout,
+                   routes_file=Path(args.routes) if args.routes else None)
 
 
 def _require_cluster() -> Any:
@@ -267,7 +268,18 @@ def _add_rules_commands(sub: Any) -> None:
     p.set_defaults(func=check)
 
 
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from streams.shell.delivery import add_delivery_commands
+
     parser = argparse.ArgumentParser(prog="wirewatch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -281,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run everything: local broker if needed, connectors, a worker, alerts")
     run.add_argument("--feeds", help="feed list YAML (default: the recorded seed feeds, served locally)")
+    run.add_argument("--routes", help="also deliver alerts by this routes file (see seeds/routes.yaml)")
     run.add_argument("--timeout", type=float, help=argparse.SUPPRESS)
     run.set_defaults(func=_run)
 
@@ -302,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.set_defaults(func=_connect)
 
     _add_ops_commands(sub)
+    add_delivery_commands(sub, _user())
     _add_feed_commands(sub)
     _add_rules_commands(sub)
     return parser
@@ -311,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.verbose < 1:
+        logging.getLogger("apprise").setLevel(logging.CRITICAL)   # wirewatch reports failed deliveries itself
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if args.verbose < 2:
         # kafka-python logs every refused connection and retry as ERROR/WARNING; the outcome is
         # what matters to an operator, and wirewatch reports that itself.

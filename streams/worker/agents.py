@@ -148,6 +148,7 @@ def observe_alert(metrics: StreamMetrics, alert: dict[str, Any], story_article: 
     metrics.alerts.labels(alert["severity"], alert["reason"]).inc()
     for category in alert["categories"]:
         metrics.alert_categories.labels(category).inc()
+        metrics.alert_versions.labels(alert["severity"], category).inc()
     for name, histogram in (("fetched_at", metrics.latency), ("published_at", metrics.event_age)):
         if story_article.get(name):
             with contextlib.suppress(ValueError):  # an unreadable time is no reason to lose the alert

@@ -33,7 +33,7 @@ from connectors.settings import state_home
 log = logging.getLogger(__name__)
 
 KAFKA_VERSION = "4.1.1"
-DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
+DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 
 
 class KafkaLocalError(WirewatchError):

@@ -219,8 +219,8 @@ def _route(entry: Any, where: str, destinations: Mapping[str, Destination], erro
         digest = parse_duration(entry.get("digest", 0))
     except ValueError as exc:
         raise error(str(exc), f"{where}.digest") from None
-    if digest and digest < 10:
-        raise error("a digest period of at least 10s", f"{where}.digest")
+    if digest and digest < 1:
+        raise error("a digest period of at least 1s", f"{where}.digest")
     digest_max = entry.get("digest_max", 20)
     if not isinstance(digest_max, int) or isinstance(digest_max, bool) or not 1 <= digest_max <= 500:
         raise error("a whole number between 1 and 500", f"{where}.digest_max")

@@ -32,10 +32,8 @@ from streams.delivery.routes import Routes, describe, load_routes
 from streams.delivery.state import HoldView
 from streams.delivery.topics import (
     DeliveryTopics,
-    apply_record,
     assigned_consumer,
     catch_up,
-    drain,
     ensure_topic,
     read_compacted,
 )
@@ -167,12 +165,12 @@ def run_delivery(settings: Settings, routes_path: Path, *, group_id: str | None 
     consumer = KafkaConsumer(settings.topics.alerts, group_id=group, enable_auto_commit=False,
                              auto_offset_reset="earliest", max_poll_records=100, max_poll_interval_ms=900_000,
                              client_id=f"{settings.client_id}-deliver", **settings.kafka_options())
-    loop = _Loop(router, deliverer, metrics, consumer, producer)
+    # Mutes and acks are read up to the end of their topic after each poll of alerts and before those
+    # alerts are handled: a mute that Kafka acknowledged applies to every alert published after it.
+    loop = _Loop(router, deliverer, metrics, consumer, producer, lambda: catch_up(state, holds.apply, 30))
     next_reload = time.monotonic() + reload_s
     try:
         while not stop.is_set():
-            for message in drain(state, 0):
-                apply_record(message, holds.apply)
             if reload_s and time.monotonic() >= next_reload:
                 next_reload = time.monotonic() + reload_s
                 reloaded = routes_file.reload()
@@ -194,8 +192,9 @@ class _Loop:
     """One poll of news.alerts, the messages that came due, and the commit."""
 
     def __init__(self, router: Router, deliverer: Deliverer, metrics: DeliveryMetrics, consumer: Any,
-                 producer: Any) -> None:
+                 producer: Any, refresh_holds: Any) -> None:
         self.router, self.deliverer, self.metrics = router, deliverer, metrics
+        self.refresh_holds = refresh_holds
         self.consumer, self.producer = consumer, producer
         self.next_offset: dict[Any, int] = {}
         self.committed: dict[Any, int] = {}
@@ -206,7 +205,9 @@ class _Loop:
         due = self.router.next_due()
         wait_ms = 500 if due is None else int(max(0.0, min(0.5, (due - datetime.now(UTC)).total_seconds())) * 1000)
         try:
-            for tp, messages in self.consumer.poll(timeout_ms=wait_ms).items():
+            polled = self.consumer.poll(timeout_ms=wait_ms)
+            self.refresh_holds()
+            for tp, messages in polled.items():
                 for message in messages:
                     if stop.is_set():
                         return False

@@ -1,6 +1,7 @@
 """`wirewatch console`: the live alert page (aiohttp, server-sent events, plain JS; no build step).
 
     GET  /                 the page (static/index.html, app.js, app.css)
+    GET  /api/alerts       the same snapshot as JSON
     GET  /api/stream       server-sent events: `snapshot` (every open alert and hold), then `alert`,
                            `holds` and `gone` as they happen
     POST /api/mute         {"scope": "alert"|"event"|"pattern", "target": ..., "duration": "4h"}
@@ -83,6 +84,7 @@ class Console:
         app.router.add_get("/", self._index)
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/api/stream", self._stream)
+        app.router.add_get("/api/alerts", self._alerts)
         app.router.add_post("/api/mute", self._mute)
         app.router.add_post("/api/unmute", self._unmute)
         app.router.add_post("/api/ack", self._ack)
@@ -130,6 +132,13 @@ class Console:
             return web.json_response({"ok": False, "error": str(self.feed.error)[:300]}, status=503)
         live = self.feed.caught_up.is_set()
         return web.json_response({"ok": live, "alerts": len(self.board.entries)}, status=200 if live else 503)
+
+    async def _alerts(self, request: web.Request) -> web.StreamResponse:
+        """The snapshot the stream starts with, as one JSON document (for scripts and checks)."""
+        with self.feed.lock:
+            body = {"alerts": self.board.snapshot(), "holds": self.holds.active(datetime.now(UTC)),
+                    "live": self.feed.caught_up.is_set()}
+        return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",

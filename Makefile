@@ -27,6 +27,8 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check streams connectors tests bench
 	$(BIN)/mypy streams connectors
+	@if command -v amtool >/dev/null 2>&1; then amtool check-config deploy/alertmanager/alertmanager.yml; \
+	  else echo "lint: amtool missing (deploy/dev/ensure-tools.sh test installs it)" >&2; exit 1; fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/quality_dedup.py

@@ -20,6 +20,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -105,12 +106,12 @@ class Console:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
-        if request.host.lower() not in self.allowed_hosts():
+        if _hostname(request.host) not in self.allowed_hosts():
             return web.Response(status=421, text="unknown Host (this page answers only on its own address)")
         if request.method == "POST":
             origin = request.headers.get("Origin")
             if (request.headers.get("X-Wirewatch") != "1" or request.content_type != "application/json"
-                    or (origin is not None and origin.split("://", 1)[-1].lower() not in self.allowed_hosts())):
+                    or (origin is not None and _hostname(origin.split("://", 1)[-1]) not in self.allowed_hosts())):
                 return web.json_response({"error": "requests come from the page itself"}, status=403)
         response = await handler(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -120,9 +121,11 @@ class Console:
         return response
 
     def allowed_hosts(self) -> set[str]:
-        names = {self.host, "127.0.0.1", "localhost", "[::1]"} if self.host in ("127.0.0.1", "localhost", "::1") \
-            else {self.host, socket.getfqdn(), socket.gethostname()}
-        return {f"{name}:{self.port}".lower() for name in names} | {n.lower() for n in names if self.port == 80}
+        """Host names the page answers to (any port: Docker may publish it on another): loopback, this
+        machine's names, the bound address, and WIREWATCH_CONSOLE_ALLOW_HOSTS (names behind a proxy)."""
+        extra = {h.strip() for h in os.environ.get("WIREWATCH_CONSOLE_ALLOW_HOSTS", "").split(",") if h.strip()}
+        names = {self.host, "127.0.0.1", "localhost", "[::1]", socket.gethostname(), *extra}
+        return {name.lower() for name in names}
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -206,6 +209,14 @@ class Console:
         if key not in self.holds.holds:
             return web.json_response({"error": "no such mute or acknowledgement"}, status=400)
         return await self._write(key, None)
+
+
+def _hostname(host: str) -> str:
+    """`name:port`, `[v6]:port` or `name` -> the name (lower case)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _user() -> str:

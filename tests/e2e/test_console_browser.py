@@ -54,7 +54,8 @@ def publish(settings: Settings, *alerts: dict[str, Any]) -> None:
     producer = KafkaProducer(**settings.kafka_options())
     try:
         for value in alerts:
-            producer.send(settings.topics.alerts, key=value["story_id"].encode(), value=json.dumps(value).encode()).get(30)
+            producer.send(settings.topics.alerts, key=value["story_id"].encode(),
+                          value=json.dumps(value).encode()).get(30)
     finally:
         producer.close()
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -84,12 +85,13 @@ def _handler(recorder: Recorder, host_of: Callable[[Any], str]) -> type[BaseHTTP
             status = recorder.record(host, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             reply = recorder.answers.get(host, b"ok") if status < 300 else f"refused with {status}".encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json" if reply.startswith(b"{") else "text/plain")
+            kind = "application/json" if reply.startswith(b"{") else "text/plain; version=0.0.4"
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)
 
-        do_POST = do_PUT = _serve  # noqa: N815 (http.server's naming)
+        do_GET = do_POST = do_PUT = _serve  # noqa: N815 (http.server's naming)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -128,10 +130,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         except (ssl.SSLError, OSError):
             return
         inner = _handler(self.server.recorder, lambda h: host)
-        try:
+        with contextlib.suppress(ssl.SSLError, OSError):   # the client hung up
             inner(tls, self.client_address, self.server)
-        except (ssl.SSLError, OSError):
-            pass
         self.close_connection = True
 
     def do_GET(self) -> None:  # noqa: N802 - plain-HTTP proxying would reach other servers: refused

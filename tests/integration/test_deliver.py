@@ -68,7 +68,8 @@ def publish(settings: Settings, *alerts: dict[str, Any]) -> None:
     producer = KafkaProducer(**settings.kafka_options())
     try:
         for value in alerts:
-            producer.send(settings.topics.alerts, key=value["story_id"].encode(), value=json.dumps(value).encode()).get(30)
+            producer.send(settings.topics.alerts, key=value["story_id"].encode(),
+                          value=json.dumps(value).encode()).get(30)
     finally:
         producer.close()
 
@@ -147,7 +148,8 @@ def test_routes_deliver_to_every_channel_mute_dlq_reload_and_restart(settings: S
         publish(settings, update)
         local.wait(lambda: len(local.to("/hook")) == 2 and len(local.to("/broken", ok=False)) == 2, 60,
                    "the update, and two failed attempts on the broken destination", alive)
-        assert "Update: severity high -> critical, toll 6 -> 13, now 5 outlets" in local.to("/hook")[1].json()["message"]
+        message = local.to("/hook")[1].json()["message"]
+        assert "Update: severity high -> critical, toll 6 -> 13, now 5 outlets" in message
         local.wait(lambda: len(remote.to("hooks.slack.com")) == 2, 30, "the update on Slack", alive)
         assert "toll 6 -&gt; 13, now 5 outlets" in json.dumps(remote.to("hooks.slack.com")[1].json())
         (dead,) = read_until(settings, f"{settings.topics.alerts}.deliver.dlq", lambda r: len(r) >= 1, timeout=30,

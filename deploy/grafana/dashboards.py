@@ -125,6 +125,11 @@ def alerts() -> dict[str, Any]:
         panel("Alert categories (per hour)",
               [q("sum by (category) (increase(wirewatch_alert_categories_total[1h]))", "{{category}}")],
               stacked=True),
+        panel("Alert versions by severity and category (per hour)",
+              [q("sum by (severity, category) (increase(wirewatch_alert_versions_total[1h]))",
+                 "{{severity}} / {{category}}")], stacked=True, width=24,
+              description="Which kinds of events drive each severity: a version with two categories counts "
+                          "once in each. A new category at critical is worth a look at the rules."),
         panel("Stories opened by language (per hour)",
               [q("sum by (language) (increase(wirewatch_stories_total[1h]))", "{{language}}")], stacked=True),
         panel("Share of articles that were copies",

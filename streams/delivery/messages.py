@@ -38,10 +38,17 @@ class Message:
 
 def clean(value: Any, limit: int = MAX_TITLE) -> str:
     """Plain one-line text: control and format characters dropped, whitespace collapsed, bounded."""
-    text = "".join(" " if ch in "\r\n\t\v\f" else ch for ch in str(value if value is not None else ""))
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+    text = "".join(_plain(ch) for ch in str(value if value is not None else ""))
     text = _SPACE.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _plain(ch: str) -> str:
+    """Whitespace (line breaks too) as a space; control, format (bidi overrides, zero-width), private,
+    unassigned and line/paragraph separator characters dropped."""
+    if ch in "\r\n\t\v\f" or unicodedata.category(ch) == "Zs":
+        return " "
+    return "" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else ch
 
 
 def safe_url(value: Any) -> str:

@@ -71,7 +71,7 @@ class RoutesFile:
             self.metrics.reloads.labels("failed").inc()
             return None
         self.metrics.reloads.labels("ok").inc()
-        log.warning("routes reloaded: %s", "; ".join(describe(routes)))
+        log.info("routes reloaded: %s", "; ".join(describe(routes)))
         self.routes = routes
         return routes
 
@@ -145,7 +145,7 @@ def run_delivery(settings: Settings, routes_path: Path, *, group_id: str | None 
     prefix = f"{group}|"
     read_compacted(settings, topics.log, lambda k, v: router.restore(k[len(prefix):], v)
                    if v is not None and k.startswith(prefix) else None)
-    log.warning("delivering alerts by %d routes: %s", len(routes_file.routes.routes),
+    log.info("delivering alerts by %d routes: %s", len(routes_file.routes.routes),
                 "; ".join(describe(routes_file.routes)))
 
     producer = KafkaProducer(client_id=f"{settings.client_id}-deliver", acks="all", **settings.kafka_options())

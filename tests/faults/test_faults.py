@@ -176,12 +176,11 @@ def _expected(published: list[dict[str, Any]]) -> tuple[dict[str, tuple[Any, ...
     for article in published:
         first.setdefault(article["id"], article)
     alerts, decisions = [], {}
-    for _, decision, alert, error in pipeline.run(json.dumps(a) for a in first.values()):
+    for _, decision, published, error in pipeline.run(json.dumps(a) for a in first.values()):
         assert error is None, error
         assert decision is not None
         decisions[decision["id"]] = (decision["copy_of"], decision["story_id"])
-        if alert:
-            alerts.append(alert)
+        alerts.extend(published)
     return _final_alerts(alerts), {(a["alert_id"], a["version"]) for a in alerts}, decisions
 
 

@@ -37,6 +37,7 @@ report reports official officials people least told news live update updates vid
 avec dans depuis donc elle elles entre leur leurs mais mardi mercredi jeudi vendredi samedi dimanche
 lundi nous pour sans selon sont sous tous tout toute toutes cette celui ceux comme deux trois quatre
 plus moins alors aussi apres avant encore fait faire selon lors notre votre dont quand personnes
+href http https html www quot nbsp amp
 """.split())
 
 

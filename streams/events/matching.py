@@ -28,7 +28,7 @@ from streams.events.gazetteer import Place, distance_km
 HOUR = 3600.0
 FRESH = 10 * HOUR             # within this of an event's onset the usual evidence is enough
 LATEST = 36 * HOUR            # after this nothing joins an event (but copies of its stories)
-JOIN_MIN = 3.0                # shared evidence (weighted, rarity-discounted) an article needs to join
+JOIN_MIN = 3.5                # shared evidence (weighted, rarity-discounted) an article needs to join
 LATE_MIN = 4.0                # ... when it comes later than FRESH and says it is an update
 STRONG_MIN = 6.5              # ... when it comes later and does not
 SHARE_MIN = 0.22              # share of the article's own evidence found in the event

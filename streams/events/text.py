@@ -54,7 +54,7 @@ class Token:
     number: int | None   # the value of a number written in digits
 
 
-_TOKEN = re.compile(r"\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?![\d])|\d+|[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*"
+_TOKEN = re.compile(r"&#\d+;?|\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?![\d])|\d+|[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*"
                     r"|[.!?:;|\u2013\u2014]")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _ELISION = re.compile(r"^(?:[ldjnmstc]|qu|jusqu|lorsqu|puisqu)['\u2019](?=\w)", re.IGNORECASE)
@@ -67,6 +67,8 @@ def tokens(text: str) -> list[Token]:
     initial = True
     for match in _TOKEN.finditer(text):
         word = match.group()
+        if word.startswith("&#"):
+            continue   # a character reference left in a feed's text ("&#8220;"), not a number
         if word in _SENTENCE_END:
             initial = True
             continue

@@ -72,7 +72,8 @@ def main() -> int:
           "content": (seeds / "000_aa3391fe6c98fe85.txt").read_text("utf-8")}
     fr = {"at": "2021-02-26T05:40:00Z", "title": "Frappes américaines contre des milices pro-iraniennes en Syrie",
           "content": (seeds / "000_aa3391fe6c98fe85.fr.txt").read_text("utf-8")}
-    print(f"seed dispatch and its French wire version in one event: {joined(rules, article(0, 'en', en), article(0, 'fr', fr))}")
+    seed = joined(rules, article(0, "en", en), article(0, "fr", fr))
+    print(f"seed dispatch and its French wire version in one event: {seed}")
     return 0
 
 

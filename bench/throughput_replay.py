@@ -6,8 +6,8 @@
 All --n articles fall inside one --hours window (default 72 h), so the window holds all of them at
 the end. Every article goes through the stage functions `wirewatch replay` runs
 (`streams.pipeline`): `normalize_stage` (timed in two parts: JSON decode + contract validation,
-owned by connectors/, then `normalize`) and `dedupe_stage`; with --pipeline also `score_stage`
-and `event_stage` (escalation rules, events and their alerts), for all articles or, with --pipeline-last N, for the last N
+owned by connectors/, then `normalize`) and `dedupe_stage`; with --pipeline also `score_stage` and
+`event_stage` (escalation rules, events and their alerts), for all articles or, with --pipeline-last N, for the last N
 only (the window is then full: bounded runs at 1M). Prints CPU time per article (time.process_time,
 so other processes on a shared machine inflate it less than wall time) per stage for each tenth of the
 run (it must stay flat as the window fills), the totals, and the peak resident memory of the process.
@@ -38,9 +38,9 @@ from synth import Synth  # noqa: E402
 
 from connectors import article as contract  # noqa: E402
 from streams.alerts import AlertPolicy  # noqa: E402
-from streams.events.tracker import EventTracker  # noqa: E402
 from streams.dedupe import DedupeIndex  # noqa: E402
 from streams.diskstore import DiskStore  # noqa: E402
+from streams.events.tracker import EventTracker  # noqa: E402
 from streams.normalize import normalize  # noqa: E402
 from streams.pipeline import dedupe_stage, event_stage, score_stage  # noqa: E402
 

@@ -48,9 +48,10 @@ def plan_alert(event: dict[str, Any], policy: AlertPolicy) -> dict[str, Any] | N
     if last is None:
         reason = "new"
     else:
-        reason = _reason(last, event)
-        if reason is None:
+        why = _reason(last, event)
+        if why is None:
             return None
+        reason = why
         if not _urgent(last, event) and _time(event["clock"]) - _time(last["at"]) < policy.min_interval:
             return None  # held back: goes out with the next update past the interval
     version = (last["version"] if last else 0) + 1

@@ -27,18 +27,19 @@ TOWN, WATCH_PLACE, COUNTRY, ACTOR, NAME, TERM = 3.0, 3.0, 0.6, 1.5, 1.5, 0.8
 NUMBER_SMALL, NUMBER = 0.3, 1.2      # below 10 numbers recur everywhere; larger ones identify
 
 # Function words and reporting verbs of both languages that carry nothing about an occurrence.
-_STOP = frozenset("""
+_STOP_WORDS = """
 about after against also among around because been before being between both could during each from
 have having here into just last like many more most much must near only other over said says since
 some such than that their them then there these they this those through under until upon very were
 what when where which while will with within would year years week weeks today yesterday tomorrow
 monday tuesday wednesday thursday friday saturday sunday night morning evening according reported
 report reports official officials people least told news live update updates video watch photos
-avec dans depuis donc elle elles entre leur leurs mais mardi mercredi jeudi vendredi samedi dimanche
-lundi nous pour sans selon sont sous tous tout toute toutes cette celui ceux comme deux trois quatre
-plus moins alors aussi apres avant encore fait faire selon lors notre votre dont quand personnes
-href http https html www quot nbsp amp
-""".split())
+avec dans depuis donc elle elles entre leur leurs mais mardi mercredi jeudi vendredi samedi
+dimanche lundi nous pour sans selon sont sous tous tout toute toutes cette celui ceux comme deux
+trois quatre plus moins alors aussi apres avant encore fait faire selon lors notre votre dont quand
+personnes href http https html www quot nbsp amp
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 @dataclass

@@ -222,7 +222,8 @@ def load() -> Gazetteer:
 
 def _read_or_build(path: Path) -> dict[str, Any]:
     try:
-        return orjson.loads(path.read_bytes())  # type: ignore[no-any-return]
+        data: dict[str, Any] = orjson.loads(path.read_bytes())
+        return data
     except (OSError, ValueError):
         pass
     log.info("building the gazetteer index (once; cached in %s)", path)

@@ -217,7 +217,8 @@ def _fold(event: dict[str, Any], article: Mapping[str, Any], evidence: Evidence,
     _fold_casualties(event, esc.get("casualties"), evidence)
     _fold_evidence(event, evidence)
     severity, score = esc.get("severity", "none"), float(esc.get("score", 0.0))
-    if RANK[severity] > RANK[event["severity"]] or (RANK[severity] == RANK[event["severity"]] and score > event["score"]):
+    rank, current = RANK[severity], RANK[event["severity"]]
+    if rank > current or (rank == current and score > event["score"]):
         # The most alarming article speaks for the event.
         event.update(severity=severity, score=score, matches=list(esc.get("matches") or ())[:MAX_MATCHES],
                      title=_title(article), url=article.get("url", event["url"]),

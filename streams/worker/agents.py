@@ -1,6 +1,6 @@
-"""The worker's four agents: each reads one topic, runs one stage of `streams.pipeline` per record
-and sends what it produces on (normalize, dedupe, score, events). They hold no logic of their own beyond Kafka: the partition a record
-came from, the dead-letter topic, acknowledgements and metrics.
+"""The worker's four agents (normalize, dedupe, score, events): each reads one topic, runs one stage of
+`streams.pipeline` per record and sends what it produces on. They hold no logic of their own beyond
+Kafka: the partition a record came from, the dead-letter topic, acknowledgements and metrics.
 
 A record that cannot be processed goes to `<topic>.dlq` with the error and its topic/partition/offset
 in headers; it never stops an agent. Errors of Kafka, Faust or the machine are re-raised instead: no

@@ -121,8 +121,9 @@ class Pipeline:
 
 
 def warm_up() -> None:
-    """Run one invented article through every stage, so compiled kernels (numba) are built and
-    cached now (`make` setup, image build) rather than delaying a worker's first record."""
+    """Run one invented article through every stage, so compiled kernels (numba) and the event stage's
+    gazetteer index are built and cached now (`make` setup, image build) rather than delaying a
+    worker's first record."""
     article = {"id": "warm-up", "url": "https://wirewatch.invalid/warm-up", "title": "Warm-up",
                "published_at": "2000-01-01T00:00:00Z", "source": "wirewatch", "feed": "warm-up",
                "language": "en", "content": "Rockets struck the harbour town, killing 3 people, officials said."}

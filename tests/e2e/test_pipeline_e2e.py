@@ -31,19 +31,20 @@ def test_seed_article_reaches_the_alert_topic(settings: Settings, tmp_path: Path
                 assert connector.wait(timeout=120) == 0, (tmp_path / "connect.log").read_text()
             articles = read_until(settings, settings.topics.articles, lambda r: len(r) >= 7, timeout=30)
             alerts = read_until(settings, settings.topics.alerts,
-                                lambda r: any(len(a["sources"]) == 3 for a in r), timeout=120, alive=(worker,))
+                                lambda r: any(len(a["feeds"]) == 3 for a in r), timeout=120, alive=(worker,))
     assert len({a["id"] for a in articles}) == 7  # three feeds, seven distinct items
     seed = [a for a in alerts if "armed_attack" in a["categories"]]
     assert seed, alerts
-    # One story for the wire dispatch and its two republished copies: one alert id, rising versions.
+    # One event for the wire dispatch and its two republished copies: one alert id, rising versions.
     assert len({a["alert_id"] for a in seed}) == 1
     assert [a["version"] for a in seed] == list(range(1, len(seed) + 1))
     final = seed[-1]
     assert RANK[final["severity"]] >= RANK["high"]
-    assert sorted(final["sources"]) == ["aggregator.example", "daily.example", "wire.example"]
-    assert final["copies"] == 3
+    # one independent report (the wire's), republished twice; three feeds carried it
+    assert final["sources"] == ["wire.example"] and final["copies"] == 2 and len(final["feeds"]) == 3
+    assert "Syria" in final["places"] and final["event_id"]
     # Nothing unrelated raised an alert (the festival, timetable, cycle lanes and library items).
-    assert all(a["story_id"] == final["story_id"] for a in alerts)
+    assert all(a["event_id"] == final["event_id"] for a in alerts)
 
 
 def test_bad_records_go_to_the_dlq_and_processing_continues(settings: Settings, tmp_path: Path) -> None:

@@ -20,11 +20,12 @@ from connectors.article import parse_time
 from streams.events import gazetteer
 from streams.events.text import NEW_OCCURRENCE, UPDATE, Token, fold, is_digest, lead, skeleton, title_case, tokens
 
-LEAD_CHARS = 700          # of the body: feed summaries are shorter; a full text's lead says what happened
+LEAD_CHARS = 500          # of the body: feed summaries are shorter; a full text's lead says what happened
 
 # Weights of one shared key, by kind (before rarity): a town is the strongest single clue.
 TOWN, WATCH_PLACE, COUNTRY, ACTOR, NAME, TERM = 3.0, 3.0, 0.6, 1.5, 1.5, 0.8
 NUMBER_SMALL, NUMBER = 0.3, 1.2      # below 10 numbers recur everywhere; larger ones identify
+COMMON_TERM = 4.4                    # Zipf frequency from which a word is not evidence (weight < 0.2)
 
 # Function words and reporting verbs of both languages that carry nothing about an occurrence.
 _STOP_WORDS = """
@@ -148,10 +149,10 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
         zipf = gaz.commonness(low)
         if word.capital and zipf < 4.0 and (reliable and not word.initial or zipf < 3.0):
             key, weight = "n:" + skeleton(low), NAME * min(1.0, 1.25 - zipf / 4)
-        elif zipf < 5.2:
-            key, weight = "t:" + _stem(low), TERM * min(1.0, max(0.1, 1.3 - zipf / 4))
+        elif zipf < COMMON_TERM:
+            key, weight = "t:" + _stem(low), TERM * min(1.0, 1.3 - zipf / 4)
         else:
-            continue
+            continue   # a common word says next to nothing about which occurrence, and costs a key
         found.keys[key] = max(found.keys.get(key, 0.0), weight)
 
 

@@ -16,9 +16,8 @@ import math
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -26,7 +25,7 @@ from streams.events.text import Token, fold, skeleton
 
 log = logging.getLogger(__name__)
 
-FORMAT = 5                   # bump when the index layout or what goes into it changes
+FORMAT = 6                   # bump when the index layout or what goes into it changes
 MIN_POPULATION = 5000        # towns below this are too many and too ambiguous to index
 MAX_SENSES = 4               # towns kept per alias, most populous first
 COMMON_ZIPF = 4.0            # a word this common (Zipf scale) is a word before it is a town
@@ -34,8 +33,7 @@ _CONNECTORS = frozenset({"al", "el", "ad", "as", "ash", "az", "ez", "de", "du", 
                          "di", "da", "do", "dos", "bin", "ibn", "abu", "on", "upon", "sur", "am", "an", "i"})
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+class Place(NamedTuple):
     key: str                 # "p:<geonameid>" for a town, "c:<ISO code>" for a country
     name: str                # its English name
     country: str             # ISO 3166 code
@@ -60,6 +58,8 @@ class Gazetteer:
         self.zipf: dict[str, int] = data["zipf"]                  # folded word -> 10 x Zipf frequency (en/fr)
         self.capitals: set[str] = set(data["capitals"])           # town ids of national capitals
         self.longest = int(data["longest"])
+        self.starts: set[str] = set(data["starts"])               # first words of names of several words
+        self._towns: dict[str, Place] = {}                        # town id -> Place, as found
 
     def commonness(self, folded_word: str) -> float:
         """Zipf frequency of a word in English or French (0 for a word neither list holds)."""
@@ -79,7 +79,8 @@ class Gazetteer:
                 i += 1
                 continue
             found = None
-            for size in range(min(self.longest, n - i), 0, -1):
+            longest = min(self.longest, n - i) if skeleton(words[i].text) in self.starts else 1
+            for size in range(longest, 0, -1):
                 span = words[i:i + size]
                 last = span[-1]
                 if size > 1 and (last.low in _CONNECTORS or not last.capital):
@@ -108,8 +109,11 @@ class Gazetteer:
         return Place("c:" + code, self.country_names.get(code, code), code)
 
     def town(self, town_id: str) -> Place:
-        name, cc, lat, lon, _ = self.towns[town_id].split("\t")
-        return Place("p:" + town_id, name, cc, float(lat), float(lon))
+        place = self._towns.get(town_id)
+        if place is None:
+            name, cc, lat, lon, _ = self.towns[town_id].split("\t")
+            place = self._towns[town_id] = Place("p:" + town_id, name, cc, float(lat), float(lon))
+        return place
 
     def prominent(self, place: Place) -> bool:
         """A capital or a city of millions: named abroad as often as at home."""
@@ -184,7 +188,8 @@ def build() -> dict[str, Any]:
                       and city["name"] == capital_names.get(city["countrycode"]))
     return {"format": FORMAT, "towns": {tid: towns[tid] for tid in used}, "aliases": aliases,
             "countries": countries, "country_names": names, "zipf": zipf, "capitals": capitals,
-            "longest": max(key.count(" ") + 1 for key in [*aliases, *countries])}
+            "longest": max(key.count(" ") + 1 for key in [*aliases, *countries]),
+            "starts": sorted({key.split(" ")[0] for key in [*aliases, *countries] if " " in key})}
 
 
 def cache_dir() -> Path:

@@ -54,17 +54,21 @@ def rarity(postings: int) -> float:
     return 1.0 / (1.0 + math.log2(postings)) if postings > 1 else 1.0
 
 
-def weigh(evidence: Evidence, event: Mapping[str, Any], counts: Mapping[str, int], story_prior: bool = False
-          ) -> Verdict:
-    """Whether `evidence` (an article's) reports `event`."""
+def values(evidence: Evidence, counts: Mapping[str, int]) -> dict[str, float]:
+    """What each of the article's keys is worth, given how many recent events showed it."""
+    # a town is what tells occurrences apart: it keeps its weight however many events name it
+    return {key: weight if key.startswith(("p:", "w:")) and weight >= 3.0 else weight * rarity(counts.get(key, 0))
+            for key, weight in evidence.keys.items()}
+
+
+def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, float], total: float,
+          story_prior: bool = False) -> Verdict:
+    """Whether `evidence` (an article's, its keys worth `worth`, `total` together) reports `event`."""
     profile = event["profile"]
-    total = shared = 0.0
-    for key, weight in evidence.keys.items():
-        # a town is what tells occurrences apart: it keeps its weight however many events name it
-        value = weight if key.startswith(("p:", "w:")) and weight >= 3.0 else weight * rarity(counts.get(key, 0))
-        total += value
-        if key in profile:
-            shared += value
+    if len(worth) <= len(profile):
+        shared = sum(value for key, value in worth.items() if key in profile)
+    else:
+        shared = sum(worth[key] for key in profile if key in worth)
     share = shared / total if total else 0.0
     verdict = Verdict(event["id"], round(shared, 3), round(share, 3), False, "")
     conflict = place_conflict(evidence.specific, evidence.towns, evidence.countries, event)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from itertools import groupby
+from typing import NamedTuple
 
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2010": "-",
@@ -31,7 +32,6 @@ def fold(text: str) -> str:
 _DIGRAPHS = (("ou", "u"), ("ch", "sh"), ("dj", "j"), ("kh", "k"), ("gh", "g"), ("ph", "f"), ("q", "k"),
              ("w", "v"), ("y", "i"), ("e", "i"), ("o", "u"), ("c", "k"))
 _NOT_LETTER = re.compile(r"[^a-z0-9 ]+")
-_REPEAT = re.compile(r"(.)\1+")
 _ARTICLE = re.compile(r"^(?:al|el|ad|ag|ar|as|at|az|ash|an|ez|es) ")
 
 
@@ -42,11 +42,10 @@ def skeleton(name: str) -> str:
     text = _ARTICLE.sub("", text)   # "al-Bukamal" ~ "Bukamal"
     for a, b in _DIGRAPHS:
         text = text.replace(a, b)
-    return " ".join(_REPEAT.sub(r"\1", text).split())
+    return " ".join("".join(letter for letter, _ in groupby(text)).split())   # doubled letters once
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):   # (a tuple: a few hundred are made per article, a dataclass is slower to build)
     text: str            # as written
     low: str             # folded
     capital: bool        # starts with a capital letter
@@ -76,7 +75,8 @@ def tokens(text: str) -> list[Token]:
             digits = re.sub(r"\D", "", word)
             out.append(Token(word, word, False, initial, int(digits) if len(digits) < 9 else None))
         else:
-            word = _POSSESSIVE.sub("", _ELISION.sub("", word))   # "Russia's" -> "Russia", "l'Ukraine" -> "Ukraine"
+            if "'" in word or "\u2019" in word:   # "Russia's" -> "Russia", "l'Ukraine" -> "Ukraine"
+                word = _POSSESSIVE.sub("", _ELISION.sub("", word))
             if word:
                 out.append(Token(word, fold(word), word[0].isupper(), initial, None))
         initial = False

@@ -30,9 +30,9 @@ from streams.events.store import CANDIDATE_WINDOW, EVENT_RETENTION, EventIndex, 
 
 MAX_ARTICLES = 20       # article ids listed in an alert, newest last
 MAX_MATCHES = 25
-MAX_PROFILE = 240       # evidence keys kept per event (the heaviest)
+MAX_PROFILE = 160       # evidence keys kept per event (the heaviest)
 MAX_TOWNS, MAX_PLACES, MAX_TAGS, MAX_FEEDS, MAX_STORIES = 12, 10, 30, 100, 500
-MAX_CANDIDATES = 24     # events weighed per article (those sharing the most evidence)
+MAX_CANDIDATES = 12     # events weighed per article (those sharing the most evidence)
 RETRIEVAL_POSTINGS = 48  # a key shown by more recent events than this is too common to find candidates by
 
 
@@ -112,16 +112,18 @@ class EventTracker:
         """(the event the article joins or None, other events it would also join)."""
         now = epoch(evidence.at)
         counts, candidates = self._candidates(index, evidence)
+        worth = matching.values(evidence, counts)
+        total = sum(worth.values())
         story = index.story_event(str(article.get("story_id") or ""), now)
         story_event = index.event(story) if story else None
         passing = []
         for event in candidates:
-            verdict = matching.weigh(evidence, event, counts)
+            verdict = matching.weigh(evidence, event, worth, total)
             if verdict.joins:
                 passing.append((verdict.shared, -abs(now - event["onset"]), event))
         passing.sort(key=lambda p: (p[0], p[1]), reverse=True)
         ranked = [p[2] for p in passing]
-        if story_event is not None and matching.weigh(evidence, story_event, counts, story_prior=True).joins:
+        if story_event is not None and matching.weigh(evidence, story_event, worth, total, story_prior=True).joins:
             return story_event, [e for e in ranked if e["id"] != story_event["id"]]
         if not ranked:
             return None, []
@@ -140,7 +142,9 @@ class EventTracker:
                 continue
             for event_id in recent:
                 weight[event_id] = weight.get(event_id, 0.0) + value * matching.rarity(len(recent))
-        ranked = sorted(weight, key=lambda e: (-weight[e], e))[:MAX_CANDIDATES]
+        # an event sharing less than half of what a join needs cannot pass: not worth reading
+        ranked = sorted((e for e in weight if weight[e] >= matching.JOIN_MIN / 2), key=lambda e: (-weight[e], e)
+                        )[:MAX_CANDIDATES]
         events, seen = [], set()
         for event_id in ranked:
             event = index.event(event_id)

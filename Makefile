@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("wirewatch needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[test,fulltext]"
-	$(BIN)/python -c 'from streams.pipeline import warm_up; warm_up()'  # compile and cache the numba kernels once
+	$(BIN)/python -c 'from streams.pipeline import warm_up; warm_up()'  # compile the numba kernels, build the gazetteer index: once
 	touch $(STAMP)
 
 run: $(STAMP)

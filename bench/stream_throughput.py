@@ -224,9 +224,9 @@ def scored(port: int) -> float:
 
 
 def lag(settings: Settings, admin: Any, probe: Any) -> int:
-    """Messages not yet committed by the worker's consumer group on its three source topics."""
+    """Messages not yet committed by the worker's consumer group on its four source topics."""
     committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
-    topics = (settings.topics.articles, settings.topics.by_lang, settings.topics.stories)
+    topics = (settings.topics.articles, settings.topics.by_lang, settings.topics.stories, settings.topics.scored)
     tps = [tp for tp in committed if tp.topic in topics]
     if not tps:
         return -1

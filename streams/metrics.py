@@ -8,13 +8,16 @@ severities, rule categories) are created at zero, so a quiet pipeline still answ
 Names (DESIGN.md, deploy/prometheus, deploy/grafana and docs/operations.md build on them):
 
     wirewatch_worker_info{app_id,version}                       1 per running worker
-    wirewatch_articles_processed_total{stage}                  normalize | dedupe | score
+    wirewatch_articles_processed_total{stage}                  normalize | dedupe | score | events
     wirewatch_stage_last_processed_timestamp_seconds{stage}    wall clock of the last record per stage
     wirewatch_stage_duration_seconds{stage}                    processing time of one record
     wirewatch_dlq_records_total{topic}                         records sent to <topic>.dlq
     wirewatch_copies_collapsed_total{language}                 articles that were copies of a known one
     wirewatch_stories_total{language}                          new stories opened
-    wirewatch_alerts_total{severity,reason}                    alert versions published
+    wirewatch_events_total{outcome}                            articles that opened an event (opened) or
+                                                               joined one (joined); events merged (merged)
+    wirewatch_alerts_total{severity,reason}                    alert versions published (reason merged:
+                                                               the last version of a merged event)
     wirewatch_alert_categories_total{category}                 categories on published alert versions
     wirewatch_alert_latency_seconds                            article fetched -> alert published
     wirewatch_alert_event_age_seconds                          article published (event time) -> alert
@@ -37,9 +40,10 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-STAGES = ("normalize", "dedupe", "score")
+STAGES = ("normalize", "dedupe", "score", "events")
 SEVERITIES = ("none", "low", "medium", "high", "critical")
-REASONS = ("new", "escalated", "spread")
+REASONS = ("new", "escalated", "spread", "merged")
+EVENT_OUTCOMES = ("opened", "joined", "merged")
 SINK_OUTCOMES = ("delivered", "retried", "dead_lettered", "duplicate", "filtered")
 DELIVERY_DECISIONS = ("send", "held", "quiet", "digest", "muted", "duplicate")
 DELIVERY_OUTCOMES = ("delivered", "retried", "dead_lettered")
@@ -67,6 +71,8 @@ class StreamMetrics:
                               "known article", ["language"], registry=registry)
         self.stories = Counter("wirewatch_stories_total", "New stories opened", ["language"],
                                registry=registry)
+        self.events = Counter("wirewatch_events_total", "Articles that opened an event or joined one, and "
+                              "events merged into another", ["outcome"], registry=registry)
         self.alerts = Counter("wirewatch_alerts_total", "Alert versions published, by severity and reason",
                               ["severity", "reason"], registry=registry)
         self.alert_categories = Counter("wirewatch_alert_categories_total", "Categories on published "
@@ -90,6 +96,8 @@ class StreamMetrics:
         for severity in SEVERITIES:
             for reason in REASONS:
                 self.alerts.labels(severity, reason)
+        for outcome in EVENT_OUTCOMES:
+            self.events.labels(outcome)
 
     def start(self, app_id: str, dlq_topics: Iterable[str], categories: Iterable[str]) -> None:
         """Create the series known at start at zero and mark this worker as running."""

@@ -41,7 +41,7 @@ def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
         with source.open("rb") as lines, open(args.output, "w", encoding="utf-8") as out, tqdm(
                 total=source.stat().st_size, unit="B", unit_scale=True, desc="replay",
                 disable=not sys.stderr.isatty()) as bar:
-            for number, decision, alert, error in pipeline.run(_tracked(lines, bar)):
+            for number, decision, published, error in pipeline.run(_tracked(lines, bar)):
                 if error is not None:
                     errors += 1
                     log.warning("skipped invalid article", extra={"line": number, "error": str(error)})
@@ -49,9 +49,10 @@ def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
                     continue
                 out.write(_dumps(decision) + "\n")
                 decisions += 1
-                if alert is not None and alerts_out is not None:
-                    alerts_out.write(_dumps(alert) + "\n")
-                    alerts += 1
+                alerts += len(published)
+                if alerts_out is not None:
+                    for alert in published:
+                        alerts_out.write(_dumps(alert) + "\n")
     finally:
         store.close()
         if alerts_out is not None:
@@ -284,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    replay = sub.add_parser("replay", help="run dedupe and escalation over a JSONL file, no Kafka")
+    replay = sub.add_parser("replay", help="run dedupe, escalation and events over a JSONL file, no Kafka")
     replay.add_argument("articles", help="articles, one JSON object per line")
     replay.add_argument("--output", required=True, help="decisions JSONL to write")
     replay.add_argument("--alerts", help="alerts JSONL to write")
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--replication", type=int, help="default: WIREWATCH_REPLICATION (1)")
     topics.set_defaults(func=_topics)
 
-    worker = sub.add_parser("worker", help="a stream worker (normalize, dedupe, score agents)")
+    worker = sub.add_parser("worker", help="a stream worker (normalize, dedupe, score, events agents)")
     worker.set_defaults(func=_worker)
 
     connect = sub.add_parser("connect", help="the feed connector runner")

@@ -105,7 +105,9 @@ def test_filters_and_line_format() -> None:
     alert = {"alert_id": "al-1", "version": 2, "severity": "high", "reason": "escalated",
              "categories": ["armed_attack", "casualties"], "casualties": 17, "title": "US strikes\nin Syria",
              "source": "wire.example", "sources": ["wire.example", "daily.example"], "copies": 3,
-             "updated_at": "2021-02-26T01:00:00Z", "matches": [{"term": "airstrikes"}]}
+             "updated_at": "2021-02-26T01:00:00Z", "matches": [{"term": "airstrikes"}], "languages": ["en", "fr"],
+             "places": ["Abu Kamal", "Syria"], "changes": [{"field": "casualties", "from": 6, "to": 17},
+                                                         {"field": "languages", "from": ["en"], "to": ["en", "fr"]}]}
     assert AlertFilter()(alert)
     assert AlertFilter(min_severity="high")(alert) and not AlertFilter(min_severity="critical")(alert)
     assert AlertFilter(categories=("protest", "casualties"))(alert)
@@ -115,8 +117,11 @@ def test_filters_and_line_format() -> None:
     assert not AlertFilter(text="Lebanon")(alert)
     line = format_alert(alert, colour=False)
     assert "\n" not in line and "\033" not in line
-    assert line == ("2021-02-26T01:00:00Z HIGH     v2 escalated [armed_attack,casualties] 17 casualties "
-                    "US strikes in Syria (wire.example; 2 sources, 3 articles) al-1")
+    assert line == ("2021-02-26T01:00:00Z HIGH     v2 escalated (casualties 6->17; languages +fr) "
+                    "[armed_attack,casualties] 17 casualties US strikes in Syria in Abu Kamal, Syria "
+                    "(wire.example; 2 sources, 3 copies, en/fr) al-1")
+    merged = format_alert({**alert, "reason": "merged", "merged_into": "al-2", "changes": []}, colour=False)
+    assert merged.endswith("al-1 -> al-2")
     assert format_alert(alert, colour=True).count("\033[31m") == 1
 
 

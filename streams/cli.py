@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.errors import WirewatchError
+from streams.escalation import SEVERITIES
 
 log = logging.getLogger("wirewatch")
 
@@ -132,9 +133,6 @@ def _checked_cluster() -> Any:
     return settings
 
 
-SEVERITY_CHOICES = ("none", "low", "medium", "high", "critical")
-
-
 def _tail(args: argparse.Namespace) -> int:
     from streams.runcmd import AlertFilter, format_alert, parse_since, tail_alerts
 
@@ -171,7 +169,7 @@ def _add_ops_commands(sub: Any) -> None:
     start.add_argument("--since", metavar="WHEN", help="start at alerts published since WHEN: a duration "
                                                        "(90s, 15m, 2h, 1d) or an RFC 3339 time")
     tail.add_argument("--json", action="store_true", help="one JSON alert per line (for jq and pipes)")
-    tail.add_argument("--min-severity", default="none", choices=SEVERITY_CHOICES)
+    tail.add_argument("--min-severity", default="none", choices=SEVERITIES)
     tail.add_argument("--category", action="append", metavar="NAME", help="only alerts with this category")
     tail.add_argument("--source", action="append", metavar="OUTLET", help="only stories carried by this outlet")
     tail.add_argument("--text", help="only alerts whose title or matched terms contain TEXT (any case)")
@@ -186,7 +184,7 @@ def _add_ops_commands(sub: Any) -> None:
                                   description="Consumer group, resumes after a restart; idempotent by "
                                               "(alert_id, version); retries with backoff; dead-letter topic.")
     webhook.add_argument("--url", required=True, help="http(s) endpoint")
-    webhook.add_argument("--min-severity", default="high", choices=SEVERITY_CHOICES)
+    webhook.add_argument("--min-severity", default="high", choices=SEVERITIES)
     webhook.add_argument("--format", choices=("json", "slack"), default="json",
                          help="json: the alert as the body; slack: a Slack incoming-webhook message")
     webhook.add_argument("--group", help="consumer group (default: <app id>-sink-webhook)")

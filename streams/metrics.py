@@ -32,8 +32,9 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.escalation import SEVERITIES
+
 STAGES = ("normalize", "dedupe", "score")
-SEVERITIES = ("none", "low", "medium", "high", "critical")
 REASONS = ("new", "escalated", "spread")
 SINK_OUTCOMES = ("delivered", "retried", "dead_lettered", "duplicate", "filtered")
 

@@ -42,7 +42,7 @@ class PhraseSet:
         # The regex runs on " " + text and starts with the char before the word (instead of a lookbehind):
         # a pattern led by a character class lets the engine skip in C to the next word boundary, and a
         # match start in the padded text is the word start in the original.
-        self.regex = re.compile(WORD_START + "(?:" + _trie(buckets, "") + ")" + PHRASE_END) if buckets else None
+        self.regex = re.compile(WORD_START + "(?:" + _trie(buckets) + ")" + PHRASE_END) if buckets else None
         anchors = anchors_of(items, number_words) if self.regex is not None else None
         self._literals = literal_index(anchors) if anchors is not None else None
 
@@ -147,12 +147,19 @@ class PhraseSet:
         return found
 
 
-def _trie(buckets: Mapping[str, list[str]], prefix: str) -> str:
-    """Alternation for every bucket under `prefix`: longer prefixes first, each behind its literal char."""
-    children = sorted({key[len(prefix)] for key in buckets if len(key) > len(prefix) and key.startswith(prefix)})
-    branches = [re.escape(c) + "(?:" + _trie(buckets, prefix + c) + ")" for c in children]
-    branches += buckets.get(prefix, [])
-    return "|".join(branches)
+def _trie(buckets: Mapping[str, list[str]]) -> str:
+    """Alternation for every bucket: under each prefix, the longer prefixes first, each behind its
+    literal char (in char order), then the bucket of the prefix itself."""
+    children: dict[str, set[str]] = {}
+    for key in buckets:
+        for n in range(len(key)):
+            children.setdefault(key[:n], set()).add(key[n])
+
+    def under(prefix: str) -> str:
+        branches = [re.escape(c) + "(?:" + under(prefix + c) + ")" for c in sorted(children.get(prefix, ()))]
+        return "|".join(branches + buckets.get(prefix, []))
+
+    return under("")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams.escalation.loadcache import load_cached
 from streams.escalation.loading import load_rules
 from streams.escalation.matching import LanguageMatcher, compile_language
 from streams.escalation.model import (
@@ -66,7 +67,7 @@ class Rules:
     @classmethod
     def load(cls, path: str | Path = DEFAULT_RULES) -> Rules:
         """Load and validate a rule file (and the files it includes); RuleError names file and line."""
-        return cls(**load_rules(path))
+        return cls(**load_cached(Path(path), load_rules))
 
     @property
     def languages(self) -> list[str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -234,16 +236,33 @@ def _add_feed_commands(sub: Any) -> None:
     p.set_defaults(func=import_opml)
 
 
+def _reference_implementation_for_this_process() -> None:
+    """`rules test` and `rules check` score a text or two, or none: the reference implementation of the
+    stages does that at once, where loading their compiled kernels would take most of the command's
+    time. WIREWATCH_IMPL, when set, still decides; so does a process that has loaded the kernels already
+    (a test session calling main()). The choice is read once, when streams._accel is imported, and is
+    not passed on to child processes."""
+    if "WIREWATCH_IMPL" in os.environ or "streams._accel" in sys.modules:
+        return
+    os.environ["WIREWATCH_IMPL"] = "python"
+    try:
+        importlib.import_module("streams._accel")
+    finally:
+        del os.environ["WIREWATCH_IMPL"]
+
+
 def _add_rules_commands(sub: Any) -> None:
     """`rules test` and `rules check`: what a rule author runs while editing escalation rules."""
 
     def test(args: argparse.Namespace) -> int:
+        _reference_implementation_for_this_process()
         from streams.rulescmd import rules_test
 
         return rules_test(rules_path=args.rules, text=args.text, source=args.source, as_json=args.json,
                           language=args.language)
 
     def check(args: argparse.Namespace) -> int:
+        _reference_implementation_for_this_process()
         from streams.rulescmd import rules_check
 
         return rules_check(args.file)

@@ -136,6 +136,11 @@ class PhraseSet:
                     return meta
         return None
 
+    def prepare(self) -> None:
+        """Compile now what is otherwise compiled when a match first needs it."""
+        for prefix in self._sources:
+            self._candidates_of(prefix)
+
     def _candidates_of(self, prefix: str) -> list[tuple[re.Pattern[str], Any]]:
         found = self._candidates.get(prefix)
         if found is None:

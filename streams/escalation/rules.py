@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from streams.escalation.loadcache import load_cached
@@ -61,6 +62,8 @@ class Rules:
     names: NameFinder = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        for name in ("thresholds", "categories", "modifiers", "scoring", "language_rules"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))  # read-only
         object.__setattr__(self, "_matchers", {})
         object.__setattr__(self, "names", NameFinder(self.watchlist))
 
@@ -77,7 +80,9 @@ class Rules:
         """These rules with every language's matcher compiled now: a worker loads rules off its event
         loop and must not make the first article of a language wait for a compile."""
         for code in [*self.language_rules, "*"]:
-            self.matcher(code)
+            matcher = self.matcher(code)
+            matcher.phrases.prepare()
+            matcher.modifiers.prepare()
         return self
 
     def matcher(self, language: str) -> LanguageMatcher:

@@ -264,3 +264,15 @@ def test_an_unusable_cache_folder_is_no_cache(tmp_path: Path, monkeypatch: pytes
     for entry in (tmp_path / "cache" / "wirewatch" / "rules").glob("*.pickle"):
         entry.write_bytes(b"cut sh")  # a torn or foreign entry: loaded from the files again
     assert Rules.load(path).version == "t1"
+
+
+def test_loaded_rules_are_frozen() -> None:
+    import dataclasses
+
+    rules = Rules.load()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rules.version = "edited"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        rules.scoring["title_factor"] = 9.0  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rules.language_rules["en"].count_window = 9  # type: ignore[misc]

@@ -88,9 +88,11 @@ class Rules:
     def matcher(self, language: str) -> LanguageMatcher:
         """The matcher for an article's language: its own, or every language's together ("*") for a
         language without rules, or the default language's when there is only that one."""
-        if language not in self.language_rules:
-            language = "*" if len(self.language_rules) > 1 else self.default_language
         found = self._matchers.get(language)
+        if found is None:
+            if language not in self.language_rules:
+                language = "*" if len(self.language_rules) > 1 else self.default_language
+            found = self._matchers.get(language)
         if found is None:
             rules = merge_languages(list(self.language_rules.values())) if language == "*" \
                 else self.language_rules[language]

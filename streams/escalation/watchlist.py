@@ -30,9 +30,6 @@ from streams.escalation.namekeys import VOWELS, name_key
 
 NAME_START = r"[A-Z\u00C0-\u00DE\u0100-\u024F\u0391-\u03A9\u0410-\u042F]"   # a capital (names start with one)
 RUN_CHAR = r"[\w'’\-]"                                                       # what a name's word is made of
-# A capitalised run: a capital not inside a word, and the word chars after it. A word start after a
-# hyphen inside such a run ("Anti-American") starts a run of its own (nested_runs).
-_RUNS = re.compile(NAME_START + r"(?<![\w'’].)" + RUN_CHAR + "*")
 _NAME_FIRST = re.compile(NAME_START)
 _NEXT_WORD = re.compile(" " + RUN_CHAR + "+")
 
@@ -215,7 +212,8 @@ def _match(term: str, entity: Entity, field_name: str, start: int, end: int) -> 
 
 
 def nested_runs(start: int, word: str) -> list[tuple[int, str]]:
-    """The run at `start` and those inside its hyphenated word: "American" in "Anti-American"."""
+    """The run at `start` and those inside its hyphenated word: "American" in "Anti-American" (a capitalised
+    run is a capital not inside a word and the word chars after it, hyphens included)."""
     out = [(start, word)]
     for i in range(1, len(word)):
         if word[i - 1] == "-" and _NAME_FIRST.match(word, i):

@@ -402,7 +402,7 @@ def _may_name(text: np.ndarray, i: int, j: int, classes: np.ndarray, fold_at: np
     bucket = lo = hi = -1
     a, at = i, j
     for word in range(max_tail + 1):
-        if word:  # the next word of the _name_tail: one space, then [\w'’-]+
+        if word:  # the next word: one space, then [\w'’-]+
             if at + 1 >= n or text[at] != 32 or not classes[text[at + 1]] & 2:
                 return False
             a = at = at + 1
@@ -453,7 +453,7 @@ def _may_name(text: np.ndarray, i: int, j: int, classes: np.ndarray, fold_at: np
 @njit(cache=True, nogil=True)
 def _verdict_slot(cells: np.ndarray, text: np.ndarray, i: int, j: int) -> tuple[np.int64, np.uint64, np.uint64]:
     # pragma: no cover - compiled
-    """Where the word text[i:j] (at most 15 bytes) is, or would go, in a _VerdictTable: (slot, its two
+    """Where the word text[i:j] (at most 15 bytes) is, or would go, in a VerdictTable: (slot, its two
     cells). A word is its bytes packed little-endian in the cells, the length and the verdict + 1 in the
     top byte of the second (never 0: 0, 0 is an empty slot), so a look-up reads one cache line."""
     w0 = np.uint64(0)

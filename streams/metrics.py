@@ -40,8 +40,9 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.escalation import SEVERITIES
+
 STAGES = ("normalize", "dedupe", "score", "events")
-SEVERITIES = ("none", "low", "medium", "high", "critical")
 REASONS = ("new", "escalated", "spread", "merged")
 EVENT_OUTCOMES = ("opened", "joined", "merged")
 SINK_OUTCOMES = ("delivered", "retried", "dead_lettered", "duplicate", "filtered")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from connectors.errors import WirewatchError
+from streams.escalation import SEVERITIES
 
 log = logging.getLogger("wirewatch")
 
@@ -134,9 +137,6 @@ def _checked_cluster() -> Any:
     return settings
 
 
-SEVERITY_CHOICES = ("none", "low", "medium", "high", "critical")
-
-
 def _tail(args: argparse.Namespace) -> int:
     from streams.shell.tail import AlertFilter, format_alert, parse_since, tail_alerts
 
@@ -173,7 +173,7 @@ def _add_ops_commands(sub: Any) -> None:
     start.add_argument("--since", metavar="WHEN", help="start at alerts published since WHEN: a duration "
                                                        "(90s, 15m, 2h, 1d) or an RFC 3339 time")
     tail.add_argument("--json", action="store_true", help="one JSON alert per line (for jq and pipes)")
-    tail.add_argument("--min-severity", default="none", choices=SEVERITY_CHOICES)
+    tail.add_argument("--min-severity", default="none", choices=SEVERITIES)
     tail.add_argument("--category", action="append", metavar="NAME", help="only alerts with this category")
     tail.add_argument("--source", action="append", metavar="OUTLET", help="only stories carried by this outlet")
     tail.add_argument("--text", help="only alerts whose title or matched terms contain TEXT (any case)")
@@ -188,7 +188,7 @@ def _add_ops_commands(sub: Any) -> None:
                                   description="Consumer group, resumes after a restart; idempotent by "
                                               "(alert_id, version); retries with backoff; dead-letter topic.")
     webhook.add_argument("--url", required=True, help="http(s) endpoint")
-    webhook.add_argument("--min-severity", default="high", choices=SEVERITY_CHOICES)
+    webhook.add_argument("--min-severity", default="high", choices=SEVERITIES)
     webhook.add_argument("--format", choices=("json", "slack"), default="json",
                          help="json: the alert as the body; slack: a Slack incoming-webhook message")
     webhook.add_argument("--group", help="consumer group (default: <app id>-sink-webhook)")
@@ -238,16 +238,33 @@ def _add_feed_commands(sub: Any) -> None:
     p.set_defaults(func=import_opml)
 
 
+def _reference_implementation_for_this_process() -> None:
+    """`rules test` and `rules check` score a text or two, or none: the reference implementation of the
+    stages does that at once, where loading their compiled kernels would take most of the command's
+    time. WIREWATCH_IMPL, when set, still decides; so does a process that has loaded the kernels already
+    (a test session calling main()). The choice is read once, when streams._accel is imported, and is
+    not passed on to child processes."""
+    if "WIREWATCH_IMPL" in os.environ or "streams._accel" in sys.modules:
+        return
+    os.environ["WIREWATCH_IMPL"] = "python"
+    try:
+        importlib.import_module("streams._accel")
+    finally:
+        del os.environ["WIREWATCH_IMPL"]
+
+
 def _add_rules_commands(sub: Any) -> None:
     """`rules test` and `rules check`: what a rule author runs while editing escalation rules."""
 
     def test(args: argparse.Namespace) -> int:
+        _reference_implementation_for_this_process()
         from streams.shell.rules import rules_test
 
         return rules_test(rules_path=args.rules, text=args.text, source=args.source, as_json=args.json,
                           language=args.language)
 
     def check(args: argparse.Namespace) -> int:
+        _reference_implementation_for_this_process()
         from streams.shell.rules import rules_check
 
         return rules_check(args.file)

@@ -33,11 +33,12 @@ import httpx
 
 from connectors.errors import ConfigError
 from connectors.settings import Settings
+from streams.escalation import SEVERITIES
 from streams.metrics import SinkMetrics
 
 log = logging.getLogger(__name__)
 
-RANK = {name: i for i, name in enumerate(("none", "low", "medium", "high", "critical"))}
+RANK = {name: i for i, name in enumerate(SEVERITIES)}
 SLACK_COLOURS = {"none": "#9e9e9e", "low": "#2196f3", "medium": "#ffb300", "high": "#e53935",
                  "critical": "#8e0000"}
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}

@@ -46,10 +46,27 @@ def _choose(requested: str) -> str:
 IMPL: str = _choose(os.environ.get("WIREWATCH_IMPL", "auto").strip().lower() or "auto")
 
 
-def pick(reference: F, module: str, name: str | None = None) -> F:
-    """The implementation of one step: `reference` (the domain's function) or its compiled twin
-    `streams._accel.<module>.<name>` (same name by default)."""
-    if IMPL == "python":
-        return reference
-    twin = getattr(importlib.import_module(f"{__name__}.{module}"), name or reference.__name__)
-    return twin  # type: ignore[no-any-return]
+def pick(reference: F, module: str, name: str | None = None, **settings: Any) -> F:
+    """The implementation of one step: `reference` (the domain's function or class) or its compiled
+    twin `streams._accel.<module>.<name>` (same name by default); `settings` are the domain's values
+    the twin is built with (see `builds_on_reference`)."""
+    return reference if IMPL == "python" else twin(reference, module, name, **settings)
+
+
+def twin(reference: F, module: str, name: str | None = None, **settings: Any) -> F:
+    """The compiled twin of `reference`, whatever WIREWATCH_IMPL says (the equivalence tests run both;
+    ImportError without numba)."""
+    found = getattr(importlib.import_module(f"{__name__}.{module}"), name or reference.__name__)
+    if getattr(found, "builds_on_reference", False):
+        return found(reference, **settings)
+    if settings:
+        raise TypeError(f"{module}.{name or reference.__name__} takes no settings")
+    return found
+
+
+def builds_on_reference(factory: Callable[..., F]) -> Callable[..., F]:
+    """Marks a twin that `pick` builds as `factory(reference, **settings)`: the twin hands the inputs
+    its kernel cannot take to `reference`, and takes the domain's constants (stop words, sizes) as
+    settings instead of importing them."""
+    factory.builds_on_reference = True  # type: ignore[attr-defined]
+    return factory

@@ -33,6 +33,18 @@ KEY_WORDS, MIN_KEY_CHARS, LEAD_WORDS, PROBE_WORDS, SHINGLE, WINNOW, MAX_WORDS = 
 
 
 @njit(cache=True, nogil=True)
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:  # pragma: no cover (compiled)
+    """np.unique, in place (`values` is scratch)."""
+    values.sort()
+    n = 0
+    for i in range(len(values)):
+        if i == 0 or values[i] != values[i - 1]:
+            values[n] = values[i]
+            n += 1
+    return values[:n]
+
+
+@njit(cache=True, nogil=True)
 def _lead_and_probe(key: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     shingle, winnow = shape[SHINGLE], shape[WINNOW]
     m = min(len(key), shape[LEAD_WORDS])
@@ -64,7 +76,7 @@ def _lead_and_probe(key: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.
             picks[w + 1] = low_v
     else:
         picks = np.array([acc[0], acc.min()])
-    lead = np.unique(picks)
+    lead = _sorted_distinct(picks)
     pn = min(ns, max(1, shape[PROBE_WORDS] - shingle + 1))
     probe = np.empty(pn, np.uint64)
     q = 0
@@ -120,8 +132,10 @@ def _scan(low: np.ndarray, orig: np.ndarray, wch: np.ndarray, marks: np.ndarray,
         if nw < len(words) and hashtable.add(seen, wk)[1]:
             words[nw] = w
             nw += 1
-    key32 = (key >> _HIGH).astype(np.uint32)
-    names = np.unique(names[:nn])
+    key32 = np.empty(len(key), np.uint32)
+    for i in range(len(key)):
+        key32[i] = np.uint32(key[i] >> _HIGH)
+    names = _sorted_distinct(names[:nn])
     words = words[:nw]
     packed = np.empty(((len(key32) + nw + len(names)) * 4 + 8) // 3 * 4 + 12, np.uint8)
     e1 = write_base64(key32, enc, packed, 0)

@@ -16,6 +16,17 @@ A kernel that cannot take an input (a rare character class, a non-canonical enco
 the reference twin itself, inside this package: the domain makes one call per step and never
 switches implementation mid-stream. Every twin pair is run on the same cases by the unit tests
 (`WIREWATCH_IMPL=python` and the default both run in CI) and by Hypothesis equivalence tests.
+
+The twins so far (reference in the domain -> twin here):
+
+    streams.normalize.words.tokenize                     words.tokenize
+    streams.normalize.packing.unpack_words               packing.unpack_words
+    streams.normalize.fingerprinting.fingerprint_text    fingerprinting.fingerprint_text
+    streams.dedupe.candidates.CandidateIndex             candidates.CandidateIndex
+    streams.dedupe.verify.copy_similarity                verify.copy_similarity (its LCS: rapidfuzz's)
+    streams.dedupe.verify.found_count, found_mask        verify.found_count, found_mask
+
+Every set and map inside the kernels is the one open-addressing table of `hashtable`.
 """
 
 from __future__ import annotations

@@ -93,8 +93,9 @@ def lower_keeping_offsets(text: str) -> str:
 
 
 def shingle_hashes(key: list[int]) -> list[int]:
-    """63-bit hashes (never 0) of the word 5-grams of the key, in order; fewer than 5 words make one
-    hash of them all."""
+    """63-bit hashes (never 0) of the word 5-grams of the key, in order: the polynomial
+    w0 * P**4 + w1 * P**3 + ... + w4 (mod 2**64) of the word hashes, finalised. Fewer than 5 words
+    make one hash of them all."""
     if len(key) < SHINGLE:
         x = 0
         for i, h in enumerate(key):
@@ -102,10 +103,10 @@ def shingle_hashes(key: list[int]) -> list[int]:
         return [(x & _MASK63) or 1] if key else []
     shingles = []
     for i in range(len(key) - SHINGLE + 1):
-        a = key[i] * P
-        for h in key[i + 1: i + SHINGLE - 1]:
-            a = ((a + h) * P) & _U64
-        shingles.append((finalise((a + key[i + SHINGLE - 1]) & _U64) & _MASK63) or 1)
+        a = 0
+        for h in key[i: i + SHINGLE]:
+            a = (a * P + h) & _U64
+        shingles.append((finalise(a) & _MASK63) or 1)
     return shingles
 
 
@@ -168,7 +169,8 @@ def fingerprint_text(text: str, title_end: int, key_start: int, key_end: int, vo
             "words": pack_words(words), "names": pack_words(names), "n": len(key)}
 
 
-# the fingerprint format, for the compiled twin (`streams._accel.fingerprints`)
-FORMAT: dict[str, Any] = {"stop_hashes": STOP_HASHES, "key_words": KEY_WORDS, "min_key_chars": MIN_KEY_CHARS,
-          "lead_words": LEAD_TOKENS, "probe_words": PROBE_TOKENS, "shingle": SHINGLE, "winnow": WINNOW,
-          "max_words": MAX_WORDS, "capitals": CAPITALS, "name_after": NAME_AFTER}
+# the fingerprint format, for the compiled twin (`streams._accel.fingerprinting`)
+FORMAT: dict[str, Any] = {
+    "stop_hashes": STOP_HASHES, "key_words": KEY_WORDS, "min_key_chars": MIN_KEY_CHARS, "lead_words": LEAD_TOKENS,
+    "probe_words": PROBE_TOKENS, "shingle": SHINGLE, "winnow": WINNOW, "max_words": MAX_WORDS, "capitals": CAPITALS,
+    "name_after": NAME_AFTER}

@@ -9,7 +9,6 @@ and `streams.dedupe.steps` that implementation; objects made afterwards (a `Dedu
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -40,13 +39,6 @@ def use(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for steps in STEPS:
         for step, reference, module, settings in steps.TWINS:
             monkeypatch.setattr(steps, step, implementation(name, reference, module, settings))
-
-
-def both(reference: Callable[..., Any], twin: Callable[..., Any], *args: Any) -> Any:
-    """The result of `reference(*args)`, after asserting that `twin` gives the same (as plain lists)."""
-    expected, got = reference(*args), twin(*args)
-    assert plain(got) == plain(expected), args
-    return expected
 
 
 def plain(value: Any) -> Any:

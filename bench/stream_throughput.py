@@ -109,7 +109,7 @@ def consumer(settings: Settings, topic: str) -> Any:
 
 def warm_numba(data: list[dict[str, Any]]) -> None:
     """Compile and cache the numba kernels now (cache=True), so that a worker started after an edit of
-    streams/dedupe.py does not compile them on the clock (table growth kernels only run after a few
+    streams/_accel does not compile them on the clock (table growth kernels only run after a few
     thousand articles, hence a pass over that many)."""
     from streams.escalation import Rules
     from streams.pipeline import Pipeline

@@ -124,7 +124,7 @@ def test_rules_commands_choose_the_reference_implementation(variable: str | None
     env = {k: v for k, v in os.environ.items() if k != "WIREWATCH_IMPL"}
     if variable:
         env["WIREWATCH_IMPL"] = variable
-    code = ("import os; from streams import cli; cli._reference_implementation_for_this_process(); "
+    code = ("import os; from streams.shell import cli; cli._reference_implementation_for_this_process(); "
             "import streams._accel as a; print(a.IMPL, os.environ.get('WIREWATCH_IMPL'))")
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)

@@ -9,6 +9,7 @@ section (seeds/rules/context.yaml) names the contexts an article can be in and t
     tags       the item's and its feed's own categories, and the topics the feed list declares
     sources    outlets (domains) that publish only this kind of page
     labels     a headline's genre label: "Review:", "Opinion |", "... obituary"
+    title_pattern  a regex on the headline (a question mark at its end)
 
 and what each means for severity: `cap`, the highest severity an article in it can reach (a game
 guide: none; an opinion piece: low, "analysis or opinion about a conflict that reports no new
@@ -48,6 +49,7 @@ class Context:
     tags: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
     labels: tuple[str, ...] = ()
+    title_pattern: re.Pattern[str] | None = None   # a regex the headline matches ("?" at its end: a question)
     description: str = ""
 
 
@@ -84,6 +86,7 @@ class ContextFinder:
                 self._by_source.setdefault(source, []).append(ctx)
             labelled += [(label, ctx) for label in ctx.labels]
         self._labels = {label.lower(): ctx for label, ctx in labelled}
+        self._patterned = [ctx for ctx in self.contexts if ctx.title_pattern is not None]
         ordered = sorted(labelled, key=lambda p: -len(p[0]))
         alternatives = "|".join(re.escape(label) for label, _ in ordered)
         phrases = "|".join(re.escape(label) for label, _ in ordered if " " in label) or "(?!)"
@@ -131,6 +134,9 @@ class ContextFinder:
             m = self._label_re.search(title[:300])
             if m:
                 yield self._labels[(m.group("head") or m.group("phrase") or m.group("tail")).lower()]
+        for ctx in self._patterned:
+            if title and ctx.title_pattern is not None and ctx.title_pattern.search(title[:1000]):
+                yield ctx
 
     def _source(self, host: str) -> Iterable[Context]:
         host = host.removeprefix("www.")
@@ -150,7 +156,14 @@ def load_contexts(doc: Any, node: yaml.Node, taken: set[str]) -> list[Context]:
             raise doc.error(k_node, key, "context names are lowercase snake_case")
         if name in taken:
             raise doc.error(k_node, key, f"context {name!r} is declared twice")
-        raw = doc.mapping(v_node, key, {"cap", "ambiguous", "sections", "tags", "sources", "labels", "description"})
+        raw = doc.mapping(v_node, key, {"cap", "ambiguous", "sections", "tags", "sources", "labels", "title_pattern",
+                                        "description"})
+        pattern = None
+        if "title_pattern" in raw:
+            try:
+                pattern = re.compile(doc.string(raw["title_pattern"], f"{key}.title_pattern"))
+            except re.error as exc:
+                raise doc.error(raw["title_pattern"], f"{key}.title_pattern", f"bad regex: {exc}") from None
         cap = doc.string(raw["cap"], f"{key}.cap") if "cap" in raw else "critical"
         if cap not in _RANK:
             raise doc.error(raw["cap"], f"{key}.cap", f"{cap!r} is not a severity ({', '.join(SEVERITIES)})")
@@ -163,7 +176,7 @@ def load_contexts(doc: Any, node: yaml.Node, taken: set[str]) -> list[Context]:
         out.append(Context(name=name, cap=cap,
                            ambiguous=doc.boolean(raw["ambiguous"], f"{key}.ambiguous") if "ambiguous" in raw else True,
                            sections=lists["sections"], tags=lists["tags"], sources=lists["sources"],
-                           labels=tuple(sorted(lists["labels"])),
+                           labels=tuple(sorted(lists["labels"])), title_pattern=pattern,
                            description=doc.string(raw["description"], f"{key}.description")
                            if "description" in raw else ""))
         taken.add(name)

@@ -342,7 +342,8 @@ def _modifiers(doc: _Doc, node: yaml.Node | None) -> dict[str, Modifier]:
         return out
     for name, (_k, v_node) in doc.free_mapping(node, "modifiers").items():
         key = f"modifiers.{name}"
-        raw = doc.mapping(v_node, key, {"factor", "cap", "applies_to", "before", "after", "scope", "description"})
+        raw = doc.mapping(v_node, key, {"factor", "cap", "applies_to", "frames", "before", "after", "scope",
+                                        "description"})
         if "factor" not in raw and "cap" not in raw:
             raise doc.error(v_node, key, "a modifier needs a `factor` (0 drops the phrase) and/or a `cap`")
         applies = doc.string(raw["applies_to"], f"{key}.applies_to") if "applies_to" in raw else "all"
@@ -359,7 +360,8 @@ def _modifiers(doc: _Doc, node: yaml.Node | None) -> dict[str, Modifier]:
                              if "factor" in raw else 1.0,
                              before=before, after=after, sentence=scope == "sentence",
                              cap=_tier(doc, raw["cap"], f"{key}.cap") if "cap" in raw else None,
-                             ambiguous_only=applies == "ambiguous")
+                             ambiguous_only=applies == "ambiguous",
+                             frames=doc.boolean(raw["frames"], f"{key}.frames") if "frames" in raw else False)
     return out
 
 

@@ -67,6 +67,7 @@ class Modifier:
     sentence: bool       # anywhere in the sentence
     cap: str | None = None         # the highest severity a phrase it applies to can reach (None: no cap)
     ambiguous_only: bool = False   # it applies to ambiguous phrases only ("attack" in a match report)
+    frames: bool = False           # in a headline it frames the item: the summary's violence is background too
 
 
 @dataclass(frozen=True)

@@ -156,16 +156,20 @@ class Rules:
         return Escalation(severity=verdict.severity, score=verdict.score, categories=verdict.categories,
                           casualties=verdict.casualties, matches=matches)
 
-    @staticmethod
-    def _headline_on_conflict(matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
+    def _headline_on_conflict(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
                               named: set[tuple[str, int]]) -> bool:
         """Whether the headline names armed conflict: a watchlist name, a place or word of the rules'
-        `headline` list (a weapon alone does not: "governor bans firearms in public" is gun policy)."""
-        if any(field_name == "title" for field_name, _ in named):
-            return True
+        `headline` list (a weapon alone does not: "governor bans firearms in public" is gun policy);
+        never when it is framed by a modifier marked `frames` (aftermath, history, supply, ...)."""
         for field_name, _text, _factor, padded in scanned:
             if field_name == "title":
                 folded = padded[1:]
+                framing = [name for _, _, name in matcher.modifiers.find_all(folded, padded, 0, len(folded))
+                           if self.modifiers[name].frames]
+                if framing:
+                    return False  # "Victims sue over 2018 attack", "Germany to supply drones": not an event
+                if any(f == "title" for f, _ in named):
+                    return True
                 return bool(matcher.headline.find_context(folded, padded, 0, len(folded)))
         return True  # no headline: nothing says the body's violence is background
 

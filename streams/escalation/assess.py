@@ -82,7 +82,9 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
     for hit in hits:
         hit.explained = hit.sentence not in violent
     counted = [h for h in hits if _grounded(h, hits)]
-    headline_event = any(h.sentence[0] == "title" and RANK[h.tier] >= MEDIUM for h in counted)
+    # a headline that reports violence (even in words it alone does not ground: "a father killed 3 of his
+    # kids") opens the item to its summary's details
+    headline_event = any(h.sentence[0] == "title" and RANK[h.tier] >= MEDIUM for h in hits)
     if not (headline_event or headline_on_conflict):
         for hit in counted:
             if hit.sentence[0] != "title" and (hit.cap is None or RANK[hit.cap] > RANK["low"]):

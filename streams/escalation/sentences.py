@@ -153,8 +153,9 @@ class Sentences:
 
 
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
-_DATED = re.compile(r"(?:\b(?:in|of|from|during|until|between|and|the|late|early|mid)\s+|^|\()"
-                    r"((?:19|20)\d\d)(?:'s|s)?\b(?!\s*(?:people|soldiers|civilians|troops|dead|killed|victims))")
+# a year, not after "since"/"depuis" (a comparison: "the deadliest attack since 2014"), not a count
+_DATED = re.compile(r"(?<![\d,.])(?<!since )(?<!depuis )\b((?:19|20)\d\d)(?:'s|s)?\b(?![,.]\d)"
+                    r"(?!\s*(?:people|persons|soldiers|civilians|troops|dead|killed|victims|personnes|morts|soldats))")
 
 
 def _age_or_year(text: str, pos: int, token: str) -> bool:

@@ -69,7 +69,8 @@ class Verdict:
 
 def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
            casualty_bonus: Iterable[tuple[int, float]], category_cap: float, names: int,
-           watch_weight: float, watch_cap: float, headline_on_conflict: bool = True) -> Verdict:
+           watch_weight: float, watch_cap: float, headline_on_conflict: bool = True,
+           repeat_bonus: float = 0.25) -> Verdict:
     """The severity the hits establish, under the article's context.
 
     `headline_on_conflict`: the headline names armed conflict (an armed actor, a weapon, a conflict
@@ -106,7 +107,7 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
     casualties = None if killed is None and wounded is None else (killed or 0) + (wounded or 0)
     if RANK[severity] < MEDIUM:
         casualties = None  # a count means people killed or wounded in a reported event
-    contributions = _contributions(counted, category_cap)
+    contributions = _contributions(counted, category_cap, repeat_bonus)
     score = BASE_SCORE[severity]
     if severity != "none":
         score += min(4.0, sum(contributions.values()) / 3)
@@ -138,12 +139,13 @@ def _supported(hit: Hit, hits: list[Hit]) -> bool:
     return False
 
 
-def _contributions(counted: list[Hit], category_cap: float) -> Mapping[str, float]:
+def _contributions(counted: list[Hit], category_cap: float, repeat_bonus: float) -> Mapping[str, float]:
     per_category: dict[str, list[float]] = {}
     for hit in counted:
-        per_category.setdefault(hit.category.name, []).append(hit.category.weight * hit.factor)
+        # the match's weight: the category's, times the field's (scoring.title_factor) and the modifiers'
+        per_category.setdefault(hit.category.name, []).append(hit.match["weight"])
     out = {}
     for name, weights in per_category.items():
         weights.sort(reverse=True)
-        out[name] = min(weights[0] + 0.25 * sum(weights[1:]), weights[0] * category_cap)
+        out[name] = min(weights[0] + repeat_bonus * sum(weights[1:]), weights[0] * category_cap)
     return out

@@ -104,7 +104,9 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
     if killed is not None and killed >= mass_casualties and RANK[severity] >= RANK["high"]:
         severity = "critical"
     severity = context.capped(severity)
-    casualties = None if killed is None and wounded is None else (killed or 0) + (wounded or 0)
+    # the toll is the people killed; the wounded when no death is reported (a toll revised from six to
+    # thirteen dead is followed as such, not lowered by the wounded of the first report)
+    casualties = killed if killed is not None else wounded
     if RANK[severity] < MEDIUM:
         casualties = None  # a count means people killed or wounded in a reported event
     contributions = _contributions(counted, category_cap, repeat_bonus)

@@ -12,8 +12,6 @@ import yaml
 from connectors.base import FeedConfig
 from connectors.errors import ConfigError
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
-DEFAULT_FEEDS = SEEDS / "feeds.yaml"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _KNOWN = {"id", "url", "kind", "name", "language", "country", "interval", "tags", "options"}
 

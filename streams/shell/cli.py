@@ -18,8 +18,11 @@ def _replay(args: argparse.Namespace) -> int:
     import tempfile
 
     from streams.escalation import Rules
+    from streams.resources import default_rules
 
-    rules = Rules.load(args.rules) if args.rules else Rules.load()
+    if (args.articles is None) == (not args.seed):
+        raise WirewatchError("give an ARTICLES file or --seed (the shipped seed feeds' articles), not both")
+    rules = Rules.load(args.rules or default_rules())
     # the dedupe window on disk, as in the worker's RocksDB table (a million articles hold ~3 GB of
     # records); scratch state of this run, in $TMPDIR
     with tempfile.TemporaryDirectory(prefix="wirewatch-replay-") as scratch:
@@ -34,7 +37,11 @@ def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
 
     store = DiskStore(scratch / "dedupe")
     pipeline = Pipeline(rules, dedupe_store=store)
-    source = Path(args.articles)
+    source = Path(args.articles) if args.articles else scratch / "seed-articles.jsonl"
+    if args.seed:
+        from streams.resources import seed_articles
+
+        source.write_text("".join(line + "\n" for line in seed_articles()), "utf-8")
     errors = decisions = alerts = 0
     alerts_out = open(args.alerts, "w", encoding="utf-8") if args.alerts else None  # noqa: SIM115
     try:
@@ -268,12 +275,17 @@ def _add_rules_commands(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from streams import __version__
+
     parser = argparse.ArgumentParser(prog="wirewatch", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     replay = sub.add_parser("replay", help="run dedupe and escalation over a JSONL file, no Kafka")
-    replay.add_argument("articles", help="articles, one JSON object per line")
+    replay.add_argument("articles", nargs="?", help="articles, one JSON object per line")
+    replay.add_argument("--seed", action="store_true",
+                        help="replay the articles of the shipped seed feeds instead of a file (a quick self-test)")
     replay.add_argument("--output", required=True, help="decisions JSONL to write")
     replay.add_argument("--alerts", help="alerts JSONL to write")
     replay.add_argument("--rules", help="escalation rules YAML (default: the shipped rules)")

@@ -112,7 +112,7 @@ def _until_kafka_answers(settings: Settings, what: str, step: Any, timeout: floa
 
 def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | None = None) -> int:
     """`wirewatch run`: broker (when none is configured), topics, connectors, a worker, alert tail."""
-    from connectors.feeds import DEFAULT_FEEDS, SEEDS
+    from streams.resources import default_feeds, seed_feeds
     from streams.shell.localkafka import from_env
     from streams.shell.preflight import check_kafka
     from streams.shell.seedserver import StaticFeedServer
@@ -137,12 +137,12 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
             _say(f"created topics: {', '.join(created)}")
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or ""}
         if feeds_file is None:
-            server = stack.enter_context(StaticFeedServer(SEEDS / "feeds"))
+            server = stack.enter_context(StaticFeedServer(seed_feeds()))
             env["WIREWATCH_SEED_SERVER"] = server.url
             # The SSRF guard stays on: only the seed server's own host:port is let through.
             seed = server.url.split("://", 1)[1]
             env["WIREWATCH_FETCH_ALLOW_HOSTS"] = ",".join(filter(None, (env.get("WIREWATCH_FETCH_ALLOW_HOSTS"), seed)))
-            feeds_file = DEFAULT_FEEDS
+            feeds_file = default_feeds()
             _say(f"serving the recorded seed feeds on {server.url}")
         os.environ["WIREWATCH_SEED_SERVER"] = env.get("WIREWATCH_SEED_SERVER", "")
         children = [_spawn(["worker"], env), _spawn(["connect", "--feeds", str(feeds_file)], env)]

@@ -16,8 +16,9 @@ import faust
 
 from connectors.settings import Settings
 from streams.alerts import AlertPolicy, StoryTracker
-from streams.escalation import DEFAULT_RULES, RuleReloader, Rules, RulesHolder
+from streams.escalation import RuleReloader, Rules, RulesHolder
 from streams.metrics import StreamMetrics, setup_faust_sensors
+from streams.resources import default_rules
 from streams.worker import patches
 from streams.worker.agents import Agents
 from streams.worker.credentials import credentials
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
                metrics: StreamMetrics | None = None) -> faust.App:
     if rules is None:  # a broken rule file fails here, at start, with file, line and reason
-        rules = RuleReloader(settings.rules_path or DEFAULT_RULES, settings.rules_reload_s)
+        rules = RuleReloader(settings.rules_path or default_rules(), settings.rules_reload_s)
     metrics = metrics or StreamMetrics()
     topics = settings.topics
     patches.apply()

@@ -320,14 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from streams.shell.logs import configure
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.verbose < 2:
-        # kafka-python logs every refused connection and retry as ERROR/WARNING; the outcome is
-        # what matters to an operator, and wirewatch reports that itself.
-        logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
+        configure(args.verbose)  # WIREWATCH_LOG_FORMAT=text|json, WIREWATCH_LOG_LEVEL (streams/shell/logs.py)
         return int(args.func(args) or 0)
     except WirewatchError as exc:
         print(f"wirewatch: error: {exc}", file=sys.stderr)

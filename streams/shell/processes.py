@@ -31,12 +31,17 @@ def run_worker(settings: Settings, loglevel: str = "error") -> int:
 
     check_kafka(settings)  # Faust would retry wrong credentials forever: fail fast and clearly instead
     metrics = StreamMetrics()
-    if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1"))
     app = create_app(settings, metrics=metrics)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    if settings.metrics_port:
+        from streams.shell.health import Liveness, serve
+        from streams.worker.liveness import watch
+
+        liveness = Liveness()
+        watch(app, liveness, settings.liveness_timeout_s)   # /livez: the event loop and the consumer move
+        serve(settings.metrics_port, _metrics_addr(), liveness, metrics.registry)
+    # override_logging=False: mode would replace the root handlers with its own coloured stdout format;
+    # wirewatch's (streams/shell/logs.py: text or JSON, levels) stays in force
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False)
     worker.spinner = None  # a terminal spinner in log files and in `wirewatch run` output is noise
     if loglevel == "error":
         # A fresh broker answers "coordinator not available" for a few seconds: retried, not an error
@@ -58,11 +63,12 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     check_kafka(settings)
     _until_kafka_answers(settings, "creating topics", lambda: ensure_topics(settings))
     metrics = ConnectorMetrics()
-    if settings.connector.metrics_port:
-        from prometheus_client import start_http_server
+    from streams.shell.health import Liveness, beat_forever, serve
 
-        start_http_server(settings.connector.metrics_port,
-                          addr=os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1"), registry=metrics.registry)
+    liveness = Liveness()
+    loop_heartbeat = liveness.add("loop", settings.liveness_timeout_s)
+    if settings.connector.metrics_port:
+        serve(settings.connector.metrics_port, _metrics_addr(), liveness, metrics.registry)
     producer = make_producer(settings)
     if is_transactional(producer):
         # Before reading the state: this fences an older instance of this connector (a crashed or
@@ -78,7 +84,11 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await runner.run(stop, once=once)
+        heartbeat = asyncio.create_task(beat_forever(loop_heartbeat), name="liveness")
+        try:
+            await runner.run(stop, once=once)
+        finally:
+            heartbeat.cancel()
 
     try:
         asyncio.run(main())
@@ -88,6 +98,10 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     if runner.publisher.fatal is not None:
         return 3
     return 1 if runner.publisher.failed else 0
+
+
+def _metrics_addr() -> str:
+    return os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1")
 
 
 def _until_kafka_answers(settings: Settings, what: str, step: Any, timeout: float = 120.0) -> Any:

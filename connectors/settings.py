@@ -126,6 +126,7 @@ class Settings:
     rules_reload_s: float = 30.0              # how often a worker checks the rule files (0: never)
     session_timeout_s: float = 30.0           # consumer group session: how soon a dead worker's partitions move
     data_dir: str = ""                        # worker tables (RocksDB); "" = <state home>/worker
+    liveness_timeout_s: float = 120.0         # /livez answers 503 once a heartbeat is older than this
     connector: ConnectorSettings = field(default_factory=ConnectorSettings)
 
     @classmethod
@@ -149,6 +150,7 @@ class Settings:
             rules_reload_s=_float(env, "WIREWATCH_RULES_RELOAD", 30.0, low=0.0),
             session_timeout_s=_float(env, "WIREWATCH_SESSION_TIMEOUT", 30.0, low=6.0),
             data_dir=_text(env, "WIREWATCH_DATA_DIR", os.path.join(state_home(env), "worker")),
+            liveness_timeout_s=_float(env, "WIREWATCH_LIVENESS_TIMEOUT", 120.0, low=1.0),
             connector=ConnectorSettings.from_env(env),
         )
 

@@ -121,7 +121,7 @@ async def add_full_text(connector: Connector, articles: list[dict[str, Any]]) ->
 
     async def one(article: dict[str, Any]) -> None:
         try:
-            page = await connector.fetcher.get(article["url"], accept=HTML_ACCEPT)
+            page = await connector.fetcher.get(article["url"], accept=HTML_ACCEPT, access=connector.feed.access)
             text = await asyncio.to_thread(trafilatura.extract, page.body, url=page.url, include_comments=False)
         except Exception as exc:  # noqa: BLE001 - a page we cannot read keeps the feed's own text
             log.info("feed %s: no full text for %s: %s: %s", connector.feed.id, article["id"],

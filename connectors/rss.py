@@ -39,7 +39,7 @@ class RssConnector(Connector):
 
     async def fetch(self, cursor: Cursor) -> Fetched:
         return await self.fetcher.get(cursor.url or self.feed.url, etag=cursor.etag,
-                                      last_modified=cursor.last_modified)
+                                      last_modified=cursor.last_modified, access=self.feed.access)
 
     def cache_hint(self, fetched: Fetched) -> float | None:
         match = _TTL.search(fetched.body[:65536])

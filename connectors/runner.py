@@ -56,8 +56,9 @@ def fetcher_from(cfg: ConnectorSettings) -> Fetcher:
     limits = FetchLimits(timeout_s=cfg.timeout_s, max_body_bytes=cfg.max_body_bytes,
                          host_concurrency=cfg.host_concurrency, host_spacing_s=cfg.host_spacing_s,
                          max_connections=max(10, min(cfg.concurrency, 1000)))
-    policy: AddressPolicy = PrivateAddressGuard(cfg.allow_hosts) if cfg.fetch_guard else AllowAll()
-    return Fetcher(limits, policy)
+    policy: AddressPolicy = (PrivateAddressGuard(cfg.allow_hosts, proxied=bool(cfg.proxy)) if cfg.fetch_guard
+                             else AllowAll())
+    return Fetcher(limits, policy, proxy=cfg.proxy, **({"user_agent": cfg.user_agent} if cfg.user_agent else {}))
 
 
 def load_states(settings: Settings, feed_ids: Iterable[str] | None = None, timeout: float = 30.0

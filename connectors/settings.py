@@ -79,6 +79,9 @@ class ConnectorSettings:
     transactions: bool = True                 # articles + feed state in one Kafka transaction per batch
     instance: str = "connector"               # names this connector process: transactional id <app_id>-<instance>
     txn_stall_s: float = 30.0                 # a transaction not committed by then is abandoned and retried
+    proxy: str | None = None                  # explicit egress proxy for every fetch (http://host:port)
+    user_agent: str | None = None             # User-Agent of every fetch; None: wirewatch/<version> (+project URL)
+    feeds_reload_s: float = 30.0              # how often the feed list file is checked for changes (0: only SIGHUP)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ConnectorSettings:
@@ -104,7 +107,10 @@ class ConnectorSettings:
             transactions=_choice(env, p + "TRANSACTIONS", "on", ("on", "off", "1", "0", "true", "false"))
             in ("on", "1", "true"),
             instance=_text(env, p + "INSTANCE", "connector"),
-            txn_stall_s=_float(env, p + "TXN_STALL", d.txn_stall_s, low=1.0))
+            txn_stall_s=_float(env, p + "TXN_STALL", d.txn_stall_s, low=1.0),
+            proxy=_proxy(env),
+            user_agent=env.get("WIREWATCH_USER_AGENT", "").strip() or None,
+            feeds_reload_s=_float(env, "WIREWATCH_FEEDS_RELOAD", d.feeds_reload_s, low=0.0))
         if value.min_interval_s > value.max_interval_s:
             raise ConfigError(f"must not exceed {p}MAX_INTERVAL ({value.max_interval_s:g})", key=p + "MIN_INTERVAL")
         return value
@@ -171,6 +177,24 @@ def _allow_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
     entries = tuple(h.strip().lower() for h in env.get("WIREWATCH_FETCH_ALLOW_HOSTS", "").split(",") if h.strip())
     AllowList.parse(entries)   # a bad entry fails at start with the variable's name
     return entries
+
+
+def _proxy(env: Mapping[str, str]) -> str | None:
+    """WIREWATCH_FETCH_PROXY: http(s)://[user:password@]host:port of the egress proxy (checked at start)."""
+    from urllib.parse import urlsplit
+
+    raw = env.get("WIREWATCH_FETCH_PROXY", "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        port, parts = None, urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port:
+        raise ConfigError("must be http://host:port or https://host:port (the egress proxy)",
+                          key="WIREWATCH_FETCH_PROXY")
+    return Secret(raw) if parts.password else raw
 
 
 def _text(env: Mapping[str, str], key: str, default: str) -> str:

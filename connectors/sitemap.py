@@ -40,7 +40,7 @@ class SitemapConnector(Connector):
 
     async def fetch(self, cursor: Cursor) -> Fetched:
         return await self.fetcher.get(cursor.url or self.feed.url, etag=cursor.etag,
-                                      last_modified=cursor.last_modified, accept=ACCEPT)
+                                      last_modified=cursor.last_modified, accept=ACCEPT, access=self.feed.access)
 
     def parse(self, fetched: Fetched) -> list[dict[str, Any]]:
         root = _root(fetched.body)

@@ -284,7 +284,7 @@ class Fetcher:
     """Shared by every connector of a runner; `get` is safe to call concurrently."""
 
     def __init__(self, limits: FetchLimits | None = None, policy: AddressPolicy | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None, user_agent: str = USER_AGENT,
+                 transport: httpx.AsyncBaseTransport | None = None, user_agent: str | None = None,
                  proxy: str | None = None) -> None:
         self.limits = limits or FetchLimits()
         # No policy given: the SSRF guard as the environment configures it (on unless WIREWATCH_FETCH_GUARD=off).
@@ -300,7 +300,7 @@ class Fetcher:
             transport = GuardedTransport(self.policy, pool_limits)
         self._client = httpx.AsyncClient(
             transport=transport, follow_redirects=False, trust_env=False,
-            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": user_agent or USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(self.limits.timeout_s, connect=self.limits.connect_timeout_s),
             limits=pool_limits)
 

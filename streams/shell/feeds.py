@@ -126,8 +126,7 @@ def check(target: str, kind: str = "rss", items: int = 20, out: TextIO | None = 
         from connectors.settings import ConnectorSettings
 
         cfg = ConnectorSettings.from_env(os.environ)   # the runner's proxy and user agent, as it would fetch
-        fetcher = Fetcher(FetchLimits(host_spacing_s=0.2), proxy=cfg.proxy,
-                          **({"user_agent": cfg.user_agent} if cfg.user_agent else {}))
+        fetcher = Fetcher(FetchLimits(host_spacing_s=0.2), proxy=cfg.proxy, user_agent=cfg.user_agent)
         for connector, _ in jobs:
             connector.fetcher = fetcher
         try:

@@ -80,15 +80,23 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     log.info("polling %d feeds (%d with saved state)", len(feeds), len(states))
 
     async def main() -> None:
-        stop = asyncio.Event()
+        from connectors.reload import FeedListWatcher
+
+        stop, reload_now = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        heartbeat = asyncio.create_task(beat_forever(loop_heartbeat), name="liveness")
+        loop.add_signal_handler(signal.SIGHUP, reload_now.set)   # reload the feed list now
+        tasks = [asyncio.create_task(beat_forever(loop_heartbeat), name="liveness")]
+        if not once:
+            watcher = FeedListWatcher(feeds_file, feeds)
+            tasks.append(asyncio.create_task(runner.watch_feeds(watcher, settings.connector.feeds_reload_s,
+                                                                reload_now, stop), name="feed-list"))
         try:
             await runner.run(stop, once=once)
         finally:
-            heartbeat.cancel()
+            for task in tasks:
+                task.cancel()
 
     try:
         asyncio.run(main())

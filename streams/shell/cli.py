@@ -206,7 +206,7 @@ def _add_ops_commands(sub: Any) -> None:
 
 
 def _add_feed_commands(sub: Any) -> None:
-    """`feeds check|list|import-opml` (streams/shell/feeds.py): add, inspect and debug feeds."""
+    """`feeds check|list|import-opml|export-opml` (streams/shell/feeds.py): add, inspect and debug feeds."""
 
     def check(args: argparse.Namespace) -> int:
         from streams.shell.feeds import check as run_check
@@ -226,6 +226,14 @@ def _add_feed_commands(sub: Any) -> None:
 
         return run_import(Path(args.opml), Path(args.output))
 
+    def export_opml(args: argparse.Namespace) -> int:
+        from streams.shell.feeds import export_opml as run_export
+
+        if not args.output:
+            return run_export(Path(args.feeds))
+        with open(args.output, "w", encoding="utf-8") as out:
+            return run_export(Path(args.feeds), out)
+
     feeds = sub.add_parser("feeds", help="check, list and import feeds")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True)
     p = feeds_sub.add_parser("check", help="fetch and parse a feed (URL, feed list or saved file); "
@@ -237,10 +245,16 @@ def _add_feed_commands(sub: Any) -> None:
     p = feeds_sub.add_parser("list", help="every feed of a feed list with its health (from the state topic)")
     p.add_argument("--feeds", required=True, help="feed list YAML")
     p.set_defaults(func=list_)
-    p = feeds_sub.add_parser("import-opml", help="merge an OPML export into a feed list")
+    p = feeds_sub.add_parser("import-opml", help="merge an OPML export into a feed list (folders and `category` "
+                                                 "attributes become tags)")
     p.add_argument("opml")
     p.add_argument("--output", required=True, help="feed list YAML to create or extend")
     p.set_defaults(func=import_opml)
+    p = feeds_sub.add_parser("export-opml", help="write a feed list as OPML 2.0 (tags as `category`; no "
+                                                 "headers or credentials)")
+    p.add_argument("feeds", help="feed list YAML")
+    p.add_argument("--output", help="OPML file to write (default: standard output)")
+    p.set_defaults(func=export_opml)
 
 
 def _add_rules_commands(sub: Any) -> None:

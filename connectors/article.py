@@ -89,7 +89,7 @@ def _digest(basis: str) -> str:
 
 
 def legacy_article_id(url: str | None, guid: str | None = None) -> str:
-    """The id wirewatch 0.1.0 gave an article (before w3lib canonicalised URLs), for the id migration
+    """The id an article had before w3lib canonicalised URLs (the legacy id), for the id migration
     (docs/operations.md, "Article ids"): the connector treats an item whose legacy id it already
     published as published. Remove with `_legacy_canonical_url` once every feed state has rolled over."""
     if url and is_http_url(url):
@@ -101,7 +101,7 @@ LEGACY_ID = "legacy_id"
 
 
 def note_legacy_id(article: dict[str, Any], url: str | None, guid: str | None = None) -> dict[str, Any]:
-    """Put the article's 0.1.0 id under `legacy_id` when it differs from its id. Parsers call it; the
+    """Put the article's legacy id under `legacy_id` when it differs from its id. Parsers call it; the
     poll (connectors/poll.py) takes the field out again before anything is published."""
     legacy = legacy_article_id(url, guid)
     if legacy != article["id"]:
@@ -110,7 +110,7 @@ def note_legacy_id(article: dict[str, Any], url: str | None, guid: str | None = 
 
 
 def _legacy_canonical_url(url: str) -> str:
-    """0.1.0's canonical URL: lower-case scheme and host, no fragment, default port or tracking
+    """The legacy canonical URL: lower-case scheme and host, no fragment, default port or tracking
     parameters; path and query as given (so `%7E`, `~` and `%c3%a9` vs `%C3%A9` differed)."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()

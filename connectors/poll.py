@@ -66,7 +66,7 @@ async def poll_feed(connector: Connector, state: FeedState, parse: ParseFn | Non
     legacy = {a["id"]: a.pop(LEGACY_ID) for a in articles if LEGACY_ID in a}   # (never published)
     unique = list({a["id"]: a for a in articles}.values())
     seen = set(state.seen)
-    # An item published under its 0.1.0 id (before w3lib canonicalised URLs) is not new: the id
+    # An item published under its legacy id (before w3lib canonicalised URLs) is not new: the id
     # migration of docs/operations.md. Its new id joins `seen` with this poll's current ids.
     new = [a for a in unique if a["id"] not in seen and legacy.get(a["id"]) not in seen]
     if connector.feed.options.get("fulltext") and new:

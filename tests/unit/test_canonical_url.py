@@ -20,7 +20,7 @@ def test_percent_encoding_spellings_of_one_path_are_one_article() -> None:
              "https://news.example/~user/caf%C3%A9")
     assert {canonical_url(u) for u in forms} == {"https://news.example/~user/caf%C3%A9"}
     assert len({article_id(u) for u in forms}) == 1
-    assert len({legacy_article_id(u) for u in forms}) == 3       # what 0.1.0 did
+    assert len({legacy_article_id(u) for u in forms}) == 3       # what the legacy canonical URL did
 
 
 def test_dot_segments_idna_query_order_ports_and_fragments() -> None:
@@ -63,7 +63,7 @@ def test_canonical_urls_are_fixed_points(scheme: str, host: str, path: list[str]
     assert article_id(once) == article_id(url)
 
 
-def test_urls_without_anything_to_normalise_keep_their_0_1_0_id() -> None:
+def test_urls_without_anything_to_normalise_keep_their_legacy_id() -> None:
     """Most news links are plain: their ids do not change (the seed feeds' ids are all the same)."""
     for url in ("https://wire.example/world/us-strikes-syria-militias", "https://news.example/a?id=7",
                 "https://news.example/2021/02/26/story.html"):
@@ -88,7 +88,7 @@ def _poll(state: FeedState) -> Any:
     return asyncio.run(poll_feed(connector, state))
 
 
-def test_items_published_under_their_0_1_0_ids_are_not_published_again() -> None:
+def test_items_published_under_their_legacy_ids_are_not_published_again() -> None:
     first = _poll(FeedState("f", "https://news.example/rss"))
     assert len(first.articles) == 2 and all("legacy_id" not in a for a in first.articles)
     escaped = next(a for a in first.articles if "desk" in a["url"])
@@ -97,7 +97,7 @@ def test_items_published_under_their_0_1_0_ids_are_not_published_again() -> None
                legacy_article_id("https://news.example/plain"))
     assert old_ids[0] != escaped["id"]                       # this item's id changed with the canonicaliser
 
-    # the state a 0.1.0 connector left: both items published under their old ids
+    # the state a connector before the change left: both items published under their old ids
     upgraded = _poll(FeedState("f", "https://news.example/rss", seen=old_ids))
     assert upgraded.articles == []
     assert set(upgraded.outcome.current_ids) == {a["id"] for a in first.articles}   # new ids join `seen`

@@ -26,11 +26,23 @@ SHIPPED = {
 }
 
 
+# what the build needs, as the image's build context has it (.dockerignore): a build from a clean copy,
+# so that no stale build/ folder of the checkout can put a file in the wheel that the sources lack
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "streams", "connectors", "seeds", "deploy/kafka")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
+    import shutil
+
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(REPO / name, source / name)
     result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out),
-                             str(REPO)], capture_output=True, text=True, timeout=240, check=False)
+                             str(source)], capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (found,) = out.glob("wirewatch-*.whl")
     return found

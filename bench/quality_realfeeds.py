@@ -147,7 +147,8 @@ def score_severity(items: list[dict[str, Any]], replay: Replay, labels: list[dic
     recall = tp / (tp + fn) if tp + fn else 0.0
     return {"precision": precision, "recall": recall,
             "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-            "labelled": dict(labelled), "strata": dict(sizes), "counts": {f"{s}.{k}": v for (s, k), v in counts.items()},
+            "labelled": dict(labelled), "strata": dict(sizes),
+            "counts": {f"{s}.{k}": v for (s, k), v in counts.items()},
             "confusion": confusion,
             "casualties_exact": (sum(a == b for a, b in casualty_pairs), len(casualty_pairs))}
 
@@ -200,7 +201,8 @@ def score_events(replay: Replay, events: list[dict[str, Any]], members: list[dic
         per_event.append({"event": event["event"], "items": len(ids), "alerts": len(alerts), "delay_min": delay})
         if show:
             print(f"  EVENT {event['event']:11} {event['date']} {event['severity']:>8} items {len(ids):3} "
-                  f"alerts {len(alerts):3} first alert +{delay if delay is None else round(delay)} min  {event['what']}")
+                  f"alerts {len(alerts):3} first alert +{delay if delay is None else round(delay)} min  "
+                  f"{event['what']}")
     alerted = [e for e in per_event if e["alerts"]]
     counts = [e["alerts"] for e in alerted]
     wrong = {a: sorted(evs) for a, evs in holders.items() if len(evs) > 1}

@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("wirewatch needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[test,fulltext]"
-	$(BIN)/python -c 'from streams.pipeline import warm_up; warm_up()'  # compile and cache the numba kernels once
+	$(BIN)/python -c 'from streams.pipeline import warm_up; warm_up()'  # compile the numba kernels, build the gazetteer index: once
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -30,6 +30,8 @@ pythons:  # the unit suite on Python 3.12 and 3.13 (pyenv), each in its own .ven
 lint: $(STAMP)
 	$(BIN)/ruff check streams connectors tests bench
 	$(BIN)/mypy streams connectors
+	@if command -v amtool >/dev/null 2>&1; then amtool check-config deploy/alertmanager/alertmanager.yml; \
+	  else echo "lint: amtool missing (deploy/dev/ensure-tools.sh test installs it)" >&2; exit 1; fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/quality_dedup.py

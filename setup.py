@@ -13,6 +13,7 @@ SHIPPED = {"streams.seeds": "seeds", "streams.shell.kafka": "deploy/kafka"}
 # packages that hold only data (no __init__.py), with their files
 DATA = {
     "streams.schemas": ["*.json"],
+    "streams.console.static": ["*.html", "*.js", "*.css"],
     "connectors.schemas": ["*.json"],
     "streams.seeds": ["*.yaml", "*.txt"],
     "streams.seeds.rules": ["*.yaml"],

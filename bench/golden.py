@@ -7,7 +7,7 @@ change must leave it as it is; a rule or logic change moves it on purpose (then 
     python bench/golden.py --record             # write tests/golden/digests.json from this run
 
 Each set runs through `streams.pipeline.Pipeline` (what `wirewatch replay` runs) in file order, from
-a fresh state. The digest is sha256 over one canonical JSON line per input line: [decision, alert].
+a fresh state. The digest is sha256 over one canonical JSON line per input line: [decision, alerts].
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def run_set(source: Any, out: Path | None) -> tuple[str, int]:
     n = 0
     sink = gzip.open(out, "wt", encoding="utf-8") if out else None  # noqa: SIM115 (closed below)
     try:
-        for number, decision, alert, error in pipeline.run(lines_of(source)):
-            row = json.dumps([number, decision, alert, str(error) if error else None], sort_keys=True,
+        for number, decision, alerts, error in pipeline.run(lines_of(source)):
+            row = json.dumps([number, decision, alerts, str(error) if error else None], sort_keys=True,
                              ensure_ascii=False)
             digest.update(row.encode() + b"\n")
             n += 1

@@ -16,7 +16,11 @@ file order, then reports:
 - the --top highest-scored alerts with their label where the item was labelled;
 - events (where bench/labels/events/<corpus>/ exists): events alerted, alerts per event over the
   events' primary items (median, mean, max), alerts that hold primary items of two labelled events
-  (wrong joins), and minutes from an event's first item to its first alert (event time).
+  (wrong joins), and minutes from an event's first item to its first alert (event time);
+- clustering (same labels, independent of what is alerted): pairwise precision and recall over the
+  labelled primary items, an item's cluster being its event after merges (an item with no event,
+  below `low`, is alone); the same over items that have an event; and primary items of two
+  labelled events in one event.
 
 --show prints the items behind the figures (false alarms, misses, the top alerts, per-event rows):
 third-party text on your terminal, never into the project.
@@ -31,7 +35,7 @@ import statistics
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,21 +75,33 @@ class Replay:
 
         rules = Rules.load(rules_path) if rules_path else Rules.load()
         pipeline = Pipeline(rules, policy=AlertPolicy(min_severity=min_severity))
+        # keep every event to the end, so that merges can be followed (expiry changes no decision)
+        pipeline.events.sweeper.retention = timedelta(days=100_000)
         self.decisions: dict[str, dict[str, Any]] = {}
         self.alerts: list[tuple[dict[str, Any], str]] = []
         progress = _progress(len(items))
         for item in items:
             try:
-                decision, alert = pipeline.process(item)
+                decision, alerts = pipeline.process(item)
             except Exception as exc:  # noqa: BLE001 (a bad item is reported, the run goes on)
                 print(f"  item {item.get('id')}: {exc}", file=sys.stderr)
                 continue
             finally:
                 progress.update(1)
             self.decisions[decision["id"]] = decision
-            if alert is not None:
-                self.alerts.append((alert, item["published_at"]))
+            self.alerts.extend((alert, item["published_at"]) for alert in alerts)
         progress.close()
+        from streams.events.store import EventIndex
+
+        self.index = EventIndex(pipeline.events.state)
+
+    def event_of(self, item_id: str) -> str | None:
+        """The event the item ended in (after merges), or None."""
+        decision = self.decisions.get(item_id)
+        if decision is None or not decision.get("event_id"):
+            return None
+        event = self.index.event(decision["event_id"])
+        return str(event["id"]) if event else str(decision["event_id"])
 
     def alert_of(self, item_id: str) -> str | None:
         """The alert the item belongs to, when that alert was ever published."""
@@ -218,6 +234,35 @@ def score_events(replay: Replay, events: list[dict[str, Any]], members: list[dic
             "missed": [e["event"] for e in per_event if not e["alerts"]]}
 
 
+def score_clusters(replay: Replay, members: list[dict[str, Any]], by_id: dict[str, dict[str, Any]],
+                   show: bool) -> dict[str, Any]:
+    """Pairwise precision/recall of the events over labelled primary items (alerted or not)."""
+    gold = {row["id"]: row["event"] for row in members if row["role"] == "primary" and row["id"] in by_id}
+    found = {item: replay.event_of(item) for item in gold}
+    result: dict[str, Any] = {}
+    for name, items in (("all", sorted(gold)), ("with_event", sorted(i for i in gold if found[i]))):
+        tp = fp = fn = 0
+        for n, a in enumerate(items):
+            for b in items[n + 1:]:
+                same_gold = gold[a] == gold[b]
+                same_found = found[a] is not None and found[a] == found[b]
+                tp += same_gold and same_found
+                fp += same_found and not same_gold
+                fn += same_gold and not same_found
+        result[name] = {"items": len(items), "precision": tp / (tp + fp) if tp + fp else 1.0,
+                        "recall": tp / (tp + fn) if tp + fn else 1.0, "pairs": tp + fn}
+    holders: dict[str, set[str]] = defaultdict(set)
+    for item, event in found.items():
+        if event:
+            holders[event].add(gold[item])
+    mixed = {event: sorted(evs) for event, evs in holders.items() if len(evs) > 1}
+    result["events_mixing_labels"] = len(mixed)
+    if show:
+        for event, evs in sorted(mixed.items()):
+            print(f"  MIXED {event}: {', '.join(evs)}")
+    return result
+
+
 def corpora(names: Iterable[str] | None) -> list[str]:
     found = sorted({p.stem for p in (LABELS / "severity").glob("*.jsonl") if not p.stem.startswith("agreement")}
                    | {p.name for p in (LABELS / "events").iterdir() if p.is_dir()})
@@ -271,6 +316,12 @@ def main() -> int:
                   f"mean {ev['mean']:.2f} max {ev['max']}; wrong joins {ev['wrong_joins']}; first alert after "
                   f"first item: median {ev['delay_median_min']} min, max {ev['delay_max_min']} min; "
                   f"missed {ev['missed']}")
+            cl = score_clusters(replay, read_jsonl(event_dir / "items.jsonl"), by_id, "events" in show)
+            result["clusters"] = cl
+            print(f"  clusters (pairwise over primary items): all {cl['all']['items']} items P "
+                  f"{cl['all']['precision']:.3f} R {cl['all']['recall']:.3f}; the {cl['with_event']['items']} with an "
+                  f"event P {cl['with_event']['precision']:.3f} R {cl['with_event']['recall']:.3f}; events mixing "
+                  f"labelled events {cl['events_mixing_labels']}")
         results[name] = result
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")

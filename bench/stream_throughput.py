@@ -109,7 +109,7 @@ def consumer(settings: Settings, topic: str) -> Any:
 
 def warm_numba(data: list[dict[str, Any]]) -> None:
     """Compile and cache the numba kernels now (cache=True), so that a worker started after an edit of
-    streams/dedupe.py does not compile them on the clock (table growth kernels only run after a few
+    streams/_accel does not compile them on the clock (table growth kernels only run after a few
     thousand articles, hence a pass over that many)."""
     from streams.escalation import Rules
     from streams.pipeline import Pipeline
@@ -224,9 +224,9 @@ def scored(port: int) -> float:
 
 
 def lag(settings: Settings, admin: Any, probe: Any) -> int:
-    """Messages not yet committed by the worker's consumer group on its three source topics."""
+    """Messages not yet committed by the worker's consumer group on its four source topics."""
     committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
-    topics = (settings.topics.articles, settings.topics.by_lang, settings.topics.stories)
+    topics = (settings.topics.articles, settings.topics.by_lang, settings.topics.stories, settings.topics.scored)
     tps = [tp for tp in committed if tp.topic in topics]
     if not tps:
         return -1

@@ -6,15 +6,14 @@
 All --n articles fall inside one --hours window (default 72 h), so the window holds all of them at
 the end. Every article goes through the stage functions `wirewatch replay` runs
 (`streams.pipeline`): `normalize_stage` (timed in two parts: JSON decode + contract validation,
-owned by connectors/, then `normalize`) and `dedupe_stage`; with --pipeline also `score_stage`
-(escalation rules + alert tracking), for all articles or, with --pipeline-last N, for the last N
+owned by connectors/, then `normalize`) and `dedupe_stage`; with --pipeline also `score_stage` and
+`event_stage` (escalation rules, events and their alerts), for all articles or, with --pipeline-last N, for the last N
 only (the window is then full: bounded runs at 1M). Prints CPU time per article (time.process_time,
 so other processes on a shared machine inflate it less than wall time) per stage for each tenth of the
 run (it must stay flat as the window fills), the totals, and the peak resident memory of the process.
 Article generation is not timed. With --store rocksdict the dedupe state lives in a RocksDB
 (streams.diskstore.DiskStore) in a temporary folder, as in `wirewatch replay` and the worker; with
-dict it is in memory. The story state
-of the alert tracker is an in-memory dict.
+dict it is in memory. The event state is an in-memory dict.
 """
 
 from __future__ import annotations
@@ -38,11 +37,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from synth import Synth  # noqa: E402
 
 from connectors import article as contract  # noqa: E402
-from streams.alerts import AlertPolicy, StoryTracker  # noqa: E402
+from streams.alerts import AlertPolicy  # noqa: E402
 from streams.dedupe import DedupeIndex  # noqa: E402
 from streams.diskstore import DiskStore  # noqa: E402
+from streams.events.tracker import EventTracker  # noqa: E402
 from streams.normalize import normalize  # noqa: E402
-from streams.pipeline import dedupe_stage, score_stage  # noqa: E402
+from streams.pipeline import dedupe_stage, event_stage, score_stage  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pipeline or args.pipeline_last:
         from streams.escalation import Rules
 
-        rules, tracker = Rules.load(), StoryTracker({}, AlertPolicy())
+        rules, tracker = Rules.load(), EventTracker({}, AlertPolicy())
         score_from = args.n - args.pipeline_last + 1 if args.pipeline_last else 1
     synth = Synth()
     # one-time start-up (compiled kernels loaded from the numba cache, lookup tables): not per article
@@ -112,11 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         copies += story_article["copy_of"] is not None
         if i >= score_from:
             t2 = clock()
-            decision, alert = score_stage(story_article, rules, tracker)
+            decision, published = event_stage(*score_stage(story_article, rules), tracker)
             chunk[2] += clock() - t2
-            digest.update(json.dumps([decision, alert], sort_keys=True, default=str).encode())  # not timed
+            digest.update(json.dumps([decision, published], sort_keys=True, default=str).encode())  # not timed
             chunk_scored += 1
-            alerts += alert is not None
+            alerts += len(published)
         if i % tenth == 0 or i == args.n:
             size = tenth if i % tenth == 0 else i % tenth
             esc = f"{chunk[2] / chunk_scored * 1e6:.0f}" if chunk_scored else "-"

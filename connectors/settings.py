@@ -38,22 +38,26 @@ class Topics:
     articles: str = "news.articles"
     by_lang: str = "news.articles.by-lang"
     stories: str = "news.stories"
+    scored: str = "news.scored"
     alerts: str = "news.alerts"
     feed_state: str = "wirewatch.feed-state"
     feed_health: str = "wirewatch.feed-health"
 
     def specs(self, partitions: int) -> list[TopicSpec]:
-        """Every topic with the partitions and retention of DESIGN.md, DLQs included."""
+        """Every topic with the partitions and retention of DESIGN.md, DLQs included. `news.scored` has
+        one partition: every report of an event, in any language, must meet the same event state
+        (docs/architecture-events.md)."""
         def delete(days: int) -> dict[str, str]:
             return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)}
 
         main = [TopicSpec(self.articles, partitions, delete(7)),
                 TopicSpec(self.by_lang, partitions, delete(3)),
                 TopicSpec(self.stories, partitions, delete(7)),
+                TopicSpec(self.scored, 1, delete(7)),
                 TopicSpec(self.alerts, partitions, delete(30)),
                 TopicSpec(self.feed_state, partitions, {"cleanup.policy": "compact"}),
                 TopicSpec(self.feed_health, 1, delete(7))]
-        dlqs = [TopicSpec(f"{t}.dlq", 1, delete(7)) for t in (self.articles, self.by_lang, self.stories)]
+        dlqs = [TopicSpec(f"{t}.dlq", 1, delete(7)) for t in (self.articles, self.by_lang, self.stories, self.scored)]
         return main + dlqs
 
 

@@ -8,13 +8,16 @@ severities, rule categories) are created at zero, so a quiet pipeline still answ
 Names (DESIGN.md, deploy/prometheus, deploy/grafana and docs/operations.md build on them):
 
     wirewatch_worker_info{app_id,version}                       1 per running worker
-    wirewatch_articles_processed_total{stage}                  normalize | dedupe | score
+    wirewatch_articles_processed_total{stage}                  normalize | dedupe | score | events
     wirewatch_stage_last_processed_timestamp_seconds{stage}    wall clock of the last record per stage
     wirewatch_stage_duration_seconds{stage}                    processing time of one record
     wirewatch_dlq_records_total{topic}                         records sent to <topic>.dlq
     wirewatch_copies_collapsed_total{language}                 articles that were copies of a known one
     wirewatch_stories_total{language}                          new stories opened
-    wirewatch_alerts_total{severity,reason}                    alert versions published
+    wirewatch_events_total{outcome}                            articles that opened an event (opened) or
+                                                               joined one (joined); events merged (merged)
+    wirewatch_alerts_total{severity,reason}                    alert versions published (reason merged:
+                                                               the last version of a merged event)
     wirewatch_alert_categories_total{category}                 categories on published alert versions
     wirewatch_alert_latency_seconds                            article fetched -> alert published
     wirewatch_alert_event_age_seconds                          article published (event time) -> alert
@@ -23,6 +26,11 @@ Names (DESIGN.md, deploy/prometheus, deploy/grafana and docs/operations.md build
     wirewatch_faust_*                                          Faust's sensors (consumer offsets -> lag)
     wirewatch_sink_deliveries_total{sink,outcome}              webhook sink outcomes
     wirewatch_sink_delivery_seconds{sink}                      one HTTP delivery attempt
+    wirewatch_alert_versions_total{severity,category}          alert versions published, by severity and category
+    wirewatch_delivery_decisions_total{route,outcome}          send | held | quiet | digest | muted | duplicate
+    wirewatch_delivery_messages_total{route,destination,outcome}  delivered | retried | dead_lettered
+    wirewatch_delivery_held_alerts                              alerts held for an interval, quiet hours or a digest
+    wirewatch_delivery_route_reloads_total{outcome}            routes file reloads (a failed one keeps the routes)
 """
 
 from __future__ import annotations
@@ -32,10 +40,14 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-STAGES = ("normalize", "dedupe", "score")
-SEVERITIES = ("none", "low", "medium", "high", "critical")
-REASONS = ("new", "escalated", "spread")
+from streams.escalation import SEVERITIES
+
+STAGES = ("normalize", "dedupe", "score", "events")
+REASONS = ("new", "escalated", "spread", "merged")
+EVENT_OUTCOMES = ("opened", "joined", "merged")
 SINK_OUTCOMES = ("delivered", "retried", "dead_lettered", "duplicate", "filtered")
+DELIVERY_DECISIONS = ("send", "held", "quiet", "digest", "muted", "duplicate")
+DELIVERY_OUTCOMES = ("delivered", "retried", "dead_lettered")
 
 _SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _LATENCY = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
@@ -60,10 +72,15 @@ class StreamMetrics:
                               "known article", ["language"], registry=registry)
         self.stories = Counter("wirewatch_stories_total", "New stories opened", ["language"],
                                registry=registry)
+        self.events = Counter("wirewatch_events_total", "Articles that opened an event or joined one, and "
+                              "events merged into another", ["outcome"], registry=registry)
         self.alerts = Counter("wirewatch_alerts_total", "Alert versions published, by severity and reason",
                               ["severity", "reason"], registry=registry)
         self.alert_categories = Counter("wirewatch_alert_categories_total", "Categories on published "
                                         "alert versions", ["category"], registry=registry)
+        self.alert_versions = Counter("wirewatch_alert_versions_total", "Alert versions published, by severity "
+                                      "and category (one per category of a version)", ["severity", "category"],
+                                      registry=registry)
         self.rule_reloads = Counter("wirewatch_rule_reloads_total", "Rule file reloads at run time, by outcome "
                                     "(a failed reload keeps the rules in force)", ["outcome"], registry=registry)
         self.latency = Histogram("wirewatch_alert_latency_seconds", "From article fetch to alert publish",
@@ -80,6 +97,8 @@ class StreamMetrics:
         for severity in SEVERITIES:
             for reason in REASONS:
                 self.alerts.labels(severity, reason)
+        for outcome in EVENT_OUTCOMES:
+            self.events.labels(outcome)
 
     def start(self, app_id: str, dlq_topics: Iterable[str], categories: Iterable[str]) -> None:
         """Create the series known at start at zero and mark this worker as running."""
@@ -129,6 +148,33 @@ class SinkMetrics:
         self.outcome = {outcome: deliveries.labels(sink, outcome) for outcome in SINK_OUTCOMES}
         self.seconds = Histogram("wirewatch_sink_delivery_seconds", "One HTTP delivery attempt", ["sink"],
                                  buckets=_SECONDS + (10, 30), registry=registry).labels(sink)
+
+
+class DeliveryMetrics:
+    """`wirewatch deliver`: route decisions and destination outcomes (route and destination names come
+    from the operator's routes file: a bounded set)."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        self.decisions = Counter("wirewatch_delivery_decisions_total", "Route decisions on alert versions, by "
+                                 "outcome", ["route", "outcome"], registry=registry)
+        self.messages = Counter("wirewatch_delivery_messages_total", "Messages to destinations, by outcome",
+                                ["route", "destination", "outcome"], registry=registry)
+        self.held = Gauge("wirewatch_delivery_held_alerts", "Alert versions held for an interval, quiet hours "
+                          "or a digest", registry=registry)
+        self.reloads = Counter("wirewatch_delivery_route_reloads_total", "Routes file reloads at run time, by "
+                               "outcome (a failed reload keeps the routes in force)", ["outcome"], registry=registry)
+        for outcome in ("ok", "failed"):
+            self.reloads.labels(outcome)
+
+    def start(self, routes: Iterable[Any]) -> None:
+        """Series of every route and destination at zero, so rates see the first message."""
+        for route in routes:
+            for outcome in DELIVERY_DECISIONS:
+                self.decisions.labels(route.name, outcome)
+            for destination in route.to:
+                for outcome in DELIVERY_OUTCOMES:
+                    self.messages.labels(route.name, destination, outcome)
 
 
 def setup_faust_sensors(app: Any, registry: CollectorRegistry) -> None:

@@ -1,25 +1,34 @@
-"""The three processing stages as plain functions, shared by the Faust agents and `wirewatch replay`.
+"""The processing stages as plain functions, shared by the Faust agents and `wirewatch replay`.
 
 normalize_stage:  Article            -> normalised Article (+ `norm`)         news.articles -> by-lang
 dedupe_stage:     normalised Article -> story article (+ copy_of/story_id)   by-lang -> news.stories
-score_stage:      story article      -> (decision, alert or None)            news.stories -> news.alerts
+score_stage:      story article      -> (decision, scored record)            news.stories -> news.scored
+event_plan:       scored record      -> event plan (event id, alerts, state)  news.scored -> news.alerts
 
-The worker's agents and `wirewatch replay` call the same functions: the score agent runs
-`score_plan`, publishes the alert, then `commit_story` (replay's `score_stage` is those two with
-nothing in between), so both write story state and expire old stories through one path.
+The worker's agents and `wirewatch replay` call the same functions: the events agent runs
+`event_plan`, publishes the plan's alerts, then `commit_events` (replay's `event_stage` is those two
+with nothing in between), so both write event state and expire old events through one path.
+Only stories at `low` or above reach the event stage (`needs_event`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from connectors import article as contract
-from streams.alerts import AlertPolicy, StoryTracker
+from streams.alerts import RANK, AlertPolicy
 from streams.dedupe import DedupeIndex
 from streams.escalation import Rules, RulesHolder
+from streams.events.evidence import LEAD_CHARS
+from streams.events.tracker import EventTracker, Plan
 from streams.normalize import normalize
+
+# What of a story article the event stage reads (and news.scored carries): no fingerprints, and of
+# the body only the lead the evidence is read from.
+_SCORED_FIELDS = ("id", "story_id", "copy_of", "url", "title", "published_at", "fetched_at", "source", "feed",
+                  "tags", "language")
 
 
 def normalize_stage(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
@@ -38,74 +47,83 @@ def dedupe_stage(normed: Mapping[str, Any], index: DedupeIndex) -> dict[str, Any
             "similarity": decision.similarity}
 
 
-def score_plan(story_article: Mapping[str, Any], rules: Rules | RulesHolder, tracker: StoryTracker
-               ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
-    """(decision, alert or None, new story state or None), the state not yet written."""
+def score_stage(story_article: Mapping[str, Any], rules: Rules | RulesHolder
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(decision, scored record): the decision without its event yet, and what the event stage reads."""
     escalation = rules.score(story_article).to_dict()
     decision = {"id": story_article["id"], "copy_of": story_article["copy_of"],
                 "story_id": story_article["story_id"], "similarity": story_article["similarity"],
-                "escalation": escalation}
-    alert, story = tracker.plan({**story_article, "escalation": escalation}, rules.version)
-    return decision, alert, story
+                "event_id": None, "escalation": escalation}
+    norm = story_article.get("norm") or {}
+    scored = {name: story_article[name] for name in _SCORED_FIELDS if name in story_article}
+    scored["norm"] = {"language": norm.get("language"), "title": norm.get("title", ""),
+                      "body": str(norm.get("body") or "")[:LEAD_CHARS]}
+    scored["escalation"] = escalation
+    scored["rule_version"] = rules.version
+    return decision, scored
 
 
-def commit_story(tracker: StoryTracker, story: Mapping[str, Any] | None, part: Any = None,
-                 owns: Callable[[str], bool] | None = None) -> list[str]:
-    """Store a story's new state (None: nothing changed), then forget the stories of `part` silent
-    for longer than the retention (event time), at most once per quarter of it; returns their ids.
-
-    `part` and `owns` let a worker expire only the stories of the partition it is processing (Faust
-    writes a deletion to the changelog partition of the current record); replay has one part."""
-    if story is not None:
-        tracker.state[story["story_id"]] = story
-    if not tracker.sweep_due(part):
-        return []
-    gone = tracker.expired(part, owns)
-    for story_id in gone:
-        del tracker.state[story_id]
-    return gone
+def needs_event(scored: Mapping[str, Any]) -> bool:
+    """Only stories at `low` or above belong to events (a few per minute even in a war)."""
+    return RANK[scored["escalation"]["severity"]] >= RANK["low"]
 
 
-def score_stage(story_article: Mapping[str, Any], rules: Rules | RulesHolder,
-                tracker: StoryTracker) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    decision, alert, story = score_plan(story_article, rules, tracker)
-    commit_story(tracker, story)
-    return decision, alert
+def event_plan(scored: Mapping[str, Any], tracker: EventTracker) -> Plan:
+    """The article's event, the alert versions to publish and the state writes, not yet applied."""
+    return tracker.plan(scored, scored.get("rule_version"))
+
+
+def commit_events(tracker: EventTracker, plan: Plan) -> int:
+    """Store the plan's state, then forget events silent for longer than the retention (event time,
+    at most once per quarter of it); returns how many were forgotten."""
+    return tracker.commit(plan)
+
+
+def event_stage(decision: dict[str, Any], scored: Mapping[str, Any], tracker: EventTracker
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if not needs_event(scored):
+        return decision, []
+    plan = event_plan(scored, tracker)
+    commit_events(tracker, plan)
+    return {**decision, "event_id": plan.event_id}, plan.alerts
 
 
 @dataclass
 class Pipeline:
-    """All three stages in one process, in input order: what `wirewatch replay` runs."""
+    """All stages in one process, in input order: what `wirewatch replay` runs."""
 
     rules: Rules
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     dedupe_store: MutableMapping[str, Any] | None = None
-    story_state: MutableMapping[str, Any] | None = None
+    event_state: MutableMapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.index = DedupeIndex(self.dedupe_store)
-        self.tracker = StoryTracker(self.story_state, self.policy)
+        self.events = EventTracker(self.event_state, self.policy)
 
-    def process(self, raw: bytes | str | Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        return score_stage(dedupe_stage(normalize_stage(raw), self.index), self.rules, self.tracker)
+    def process(self, raw: bytes | str | Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """(decision, alert versions published for it: none, one, or two when events merge)."""
+        decision, scored = score_stage(dedupe_stage(normalize_stage(raw), self.index), self.rules)
+        return event_stage(decision, scored, self.events)
 
     def run(self, lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any] | None,
-                                                             dict[str, Any] | None, Exception | None]]:
-        """Yield (line number, decision, alert, error) per non-blank input line; errors do not stop it."""
+                                                             list[dict[str, Any]], Exception | None]]:
+        """Yield (line number, decision, alerts, error) per non-blank input line; errors do not stop it."""
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                decision, alert = self.process(line)
+                decision, alerts = self.process(line)
             except contract.InvalidRecord as exc:
-                yield number, None, None, exc
+                yield number, None, [], exc
                 continue
-            yield number, decision, alert, None
+            yield number, decision, alerts, None
 
 
 def warm_up() -> None:
-    """Run one invented article through every stage, so compiled kernels (numba) are built and
-    cached now (`make` setup, image build) rather than delaying a worker's first record."""
+    """Run one invented article through every stage, so compiled kernels (numba) and the event stage's
+    gazetteer index are built and cached now (`make` setup, image build) rather than delaying a
+    worker's first record."""
     article = {"id": "warm-up", "url": "https://wirewatch.invalid/warm-up", "title": "Warm-up",
                "published_at": "2000-01-01T00:00:00Z", "source": "wirewatch", "feed": "warm-up",
                "language": "en", "content": "Rockets struck the harbour town, killing 3 people, officials said."}

@@ -65,7 +65,7 @@ def default_feeds() -> Path:
 
 def seed_article() -> Path:
     """The seed AFP dispatch (plain text) that the demo feeds carry with two republished copies."""
-    return next(iter(sorted(seeds().glob("000_*.txt"))))
+    return min(path for path in seeds().glob("000_*.txt") if len(path.suffixes) == 1)   # (not 000_*.fr.txt)
 
 
 def kafka_files() -> Path:

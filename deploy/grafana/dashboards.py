@@ -106,7 +106,7 @@ def pipeline() -> dict[str, Any]:
 
 def alerts() -> dict[str, Any]:
     return dashboard("wirewatch-alerts", "wirewatch / alerts and stories",
-                     "What the pipeline is saying: alerts by severity and category, stories and copies.", [
+                     "What the pipeline is saying: alerts by severity and category, events, stories and copies.", [
         panel("New high/critical alerts (24 h)",
               [q('sum(increase(wirewatch_alerts_total{severity=~"high|critical", reason="new"}[24h]))')],
               kind="stat", width=6, height=4),
@@ -120,11 +120,29 @@ def alerts() -> dict[str, Any]:
               [q("sum by (severity) (increase(wirewatch_alerts_total[1h]))", "{{severity}}")], stacked=True),
         panel("Alert versions by reason (per hour)",
               [q("sum by (reason) (increase(wirewatch_alerts_total[1h]))", "{{reason}}")], stacked=True,
-              description="new: a story crossed the alert threshold; escalated: severity, casualties or "
-                          "categories rose; spread: more independent sources."),
+              description="new: an event crossed the alert threshold; escalated: severity, the toll or "
+                          "categories changed; spread: more independent outlets or languages; merged: the last "
+                          "version of an event found to be another."),
+        panel("Events opened (24 h)", [q('sum(increase(wirewatch_events_total{outcome="opened"}[24h]))')],
+              kind="stat", width=8, height=4),
+        panel("Reports that joined an event (24 h)",
+              [q('sum(increase(wirewatch_events_total{outcome="joined"}[24h]))')], kind="stat", width=8, height=4),
+        panel("Events merged (24 h)", [q('sum(increase(wirewatch_events_total{outcome="merged"}[24h]))')],
+              kind="stat", width=8, height=4,
+              description="Two open events found to be one: the younger alert's last version has reason merged."),
+        panel("Reports per event (per hour)",
+              [q('sum(increase(wirewatch_events_total{outcome=~"opened|joined"}[1h])) / '
+                 'sum(increase(wirewatch_events_total{outcome="opened"}[1h]))', "reports per event")],
+              description="Reports at low or above per event opened: near 1 means every report opens its own "
+                          "event (no clustering); a jump with few events points at over-joining."),
         panel("Alert categories (per hour)",
               [q("sum by (category) (increase(wirewatch_alert_categories_total[1h]))", "{{category}}")],
               stacked=True),
+        panel("Alert versions by severity and category (per hour)",
+              [q("sum by (severity, category) (increase(wirewatch_alert_versions_total[1h]))",
+                 "{{severity}} / {{category}}")], stacked=True, width=24,
+              description="Which kinds of events drive each severity: a version with two categories counts "
+                          "once in each. A new category at critical is worth a look at the rules."),
         panel("Stories opened by language (per hour)",
               [q("sum by (language) (increase(wirewatch_stories_total[1h]))", "{{language}}")], stacked=True),
         panel("Share of articles that were copies",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from connectors.errors import WirewatchError
+from streams.escalation import SEVERITIES
 
 log = logging.getLogger("wirewatch")
 
@@ -48,7 +51,7 @@ def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
         with source.open("rb") as lines, open(args.output, "w", encoding="utf-8") as out, tqdm(
                 total=source.stat().st_size, unit="B", unit_scale=True, desc="replay",
                 disable=not sys.stderr.isatty()) as bar:
-            for number, decision, alert, error in pipeline.run(_tracked(lines, bar)):
+            for number, decision, published, error in pipeline.run(_tracked(lines, bar)):
                 if error is not None:
                     errors += 1
                     log.warning("skipped invalid article", extra={"line": number, "error": str(error)})
@@ -56,9 +59,10 @@ def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
                     continue
                 out.write(_dumps(decision) + "\n")
                 decisions += 1
-                if alert is not None and alerts_out is not None:
-                    alerts_out.write(_dumps(alert) + "\n")
-                    alerts += 1
+                alerts += len(published)
+                if alerts_out is not None:
+                    for alert in published:
+                        alerts_out.write(_dumps(alert) + "\n")
     finally:
         store.close()
         if alerts_out is not None:
@@ -118,7 +122,8 @@ def _connect(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from streams.shell.processes import run_all
 
-    return run_all(_settings(), Path(args.feeds) if args.feeds else None, timeout=args.timeout)
+    return run_all(_settings(), Path(args.feeds) if args.feeds else None, timeout=args.timeout,
+                   routes_file=Path(args.routes) if args.routes else None)
 
 
 def _require_cluster() -> Any:
@@ -137,9 +142,6 @@ def _checked_cluster() -> Any:
     settings = _require_cluster()
     check_kafka(settings)
     return settings
-
-
-SEVERITY_CHOICES = ("none", "low", "medium", "high", "critical")
 
 
 def _tail(args: argparse.Namespace) -> int:
@@ -178,7 +180,7 @@ def _add_ops_commands(sub: Any) -> None:
     start.add_argument("--since", metavar="WHEN", help="start at alerts published since WHEN: a duration "
                                                        "(90s, 15m, 2h, 1d) or an RFC 3339 time")
     tail.add_argument("--json", action="store_true", help="one JSON alert per line (for jq and pipes)")
-    tail.add_argument("--min-severity", default="none", choices=SEVERITY_CHOICES)
+    tail.add_argument("--min-severity", default="none", choices=SEVERITIES)
     tail.add_argument("--category", action="append", metavar="NAME", help="only alerts with this category")
     tail.add_argument("--source", action="append", metavar="OUTLET", help="only stories carried by this outlet")
     tail.add_argument("--text", help="only alerts whose title or matched terms contain TEXT (any case)")
@@ -193,7 +195,7 @@ def _add_ops_commands(sub: Any) -> None:
                                   description="Consumer group, resumes after a restart; idempotent by "
                                               "(alert_id, version); retries with backoff; dead-letter topic.")
     webhook.add_argument("--url", required=True, help="http(s) endpoint")
-    webhook.add_argument("--min-severity", default="high", choices=SEVERITY_CHOICES)
+    webhook.add_argument("--min-severity", default="high", choices=SEVERITIES)
     webhook.add_argument("--format", choices=("json", "slack"), default="json",
                          help="json: the alert as the body; slack: a Slack incoming-webhook message")
     webhook.add_argument("--group", help="consumer group (default: <app id>-sink-webhook)")
@@ -257,16 +259,33 @@ def _add_feed_commands(sub: Any) -> None:
     p.set_defaults(func=export_opml)
 
 
+def _reference_implementation_for_this_process() -> None:
+    """`rules test` and `rules check` score a text or two, or none: the reference implementation of the
+    stages does that at once, where loading their compiled kernels would take most of the command's
+    time. WIREWATCH_IMPL, when set, still decides; so does a process that has loaded the kernels already
+    (a test session calling main()). The choice is read once, when streams._accel is imported, and is
+    not passed on to child processes."""
+    if "WIREWATCH_IMPL" in os.environ or "streams._accel" in sys.modules:
+        return
+    os.environ["WIREWATCH_IMPL"] = "python"
+    try:
+        importlib.import_module("streams._accel")
+    finally:
+        del os.environ["WIREWATCH_IMPL"]
+
+
 def _add_rules_commands(sub: Any) -> None:
     """`rules test` and `rules check`: what a rule author runs while editing escalation rules."""
 
     def test(args: argparse.Namespace) -> int:
+        _reference_implementation_for_this_process()
         from streams.shell.rules import rules_test
 
         return rules_test(rules_path=args.rules, text=args.text, source=args.source, as_json=args.json,
                           language=args.language)
 
     def check(args: argparse.Namespace) -> int:
+        _reference_implementation_for_this_process()
         from streams.shell.rules import rules_check
 
         return rules_check(args.file)
@@ -288,15 +307,25 @@ def _add_rules_commands(sub: Any) -> None:
     p.set_defaults(func=check)
 
 
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from streams import __version__
+    from streams.shell.delivery import add_delivery_commands
 
     parser = argparse.ArgumentParser(prog="wirewatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    replay = sub.add_parser("replay", help="run dedupe and escalation over a JSONL file, no Kafka")
+    replay = sub.add_parser("replay", help="run dedupe, escalation and events over a JSONL file, no Kafka")
     replay.add_argument("articles", nargs="?", help="articles, one JSON object per line")
     replay.add_argument("--seed", action="store_true",
                         help="replay the articles of the shipped seed feeds instead of a file (a quick self-test)")
@@ -307,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run everything: local broker if needed, connectors, a worker, alerts")
     run.add_argument("--feeds", help="feed list YAML (default: the recorded seed feeds, served locally)")
+    run.add_argument("--routes", help="also deliver alerts by this routes file (see seeds/routes.yaml)")
     run.add_argument("--timeout", type=float, help=argparse.SUPPRESS)
     run.set_defaults(func=_run)
 
@@ -319,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--replication", type=int, help="default: WIREWATCH_REPLICATION (1)")
     topics.set_defaults(func=_topics)
 
-    worker = sub.add_parser("worker", help="a stream worker (normalize, dedupe, score agents)")
+    worker = sub.add_parser("worker", help="a stream worker (normalize, dedupe, score, events agents)")
     worker.set_defaults(func=_worker)
 
     connect = sub.add_parser("connect", help="the feed connector runner")
@@ -328,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.set_defaults(func=_connect)
 
     _add_ops_commands(sub)
+    add_delivery_commands(sub, _user())
     _add_feed_commands(sub)
     _add_rules_commands(sub)
     return parser

@@ -24,7 +24,7 @@ from connectors.errors import ConfigError
 
 FORMATS = ("text", "json")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-FRAMEWORKS = ("faust", "mode", "aiokafka", "kafka", "httpx", "httpcore", "numba", "asyncio")
+FRAMEWORKS = ("faust", "mode", "aiokafka", "kafka", "httpx", "httpcore", "numba", "asyncio", "aiohttp", "apprise")
 # the attributes every LogRecord has; anything else on a record came in through `extra=`
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 _COLOURS = {"DEBUG": "\033[2m", "INFO": "\033[36m", "WARNING": "\033[33m", "ERROR": "\033[31m",
@@ -109,4 +109,6 @@ def configure(verbose: int = 0, environ: Mapping[str, str] | None = None, stream
         # kafka-python logs every refused connection and retry as ERROR/WARNING; the outcome is
         # what matters to an operator, and wirewatch reports that itself.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    if level > logging.INFO:
+        logging.getLogger("apprise").setLevel(logging.CRITICAL)   # wirewatch reports failed deliveries itself
     return fmt

@@ -132,8 +132,10 @@ def _until_kafka_answers(settings: Settings, what: str, step: Any, timeout: floa
             time.sleep(2.0)
 
 
-def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | None = None) -> int:
-    """`wirewatch run`: broker (when none is configured), topics, connectors, a worker, alert tail."""
+def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | None = None,
+            routes_file: Path | None = None) -> int:
+    """`wirewatch run`: broker (when none is configured), topics, connectors, a worker, the alert page,
+    delivery (with a routes file), alert tail."""
     from streams.resources import default_feeds, seed_feeds
     from streams.shell.localkafka import from_env
     from streams.shell.preflight import check_kafka
@@ -169,6 +171,12 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
         os.environ["WIREWATCH_SEED_SERVER"] = env.get("WIREWATCH_SEED_SERVER", "")
         children = [_spawn(["worker"], env), _spawn(["connect", "--feeds", str(feeds_file)], env)]
         stack.callback(_stop_children, children)
+        host, port = console_address()
+        children.append(_spawn(["console", "--host", host, "--port", str(port)], env, quiet=True))
+        _say(f"alert page: http://{host}:{port}/")
+        if routes_file is not None:
+            children.append(_spawn(["deliver", "--routes", str(routes_file)], env))
+            _say(f"delivering alerts by the routes in {routes_file}")
         _say("watching news.alerts (Ctrl-C stops everything this command started)")
         colour = sys.stdout.isatty()
         deadline = time.monotonic() + timeout if timeout else None
@@ -184,9 +192,31 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
     return 0
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def console_address(environ: dict[str, str] | None = None) -> tuple[str, int]:
+    """Where `run` serves the alert page: WIREWATCH_CONSOLE_ADDR (127.0.0.1) and WIREWATCH_CONSOLE_PORT
+    (8765; a free port when 8765 is taken, so a second `run` still gets a page)."""
+    import socket
+
+    env = os.environ if environ is None else environ
+    host = env.get("WIREWATCH_CONSOLE_ADDR", "127.0.0.1").strip() or "127.0.0.1"
+    wanted = env.get("WIREWATCH_CONSOLE_PORT", "").strip()
+    if wanted:
+        if not wanted.isdigit() or not 0 < int(wanted) < 65536:
+            raise ConfigError(f"a port number, got {wanted!r}", key="WIREWATCH_CONSOLE_PORT")
+        return host, int(wanted)
+    for port in (8765, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return host, int(probe.getsockname()[1])
+    raise ConfigError(f"cannot bind {host}", key="WIREWATCH_CONSOLE_ADDR")
+
+
+def _spawn(args: list[str], env: dict[str, str], quiet: bool = False) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "streams.shell.cli", *args], env=env, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+                            stdout=subprocess.DEVNULL if quiet else None, start_new_session=True)
 
 
 def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:

@@ -136,8 +136,8 @@ def rules_check(path: str | None, out: TextIO | None = None, err: TextIO | None 
         where = ":".join(str(p) for p in (exc.file or target, exc.line) if p is not None)
         print(f"{where}: " + (f"{exc.key}: " if exc.key else "") + exc.reason, file=err)
         return 2
-    phrases = sum(len(lang.phrases) for code, lang in rules._languages.items())
+    phrases = sum(len(lang.phrases) for lang in rules.language_rules.values())
     print(f"ok: {target}: version {rules.version}, {len(rules.categories)} categories, "
           f"{len(rules.modifiers)} modifiers, languages {', '.join(rules.languages)}, {phrases} phrases, "
-          f"{len(rules._entities)} watchlist entities; files: {', '.join(rules.files)}", file=out)
+          f"{len(rules.watchlist.entities)} watchlist entities; files: {', '.join(rules.files)}", file=out)
     return 0

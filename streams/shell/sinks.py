@@ -33,11 +33,12 @@ import httpx
 
 from connectors.errors import ConfigError
 from connectors.settings import Settings
+from streams.escalation import SEVERITIES
 from streams.metrics import SinkMetrics
 
 log = logging.getLogger(__name__)
 
-RANK = {name: i for i, name in enumerate(("none", "low", "medium", "high", "critical"))}
+RANK = {name: i for i, name in enumerate(SEVERITIES)}
 SLACK_COLOURS = {"none": "#9e9e9e", "low": "#2196f3", "medium": "#ffb300", "high": "#e53935",
                  "critical": "#8e0000"}
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -79,9 +80,15 @@ def slack_body(alert: Mapping[str, Any]) -> dict[str, Any]:
     headline = f"<{url}|{title}>" if url.startswith(("http://", "https://")) else title
     casualties = f" · {alert['casualties']} casualties" if alert.get("casualties") else ""
     categories = ", ".join(alert.get("categories") or []) or "uncategorised"
-    sources = alert.get("sources") or []
+    sources = [str(s) for s in alert.get("sources") or []]
+    places = _slack_escape(", ".join(str(p) for p in (alert.get("places") or [])[:3]))
+    languages = [str(lang) for lang in alert.get("languages") or []]
+    merged = f" · merged into {_slack_escape(str(alert['merged_into']))}" if alert.get("merged_into") else ""
     context = (f"{severity.upper()} · v{alert.get('version')} {alert.get('reason', '')} · {categories}{casualties}"
-               f" · {len(sources)} sources ({_slack_escape(', '.join(sources[:5]))}) · {alert.get('alert_id', '')}")
+               f"{' · ' + places if places else ''}"
+               f" · {len(sources)} sources ({_slack_escape(', '.join(sources[:5]))}), {alert.get('copies', 0)} copies"
+               f"{' · ' + _slack_escape('/'.join(languages)) if len(languages) > 1 else ''}"
+               f" · {alert.get('alert_id', '')}{merged}")
     return {
         "text": f"[{severity.upper()}] {' '.join(str(alert.get('title', '')).split())}",
         "attachments": [{"color": SLACK_COLOURS.get(severity, "#9e9e9e"), "blocks": [

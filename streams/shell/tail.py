@@ -21,7 +21,8 @@ SEVERITY_COLOURS = {"none": "2", "low": "36", "medium": "33", "high": "31", "cri
 
 
 def format_alert(alert: dict[str, Any], colour: bool) -> str:
-    """One terminal line per alert version: time, severity (coloured), version, reason, what, where, id."""
+    """One terminal line per alert version: time, severity (coloured), version, reason, what changed,
+    what, how widely reported (independent outlets, copies, languages), where, id."""
     severity = str(alert.get("severity", "none"))
     label = f"{severity.upper():8}"
     if colour:
@@ -29,10 +30,26 @@ def format_alert(alert: dict[str, Any], colour: bool) -> str:
     casualties = f" {alert['casualties']} casualties" if alert.get("casualties") else ""
     sources = len(alert.get("sources") or [])
     title = " ".join(str(alert.get("title", "")).split())  # a title with newlines must not break the line
+    languages = alert.get("languages") or []
+    spread = f"{sources} sources, {alert.get('copies', 0)} copies" + (
+        f", {'/'.join(map(str, languages))}" if len(languages) > 1 else "")
+    where = ", ".join(" ".join(str(p).split()) for p in (alert.get("places") or [])[:3])
+    places = f" in {where}" if where else ""
+    changed = "; ".join(_change(c) for c in alert.get("changes") or [] if isinstance(c, dict))
+    merged = f" -> {alert['merged_into']}" if alert.get("merged_into") else ""
     return (f"{alert.get('updated_at', '')} {label} v{alert.get('version')} {alert.get('reason', ''):9} "
-            f"[{','.join(alert.get('categories') or [])}]{casualties} {title} "
-            f"({alert.get('source', '')}; {sources} sources, {alert.get('copies', 0)} articles) "
-            f"{alert.get('alert_id', '')}")
+            f"{'(' + changed + ') ' if changed else ''}[{','.join(alert.get('categories') or [])}]{casualties} "
+            f"{title}{places} ({alert.get('source', '')}; {spread}) "
+            f"{alert.get('alert_id', '')}{merged}")
+
+
+def _change(change: dict[str, Any]) -> str:
+    """"casualties 6->13", "sources 3->5", "languages +fr"."""
+    name, before, after = change.get("field"), change.get("from"), change.get("to")
+    if isinstance(after, list):
+        added = [str(x) for x in after if x not in (before or [])]
+        return f"{name} +{','.join(added)}" if added else str(name)
+    return f"{name} {before}->{after}"
 
 
 @dataclass(frozen=True)

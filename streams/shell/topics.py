@@ -6,7 +6,7 @@ import contextlib
 import logging
 
 from connectors.errors import WirewatchError
-from connectors.settings import Settings
+from connectors.settings import Settings, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,13 @@ def ensure_topics(settings: Settings, replication: int | None = None) -> list[st
         raise WirewatchError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
     try:
         existing = set(admin.list_topics())
+        from streams.delivery.topics import DeliveryTopics
+
+        delivery = DeliveryTopics.from_env()   # mute/ack state and the delivery log: compacted, one partition
+        specs = [*settings.topics.specs(settings.partitions),
+                 *(TopicSpec(name, 1, {"cleanup.policy": "compact"}) for name in (delivery.state, delivery.log))]
         wanted = [NewTopic(spec.name, spec.partitions, replication, topic_configs=dict(spec.config))
-                  for spec in settings.topics.specs(settings.partitions) if spec.name not in existing]
+                  for spec in specs if spec.name not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently by another process: fine
                 admin.create_topics(wanted, timeout_ms=15000)

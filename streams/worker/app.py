@@ -1,7 +1,7 @@
 """The Faust application: topics, tables and the agents of `streams.worker.agents`, wired from Settings.
 
 The processing itself lives in `streams.pipeline` (pure, shared with `wirewatch replay`); this module
-only declares what Kafka holds: the four topics, two tables with changelogs (so a restarted worker
+only declares what Kafka holds: the five topics, two tables with changelogs (so a restarted worker
 neither forgets nor re-emits), the timers, and which agent reads which topic.
 """
 
@@ -15,8 +15,10 @@ from typing import Any
 import faust
 
 from connectors.settings import Settings
-from streams.alerts import AlertPolicy, StoryTracker
+from streams.alerts import AlertPolicy
 from streams.escalation import RuleReloader, Rules, RulesHolder
+from streams.events import gazetteer
+from streams.events.tracker import EventTracker
 from streams.metrics import StreamMetrics, setup_faust_sensors
 from streams.resources import default_rules
 from streams.worker import patches
@@ -57,6 +59,8 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
     articles = app.topic(topics.articles, key_type=bytes, value_type=bytes, value_serializer="raw")
     by_lang = app.topic(topics.by_lang, key_type=bytes, value_type=bytes, value_serializer="raw")
     stories = app.topic(topics.stories, key_type=bytes, value_type=bytes, value_serializer="raw")
+    # One partition: every report of an event meets the same event state (docs/architecture-events.md).
+    scored = app.topic(topics.scored, key_type=bytes, value_type=bytes, value_serializer="raw", partitions=1)
     alerts = app.topic(topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
     # Values are JSON bytes encoded and decoded by JsonView (the same bytes Faust's json codec wrote);
     # value_type=bytes is what makes Faust store and send them as they are ("raw"). (Never a model
@@ -66,8 +70,8 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
                                                           value_serializer="raw")
     dedupe_table = app.Table("dedupe-index", default=None, value_type=bytes, schema=table_schema,
                              options=ROCKSDB_OPTIONS)
-    story_table = app.Table("story-state", default=None, value_type=bytes, schema=table_schema,
-                            options=ROCKSDB_OPTIONS)
+    event_table = app.Table("event-state", default=None, value_type=bytes, schema=table_schema,
+                            options=ROCKSDB_OPTIONS, partitions=1)
     policy = AlertPolicy(settings.alert_min_severity, timedelta(seconds=settings.alert_min_interval_s))
     alert_sender = AlertSender(app, settings)
     app.service(alert_sender.service)
@@ -81,17 +85,23 @@ def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
         what it produced is acknowledged."""
         return await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
 
-    agents = Agents(settings=settings, rules=rules, tracker=StoryTracker(JsonView(story_table), policy),
+    agents = Agents(settings=settings, rules=rules, tracker=EventTracker(JsonView(event_table), policy),
                     dedupe_table=dedupe_table, metrics=metrics, send=send, send_alert=alert_sender.send,
                     send_dlq=lambda *a, **kw: app.producer.send_and_wait(*a, **kw),
                     key_partition=lambda topic, key: app.consumer.key_partition(topic, key),
                     by_lang_topic=by_lang.get_topic_name(), stories_topic=stories.get_topic_name(),
-                    alerts_topic=alerts.get_topic_name())
+                    scored_topic=scored.get_topic_name(), alerts_topic=alerts.get_topic_name())
     app.agent(articles, name="normalize")(agents.normalize)
     app.agent(by_lang, name="dedupe")(agents.dedupe)
     app.agent(stories, name="score")(agents.score)
+    app.agent(scored, name="events")(agents.events)
 
-    metrics.start(settings.app_id, (topics.articles, topics.by_lang, topics.stories),
+    @app.task
+    async def load_gazetteer() -> None:
+        # the events agent's first record should not wait for the place index to load (or be built)
+        await asyncio.to_thread(gazetteer.load)
+
+    metrics.start(settings.app_id, (topics.articles, topics.by_lang, topics.stories, topics.scored),
                   getattr(getattr(rules, "rules", rules), "categories", {}))
     setup_faust_sensors(app, metrics.registry)
 

@@ -7,7 +7,9 @@ import shutil
 import pytest
 
 DEBIAN_PACKAGE = {"java": "openjdk-17-jre-headless", "mvn": "maven", "prometheus": "prometheus",
-                  "promtool": "prometheus", "docker-compose": "docker-compose", "openssl": "openssl"}
+                  "promtool": "prometheus", "docker-compose": "docker-compose", "openssl": "openssl",
+                  "prometheus-alertmanager": "prometheus-alertmanager", "amtool": "prometheus-alertmanager",
+                  "chromium": "chromium"}
 
 
 def require(tool: str, needed_for: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -32,9 +33,27 @@ def wirewatch_out(args: list[str], env: dict[str, str], timeout: float = 60) -> 
     return done.stdout.splitlines()
 
 
+def seed_alert_on_the_page(err: Path, run: subprocess.Popen[str], timeout: float = 60) -> list[dict]:
+    """`run` prints the alert page's URL; the seed alert is on that page (its JSON snapshot)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, err.read_text(errors="replace")[-3000:]
+        assert run.poll() is None, err.read_text(errors="replace")[-3000:]
+        found = re.search(r"alert page: (http://127\.0\.0\.1:\d+/)", err.read_text(errors="replace"))
+        if found:
+            with contextlib.suppress(httpx.TransportError):
+                alerts = httpx.get(found.group(1) + "api/alerts", timeout=5).json()["alerts"]
+                if any("armed_attack" in a["alert"]["categories"] for a in alerts):
+                    return alerts
+        time.sleep(0.3)  # polling interval of a condition with a deadline
+
+
 def test_run_demo_shows_the_seed_alert_and_tail_serves_schema_valid_alerts(settings: Settings,
                                                                            tmp_path: Path) -> None:
     env = settings_env(settings)
+    env["WIREWATCH_TOPIC_ALERT_STATE"] = f"{settings.topics.alerts}.state"
     run = subprocess.Popen([sys.executable, "-m", "streams.shell.cli", "run"], env=env, stdout=subprocess.PIPE,
                            stderr=open(tmp_path / "run.err", "wb"), text=True, stdin=subprocess.DEVNULL,  # noqa: SIM115
                            start_new_session=True)
@@ -48,6 +67,7 @@ def test_run_demo_shows_the_seed_alert_and_tail_serves_schema_valid_alerts(setti
             assert run.poll() is None, (tmp_path / "run.err").read_text(errors="replace")[-3000:]
             with contextlib.suppress(queue.Empty):
                 seen.append(lines.get(timeout=1))
+        page = seed_alert_on_the_page(tmp_path / "run.err", run)
     finally:
         run.send_signal(signal.SIGINT)  # `run` stops its children and exits on Ctrl-C
         try:
@@ -57,6 +77,7 @@ def test_run_demo_shows_the_seed_alert_and_tail_serves_schema_valid_alerts(setti
             run.wait()
     assert run.returncode in (0, 130), (tmp_path / "run.err").read_text(errors="replace")[-3000:]
     seed_line = next(s for s in seen if "armed_attack" in s)
+    assert any(a["alert"]["alert_id"] in seed_line for a in page), (page, seed_line)
     assert "wire.example" in seed_line or "daily.example" in seed_line or "aggregator.example" in seed_line
 
     alerts = read_until(settings, settings.topics.alerts, lambda r: len(r) >= 1, timeout=30)
@@ -84,7 +105,9 @@ def test_filters_and_line_format() -> None:
     alert = {"alert_id": "al-1", "version": 2, "severity": "high", "reason": "escalated",
              "categories": ["armed_attack", "casualties"], "casualties": 17, "title": "US strikes\nin Syria",
              "source": "wire.example", "sources": ["wire.example", "daily.example"], "copies": 3,
-             "updated_at": "2021-02-26T01:00:00Z", "matches": [{"term": "airstrikes"}]}
+             "updated_at": "2021-02-26T01:00:00Z", "matches": [{"term": "airstrikes"}], "languages": ["en", "fr"],
+             "places": ["Abu Kamal", "Syria"], "changes": [{"field": "casualties", "from": 6, "to": 17},
+                                                         {"field": "languages", "from": ["en"], "to": ["en", "fr"]}]}
     assert AlertFilter()(alert)
     assert AlertFilter(min_severity="high")(alert) and not AlertFilter(min_severity="critical")(alert)
     assert AlertFilter(categories=("protest", "casualties"))(alert)
@@ -94,8 +117,11 @@ def test_filters_and_line_format() -> None:
     assert not AlertFilter(text="Lebanon")(alert)
     line = format_alert(alert, colour=False)
     assert "\n" not in line and "\033" not in line
-    assert line == ("2021-02-26T01:00:00Z HIGH     v2 escalated [armed_attack,casualties] 17 casualties "
-                    "US strikes in Syria (wire.example; 2 sources, 3 articles) al-1")
+    assert line == ("2021-02-26T01:00:00Z HIGH     v2 escalated (casualties 6->17; languages +fr) "
+                    "[armed_attack,casualties] 17 casualties US strikes in Syria in Abu Kamal, Syria "
+                    "(wire.example; 2 sources, 3 copies, en/fr) al-1")
+    merged = format_alert({**alert, "reason": "merged", "merged_into": "al-2", "changes": []}, colour=False)
+    assert merged.endswith("al-1 -> al-2")
     assert format_alert(alert, colour=True).count("\033[31m") == 1
 
 

@@ -1,4 +1,4 @@
-"""One living alert per story: versions, reasons, storm bound, idempotence under replay."""
+"""One living alert per event: versions, reasons, changes, storm bounds, the merged last version."""
 
 from __future__ import annotations
 
@@ -7,107 +7,89 @@ from typing import Any
 
 import pytest
 
-from streams.alerts import AlertPolicy, StoryTracker, alert_id
+from streams.alerts import AlertPolicy, alert_id, earlier, later, merged_alert, plan_alert
 
 
-def scored(article_id: str, *, at: str, severity: str = "high", casualties: int | None = None,
-           categories: tuple[str, ...] = ("armed_attack",), source: str = "wire.example",
-           story: str = "s-1", score: float = 7.0) -> dict[str, Any]:
-    return {"id": article_id, "story_id": story, "title": f"title {article_id}", "url": f"https://x/{article_id}",
-            "source": source, "published_at": at,
-            "escalation": {"severity": severity, "score": score, "categories": list(categories),
-                           "casualties": casualties, "matches": []}}
+def event(**facts: Any) -> dict[str, Any]:
+    base = {"id": "ev-1", "severity": "high", "score": 7.0, "categories": ["armed_attack"], "casualties": 6,
+            "title": "t", "url": "https://x/1", "source": "wire.example", "sources": ["wire.example"], "copies": 0,
+            "first_seen": "2021-02-26T05:00:00Z", "updated_at": "2021-02-26T05:00:00Z",
+            "clock": "2021-02-26T05:00:00Z", "rule_version": "r1", "matches": [], "articles": ["a"],
+            "languages": ["en"], "places": ["Erbil"], "tags": [], "feeds": ["wire"], "story_id": "s-a",
+            "emitted": None, "merged_into": None}
+    return {**base, **facts}
 
 
-def test_first_alert_is_version_one_with_deterministic_id() -> None:
-    tracker = StoryTracker()
-    alert = tracker.update(scored("a", at="2021-02-26T05:00:00Z", casualties=17), "r1")
+def test_first_version_is_new_with_a_deterministic_id_and_no_changes() -> None:
+    e = event()
+    alert = plan_alert(e, AlertPolicy())
     assert alert is not None
-    assert (alert["version"], alert["reason"], alert["casualties"]) == (1, "new", 17)
-    assert alert["alert_id"] == alert_id("s-1") == StoryTracker().update(
-        scored("a", at="2021-02-26T05:00:00Z"), "r1")["alert_id"]
+    assert (alert["version"], alert["reason"], alert["changes"], alert["merged_into"]) == (1, "new", [], None)
+    assert alert["alert_id"] == alert_id("ev-1") and alert["event_id"] == "ev-1"
+    assert plan_alert(e, AlertPolicy()) is None              # nothing changed since: nothing to say
 
 
-def test_a_copy_with_a_higher_toll_updates_the_alert_at_once() -> None:
-    tracker = StoryTracker(policy=AlertPolicy(min_interval=timedelta(hours=1)))
-    tracker.update(scored("a", at="2021-02-26T05:00:00Z", casualties=17), "r1")
-    update = tracker.update(scored("b", at="2021-02-26T05:01:00Z", casualties=22), "r1")
-    assert update is not None
-    assert (update["version"], update["reason"], update["casualties"]) == (2, "escalated", 22)
+def test_a_revised_toll_goes_out_at_once_and_says_what_changed() -> None:
+    e = event()
+    plan_alert(e, AlertPolicy(min_interval=timedelta(hours=1)))
+    e.update(casualties=13, clock="2021-02-26T05:01:00Z")
+    update = plan_alert(e, AlertPolicy(min_interval=timedelta(hours=1)))
+    assert update is not None and (update["version"], update["reason"]) == (2, "escalated")
+    assert update["changes"] == [{"field": "casualties", "from": 6, "to": 13}]
+    e.update(casualties=11, clock="2021-02-26T05:02:00Z")    # revised down: the alert follows it
+    down = plan_alert(e, AlertPolicy(min_interval=timedelta(hours=1)))
+    assert down is not None and down["changes"] == [{"field": "casualties", "from": 13, "to": 11}]
 
 
-def test_spread_milestones_go_out_at_once_growth_in_between_waits_for_the_interval() -> None:
-    tracker = StoryTracker(policy=AlertPolicy(min_interval=timedelta(minutes=10)))
-    tracker.update(scored("a", at="2021-02-26T05:00:00Z"), "r1")
-    second = tracker.update(scored("b", at="2021-02-26T05:01:00Z", source="s2"), "r1")
-    third = tracker.update(scored("c", at="2021-02-26T05:02:00Z", source="s3"), "r1")
-    assert second is not None and third is not None
-    assert [second["reason"], len(second["sources"]), third["version"]] == ["spread", 2, 3]
-    # A fourth outlet is not a milestone (1, 2, 3, 5, 10, ...): it waits for the interval.
-    assert tracker.update(scored("d", at="2021-02-26T05:03:00Z", source="s4"), "r1") is None
-    released = tracker.update(scored("e", at="2021-02-26T05:20:00Z", source="s4"), "r1")
-    assert released is not None
-    assert (released["version"], released["reason"], len(released["sources"]), released["copies"]) == (
-        4, "spread", 4, 5)
+def test_spread_milestones_and_new_languages_go_out_at_once_growth_in_between_waits() -> None:
+    policy = AlertPolicy(min_interval=timedelta(minutes=10))
+    e = event()
+    plan_alert(e, policy)
+    e.update(sources=["wire.example", "b"], clock="2021-02-26T05:01:00Z")
+    second = plan_alert(e, policy)
+    assert second is not None and second["reason"] == "spread"
+    assert second["changes"] == [{"field": "sources", "from": 1, "to": 2}]
+    e.update(sources=["wire.example", "b", "c", "d"], clock="2021-02-26T05:02:00Z")
+    assert plan_alert(e, policy) is not None                 # 3 is a milestone (reached by 4)
+    e.update(sources=["wire.example", "b", "c", "d", "e"][:4] + ["e"], clock="2021-02-26T05:03:00Z")
+    assert plan_alert(e, policy) is not None                 # 5 is a milestone
+    e.update(sources=[*e["sources"], "f"], clock="2021-02-26T05:04:00Z")
+    assert plan_alert(e, policy) is None                     # 6 is not: it waits for the interval
+    e.update(languages=["en", "fr"], clock="2021-02-26T05:05:00Z")
+    french = plan_alert(e, policy)
+    assert french is not None and french["reason"] == "spread"
+    assert {"field": "languages", "from": ["en"], "to": ["en", "fr"]} in french["changes"]
+    assert {"field": "sources", "from": 5, "to": 6} in french["changes"]
 
 
-def test_copies_arriving_with_older_publication_times_still_update_the_alert() -> None:
-    """Throttling runs on arrival (fetch) time: late-arriving older copies must not freeze the story."""
-    tracker = StoryTracker(policy=AlertPolicy(min_interval=timedelta(minutes=10)))
-    first = scored("agg", at="2021-02-26T07:05:00Z", source="aggregator")
-    first["fetched_at"] = "2021-02-26T08:00:00Z"
-    assert tracker.update(first, "r1") is not None
-    late = scored("wire", at="2021-02-26T05:12:00Z", source="wire", casualties=17)
-    late["fetched_at"] = "2021-02-26T08:00:01Z"
-    update = tracker.update(late, "r1")
-    assert update is not None and update["casualties"] == 17 and len(update["sources"]) == 2
-    assert update["updated_at"] == "2021-02-26T07:05:00Z" and update["first_seen"] == "2021-02-26T05:12:00Z"
+def test_severity_rise_bypasses_the_interval_and_is_a_change() -> None:
+    policy = AlertPolicy(min_interval=timedelta(hours=1))
+    e = event(severity="medium")
+    plan_alert(e, policy)
+    e.update(severity="critical", clock="2021-02-26T05:01:00Z")
+    rise = plan_alert(e, policy)
+    assert rise is not None and rise["reason"] == "escalated"
+    assert {"field": "severity", "from": "medium", "to": "critical"} in rise["changes"]
 
 
-def test_severity_rise_bypasses_the_interval() -> None:
-    tracker = StoryTracker(policy=AlertPolicy(min_interval=timedelta(hours=1)))
-    tracker.update(scored("a", at="2021-02-26T05:00:00Z", severity="medium"), "r1")
-    rise = tracker.update(scored("b", at="2021-02-26T05:01:00Z", severity="critical", score=12), "r1")
-    assert rise is not None and rise["severity"] == "critical" and rise["reason"] == "escalated"
+def test_events_below_the_minimum_are_tracked_not_alerted() -> None:
+    e = event(severity="low")
+    assert plan_alert(e, AlertPolicy(min_severity="medium")) is None and e["emitted"] is None
+    e.update(severity="high")
+    assert plan_alert(e, AlertPolicy(min_severity="medium"))["version"] == 1  # type: ignore[index]
 
 
-def test_copy_adding_nothing_new_emits_nothing() -> None:
-    tracker = StoryTracker(policy=AlertPolicy(min_interval=timedelta(0)))
-    tracker.update(scored("a", at="2021-02-26T05:00:00Z", casualties=17), "r1")
-    assert tracker.update(scored("b", at="2021-02-26T06:00:00Z", casualties=17, severity="medium"), "r1") is None
-
-
-def test_replayed_article_changes_nothing() -> None:
-    state: dict[str, Any] = {}
-    tracker = StoryTracker(state)
-    tracker.update(scored("a", at="2021-02-26T05:00:00Z"), "r1")
-    before = {k: dict(v) for k, v in state.items()}
-    assert tracker.update(scored("a", at="2021-02-26T05:00:00Z", casualties=99), "r1") is None
-    assert state == before
-
-
-def test_plan_does_not_write_state() -> None:
-    state: dict[str, Any] = {}
-    alert, story = StoryTracker(state).plan(scored("a", at="2021-02-26T05:00:00Z"), "r1")
-    assert alert is not None and story is not None and state == {}
-
-
-def test_low_stories_are_tracked_not_alerted() -> None:
-    state: dict[str, Any] = {}
-    tracker = StoryTracker(state, AlertPolicy(min_severity="medium"))
-    assert tracker.update(scored("a", at="2021-02-26T05:00:00Z", severity="low"), "r1") is None
-    assert state["s-1"]["copies"] == 1
-    first = tracker.update(scored("b", at="2021-02-26T05:30:00Z", severity="high"), "r1")
-    assert first is not None and (first["version"], first["reason"]) == (1, "new")
-
-
-def test_article_list_is_bounded_newest_last() -> None:
-    tracker = StoryTracker(policy=AlertPolicy(min_interval=timedelta(0)))
-    alert = None
-    for i in range(30):
-        alert = tracker.update(scored(f"a{i}", at=f"2021-02-26T05:{i:02d}:00Z", source=f"s{i}"), "r1") or alert
-    assert alert is not None
-    assert len(alert["articles"]) == 20 and alert["articles"][-1] == "a29"
+def test_a_merged_event_closes_its_alert_with_the_surviving_alert_id() -> None:
+    young = event(id="ev-2")
+    assert merged_alert(young, "ev-1") is None                # never alerted: nothing to close
+    plan_alert(young, AlertPolicy())
+    closing = merged_alert(young, "ev-1")
+    assert closing is not None
+    assert (closing["version"], closing["reason"], closing["merged_into"]) == (2, "merged", alert_id("ev-1"))
+    assert closing["changes"] == [{"field": "merged_into", "from": None, "to": alert_id("ev-1")}]
+    young["merged_into"] = "ev-1"
+    young.update(casualties=99)
+    assert plan_alert(young, AlertPolicy()) is None           # a merged event says nothing more
 
 
 def test_policy_rejects_unknown_severity() -> None:
@@ -117,13 +99,12 @@ def test_policy_rejects_unknown_severity() -> None:
 
 def test_cached_time_order_is_max_min_by_parse_time() -> None:
     from connectors.article import parse_time
-    from streams.alerts import _earlier, _later
 
     times = ["2024-05-01T10:00:00Z", "2024-05-01T12:00:00+02:00", "2024-05-01T10:00:00+00:00",
              "2024-05-01T09:59:59Z", "2024-05-01T10:00:01z", "2024-05-01T10:00:00"]
     for a in times:
         for b in times:
-            assert _later(a, b) == max(a, b, key=parse_time)
-            assert _earlier(a, b) == min(a, b, key=parse_time)
+            assert later(a, b) == max(a, b, key=parse_time)
+            assert earlier(a, b) == min(a, b, key=parse_time)
     with pytest.raises(ValueError):
-        _later("not a time", "not a time")
+        later("not a time", "not a time")

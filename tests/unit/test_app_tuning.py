@@ -104,7 +104,7 @@ def test_table_stores_have_bounded_rocksdb_memory(tmp_path) -> None:
         app = create_app(Settings(bootstrap_servers="127.0.0.1:9", data_dir=str(tmp_path)),
                          metrics=StreamMetrics(CollectorRegistry()))
         return [(o.write_buffer_size, o.max_write_buffer_number, o.block_cache_size)
-                for o in (app.tables[name].data.rocksdb_options for name in ("dedupe-index", "story-state"))]
+                for o in (app.tables[name].data.rocksdb_options for name in ("dedupe-index", "event-state"))]
 
     for write_buffer, buffers, cache in asyncio.run(options()):
         assert write_buffer * buffers + cache <= 256 * 2**20   # Faust's defaults: 192 MB + a 2 GB cache

@@ -1,15 +1,21 @@
-"""Dedupe: copies, chains, summaries, rewrites, languages, window, idempotence, restart from the store."""
+"""Dedupe: copies, chains, summaries, rewrites, languages, window, idempotence, restart from the store.
+
+Every test runs once per implementation of the steps (`impl`: the reference, and the compiled twins
+where numba is installed)."""
 
 from __future__ import annotations
 
 import copy
 import random
+from typing import Any
 
 import numpy as np
 import pytest
 
-from streams.dedupe import Alive, Decision, DedupeIndex, KeyTable
-from streams.normalize import normalize
+from streams.dedupe import Decision, DedupeIndex, steps
+from streams.normalize import normalize, pack_words
+
+pytestmark = pytest.mark.usefixtures("impl")
 
 WIRE = [
     "The harbour authority in Port Elmsworth closed the northern quay on Monday after a crane "
@@ -182,40 +188,56 @@ def test_decision_to_dict():
                                                          "similarity": 0.0}
 
 
-def test_key_table_grows_and_forgets_dead_entries():
-    table = KeyTable(capacity=16)
-    live: dict[int, str] = {}
-    alive = Alive(size=16)
+def candidate_index(**options: int) -> Any:
+    settings = {"sketch_bits": 12, "vocab_query": 64, "min_story_hits": 2, "max_copy": 4, "max_story": 8, **options}
+    return steps.CandidateIndex(*settings.values())
+
+
+def find(index: Any, *, words: tuple[int, ...] = (), names: tuple[int, ...] = (), lead: tuple[int, ...] = ()
+         ) -> tuple[list[int], list[int], list[int], bool]:
+    """(vocab keys, copy candidates, story candidates, any hit) of an article with these fingerprints."""
+    fp = {"words": pack_words(list(words)), "names": pack_words(list(names)), "lead": list(lead), "probe": []}
+    _, _, keys, copies, stories, any_hit = index.find(fp, 10)
+    return list(keys), list(copies), list(stories), any_hit
+
+
+NO_WORDS = np.zeros(0, dtype=np.uint32)
+
+
+def test_candidate_index_forgets_articles_that_left_the_window(impl: str) -> None:
+    index = candidate_index()
     for seq in range(1, 5001):
-        live[seq] = str(seq)
-        alive.add(seq, live)
-        table.insert(np.array([seq * 7919 + 1], dtype=np.uint64), seq, alive)
+        index.add(seq, [seq * 7919 + 1], [], NO_WORDS)
         if seq > 100:  # a sliding window of 100
-            del live[seq - 100]
-            alive.remove(seq - 100)
-    found = table.lookup(np.array([5000 * 7919 + 1, 10 * 7919 + 1, 12345], dtype=np.uint64), alive)
-    assert found.tolist() == [5000, 0, 0]
-    assert table.mask + 1 <= 4096  # sized by the live entries, not by all ever inserted
+            index.remove(seq - 100, NO_WORDS)
+    for key, expected in ((5000 * 7919 + 1, [5000]), (10 * 7919 + 1, []), (12345, [])):
+        _, copies, stories, any_hit = find(index, lead=(key,))
+        assert copies == stories == expected and any_hit == bool(expected)
+    # the tables are sized by the live entries, not by all ever added
+    assert len(index.lead) <= 100 if impl == "python" else len(index.lead.keys) <= 4096
 
 
-def test_key_table_keep_first_and_alive_ring_growth():
-    table = KeyTable(capacity=16)
-    live: dict[int, str] = {}
-    alive = Alive(size=4)
-    key = np.array([99], dtype=np.uint64)
-    for seq in (1, 2, 3, 4, 5, 6):  # six live seqs do not fit a ring of 4: it grows, none is lost
-        live[seq] = str(seq)
-        alive.add(seq, live)
-        table.insert(key, seq, alive, keep_first=True)
-    assert table.lookup(key, alive).tolist() == [1]
-    del live[1]
-    alive.remove(1)
-    assert table.lookup(key, alive).tolist() == [0]  # the holder left the window
-    live[7] = "7"
-    alive.add(7, live)
-    table.insert(key, 7, alive, keep_first=True)
-    assert table.lookup(key, alive).tolist() == [7]
+def test_first_live_article_keeps_a_vocab_key():
+    index = candidate_index(min_story_hits=1)
+    for seq in (1, 2, 3, 4, 5, 6):
+        index.add(seq, [], [99], NO_WORDS)
+    assert find(index)[2] == []
+    assert find(index, words=(98,))[0] == []  # rare, but neither a name nor sampled (98 % 4 != 0)
+    assert find(index, words=(98,), names=(98,))[0] == [99]  # a rare name is always a key (+ 1)
+    assert find(index, words=(98,), names=(98,))[2] == [1]
+    index.remove(1, None)
+    assert find(index, words=(98,), names=(98,))[2] == []  # the holder left the window
+    index.add(7, [], [99], NO_WORDS)
+    assert find(index, words=(98,), names=(98,))[2] == [7]
 
+
+def test_live_articles_far_apart_in_arrival_order():
+    """Sequence numbers that a small ring would put in one slot stay apart."""
+    index = candidate_index()
+    for seq in (1, 4097, 8193, 3, 4099):
+        index.add(seq, [seq + 1], [], NO_WORDS)
+    for seq in (1, 4097, 8193, 3, 4099):
+        assert find(index, lead=(seq + 1,))[1] == [seq]
 
 
 def test_rewrite_finds_the_wire_story_after_other_reports_took_its_words():
@@ -259,123 +281,3 @@ def test_clock_is_rebuilt_from_the_records():
     assert d.copy_of is None and "a:old" not in store
     d = restarted.decide(art("copy", 49, "\n\n".join(WIRE)))
     assert d.copy_of == "wire" and store["a:copy"]["seq"] == store["a:wire"]["seq"] + 1
-
-
-def test_compiled_helpers_agree_with_their_python_meaning() -> None:
-    """The compiled tally and intersection give what the dict count and set intersection gave."""
-    from streams.dedupe import Alive, KeyTable, _count, _found
-
-    rng = np.random.default_rng(3)
-    alive, table = Alive(), KeyTable()
-    live: dict[int, str] = {}
-    for seq in range(1, 400):
-        live[seq] = str(seq)
-        alive.add(seq, live)
-        table.insert(rng.integers(1, 5000, 6, dtype=np.uint64), seq, alive)
-    for seq in range(1, 400, 3):
-        alive.remove(seq)
-    for _ in range(50):
-        query = np.unique(rng.integers(1, 5000, 60, dtype=np.uint64))
-        assert table.hits(query, alive) == _count(table.lookup(query, alive))
-        counted = np.unique(rng.integers(0, 300, 80).astype(np.uint32))
-        words = rng.integers(0, 300, 120).astype(np.uint32)
-        mask, n = _found(counted, words)
-        assert set(counted[mask].tolist()) == set(counted.tolist()).intersection(words.tolist())
-        assert n == int(mask.sum())
-    assert _found(np.zeros(0, np.uint32), words)[1] == 0
-
-
-def test_compiled_candidate_ranking_is_the_python_ranking() -> None:
-    """`_probe` ranks candidates as `_best` over the dict tallies did (most keys, then newest), merges
-    vocab and lead hits and drops story candidates with fewer than the keys needed; `_found_count_packed`
-    is `_found` of the unpacked words."""
-    from streams.dedupe import _best, _found, _found_count_packed, _probe, _top
-    from streams.normalize import _B64_DEC, pack_words
-
-    rng = np.random.default_rng(5)
-    for _ in range(200):
-        seqs = np.unique(rng.integers(1, 60, rng.integers(0, 30)).astype(np.uint32))
-        rng.shuffle(seqs)
-        counts = rng.integers(1, 5, len(seqs)).astype(np.int64)
-        hits = dict(zip(seqs.tolist(), counts.tolist(), strict=True))
-        assert _top(seqs, counts, 4).tolist() == _best(hits, 4)
-    alive, lead, vocab = Alive(), KeyTable(), KeyTable()
-    live: dict[int, str] = {}
-    for seq in range(1, 300):
-        live[seq] = str(seq)
-        alive.add(seq, live)
-        lead.insert(rng.integers(1, 3000, 8, dtype=np.uint64), seq, alive)
-        vocab.insert(rng.integers(1, 3000, 5, dtype=np.uint64), seq, alive, keep_first=True)
-    rows, shift = np.zeros((2, 1 << 12), np.int32), np.uint64(64 - 12)
-    for _ in range(50):
-        words = np.unique(rng.integers(0, 2**32, 120, dtype=np.uint64).astype(np.uint32))
-        query = rng.integers(1, 3000, 40, dtype=np.uint64)
-        rare, keys, copy_seqs, story_seqs, any_hit = _probe(rows, shift, words, np.zeros(0, np.uint32), 10, 64,
-                                                            lead.keys, lead.vals, vocab.keys, vocab.vals, alive.ring,
-                                                            query, 2, 4, 8)
-        lead_hits = lead.hits(np.unique(query), alive)
-        vocab_hits = vocab.hits(keys, alive)
-        merged = dict(vocab_hits)
-        for seq, n in lead_hits.items():
-            merged[seq] = merged.get(seq, 0) + n
-        need = min(2, max(1, len(keys) // 8))
-        assert copy_seqs.tolist() == _best(lead_hits, 4)
-        assert story_seqs.tolist() == _best({s: n for s, n in merged.items() if n >= need}, 8)
-        assert any_hit == bool(lead_hits or vocab_hits)
-        other = rng.choice(np.concatenate((words, rng.integers(0, 2**32, 80, dtype=np.uint64).astype(np.uint32))), 150)
-        packed = np.frombuffer(pack_words(other).encode("ascii"), np.uint8)
-        assert _found_count_packed(rare, packed, _B64_DEC) == _found(rare, other)[1]
-    assert _found_count_packed(rare, np.frombuffer(b"AAA=", np.uint8), _B64_DEC) == -1
-
-
-def test_compiled_lcs_is_rapidfuzz_lcs() -> None:
-    """`_lcs` (bit-parallel) gives the LCS length rapidfuzz gives, and `_key_similarity` of packed keys is
-    `_copy_similarity` of the unpacked ones, float for float (short, long, repetitive, empty, odd keys)."""
-    from rapidfuzz.distance import LCSseq
-
-    from streams.dedupe import _lcs
-    from streams.normalize import pack_words
-
-    rng = np.random.default_rng(11)
-    for _ in range(3000):
-        alphabet = int(rng.choice([2, 5, 40, 2**32 - 1]))
-        a = rng.integers(0, alphabet, int(rng.integers(0, 200)), dtype=np.uint64).astype(np.uint32)
-        b = rng.integers(0, alphabet, int(rng.integers(0, 450)), dtype=np.uint64).astype(np.uint32)
-        if rng.random() < 0.4 and len(a):
-            b = np.concatenate((b[: len(b) // 2], a[rng.random(len(a)) < 0.9], b[len(b) // 2:])).astype(np.uint32)
-        assert _lcs(a, b) == LCSseq.similarity(a.tolist(), b.tolist())
-    index = DedupeIndex({})
-    for _ in range(1000):
-        alphabet = int(rng.choice([3, 60, 2**32 - 1]))
-        a = rng.integers(0, alphabet, int(rng.integers(0, 420)), dtype=np.uint64).astype(np.uint32)
-        b = rng.integers(0, alphabet, int(rng.integers(0, 420)), dtype=np.uint64).astype(np.uint32)
-        if rng.random() < 0.5 and len(a):
-            b = np.concatenate((b[: len(b) // 3], a[rng.random(len(a)) < 0.85], b[len(b) // 3:])).astype(np.uint32)
-        got = index._key_similarity(pack_words(a), pack_words(b))
-        expect = index._copy_similarity(a.tolist(), b.tolist())
-        assert got == expect and type(got) is type(expect)
-    key = pack_words(np.arange(1, 40, dtype=np.uint32))
-    odd = key.rstrip("=") + "\n"  # not canonical: binascii unpacks it, as before
-    assert index._key_similarity(key, odd) == index._copy_similarity(
-        np.arange(1, 40).tolist(), np.frombuffer(__import__("binascii").a2b_base64(odd), "<u4").tolist())
-
-
-def test_probe_buffers_grow_and_agree_with_the_unpacked_path() -> None:
-    """The packed-probe path writes into buffers the index keeps (grown for long word lists) and finds
-    what the binascii path finds for the same words written non-canonically."""
-    from streams.normalize import pack_words
-
-    rng = np.random.default_rng(7)
-    index = DedupeIndex({})
-    run(index, feed())
-    part = index.parts["en"]
-    for size in (0, 5, 200, 900, 3000):
-        words = np.unique(rng.integers(1, 2**32, size, dtype=np.uint64).astype(np.uint32))
-        names = words[: size // 10]
-        fp = copy.deepcopy(feed()[0]["norm"]["fingerprints"])
-        fp.update(words=pack_words(words), names=pack_words(names))
-        odd = dict(fp, words=fp["words"] + "\n", names=fp["names"] + "\n")  # binascii reads these
-        got, expect = index._probe(part, fp), index._probe(part, odd)
-        assert len(index._words_out) >= len(words)
-        for a, b in zip(got, expect, strict=True):
-            assert (a.tolist() if isinstance(a, np.ndarray) else a) == (b.tolist() if isinstance(b, np.ndarray) else b)

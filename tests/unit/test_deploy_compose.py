@@ -24,9 +24,9 @@ from connectors.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "deploy" / "docker" / "Dockerfile"
-APP_SERVICES = ("topics", "connector", "worker", "sink")
+APP_SERVICES = ("topics", "connector", "worker", "sink", "console")
 # Variables a user may set to override the compose defaults: cleared so the defaults are what is checked.
-OVERRIDES = ("WIREWATCH_", "KAFKA_", "GRAFANA_", "PROMETHEUS_", "COMPOSE_")
+OVERRIDES = ("WIREWATCH_", "KAFKA_", "GRAFANA_", "PROMETHEUS_", "ALERTMANAGER_", "COMPOSE_")
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def test_prometheus_discovers_the_metrics_ports(resolved: dict[str, Any]) -> Non
     services = {**{k: v for k, v in raw.items() if v.get("profiles")}, **resolved["services"]}
     prom_config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text("utf-8"))
     port_variable = {"worker": "WIREWATCH_METRICS_PORT", "connector": "WIREWATCH_CONNECTOR_METRICS_PORT",
-                     "sink": "WIREWATCH_METRICS_PORT"}
+                     "sink": "WIREWATCH_METRICS_PORT", "deliver": "WIREWATCH_METRICS_PORT"}
     discovered = set()
     for job in prom_config["scrape_configs"]:
         for sd in job.get("dns_sd_configs") or ():
@@ -185,7 +185,7 @@ def test_prometheus_discovers_the_metrics_ports(resolved: dict[str, Any]) -> Non
                 assert env["WIREWATCH_METRICS_ADDR"] == "0.0.0.0", f"{name} metrics bound to loopback"
                 assert str(sd["port"]) in {str(p) for p in services[name].get("expose") or ()}
                 discovered.add(name)
-    assert discovered == {"worker", "connector", "sink"}
+    assert discovered == {"worker", "connector", "sink", "deliver"}
 
 
 def test_app_services_use_the_settings_wirewatch_reads(resolved: dict[str, Any]) -> None:
@@ -242,10 +242,22 @@ def test_images_are_pinned(resolved: dict[str, Any]) -> None:
 
 
 def test_healthchecks(resolved: dict[str, Any]) -> None:
-    for name in ("kafka", "connector", "worker", "prometheus", "grafana"):
+    for name in ("kafka", "connector", "worker", "prometheus", "grafana", "console", "alertmanager"):
         assert resolved["services"][name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     for name in ("connector", "worker"):   # the liveness endpoint, not a page the metrics thread serves alone
         assert "/livez" in " ".join(resolved["services"][name]["healthcheck"]["test"]), name
+
+
+def test_prometheus_sends_alerts_to_the_alertmanager_service(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    prom_config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text("utf-8"))
+    (target,) = prom_config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert target.split(":")[0] in services and target.endswith(":9093")
+    alertmanager = services["alertmanager"]
+    config_file = next(a.split("=", 1)[1] for a in alertmanager["command"] if a.startswith("--config.file="))
+    config = mounted(alertmanager, config_file).read_text("utf-8")
+    for secret in re.findall(r"_file: (\S+)", config):
+        assert mounted(alertmanager, secret).is_file(), f"{secret} is not mounted into alertmanager"
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

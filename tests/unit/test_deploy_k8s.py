@@ -156,7 +156,9 @@ def test_containers_are_pinned_bounded_and_unprivileged() -> None:
             continue
         pod = doc["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, doc["metadata"]["name"]
-        assert pod["securityContext"]["runAsUser"] == 10001, "the image's user (deploy/docker/Dockerfile)"
+        images = {c["image"].rsplit(":", 1)[0] for c in containers(doc)}
+        user = 65534 if images == {"prom/alertmanager"} else 10001   # the official image's nobody
+        assert pod["securityContext"]["runAsUser"] == user, "the image's user (deploy/docker/Dockerfile)"
         for container in containers(doc):
             where = f"{doc['metadata']['name']}/{container['name']}"
             image = container["image"]
@@ -179,7 +181,7 @@ def test_settings_names_are_known_to_wirewatch() -> None:
     secret = find("Secret", "wirewatch-kafka-credentials")
     referenced: dict[str, set[str]] = {"ConfigMap": set(), "Secret": set()}
     for _, doc in manifests():
-        if doc["kind"] not in WORKLOADS:
+        if doc["kind"] not in WORKLOADS or doc["metadata"]["name"] == "alertmanager":
             continue
         for container in containers(doc):
             names = {e["name"] for e in container.get("env") or ()}
@@ -198,7 +200,22 @@ def test_settings_names_are_known_to_wirewatch() -> None:
 
 
 def test_secret_is_a_template_without_credentials() -> None:
-    secret = find("Secret", "wirewatch-kafka-credentials")
-    assert "data" not in secret, "base64 `data` hides what is committed: use placeholder stringData"
-    for key, value in secret["stringData"].items():
-        assert re.fullmatch(r"CHANGE_ME|", value), f"{key} holds a value, not a placeholder"
+    for name in ("wirewatch-kafka-credentials", "alertmanager-receivers"):
+        secret = find("Secret", name)
+        assert "data" not in secret, "base64 `data` hides what is committed: use placeholder stringData"
+        for key, value in secret["stringData"].items():
+            assert re.fullmatch(r"CHANGE_ME|", value), f"{key} holds a value, not a placeholder"
+
+
+def test_alertmanager_runs_the_shipped_configuration() -> None:
+    shipped = (REPO / "deploy" / "alertmanager" / "alertmanager.yml").read_text("utf-8")
+    assert find("ConfigMap", "alertmanager-config")["data"]["alertmanager.yml"] == shipped
+    deployment = find("Deployment", "alertmanager")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    secret = find("Secret", "alertmanager-receivers")
+    for path in re.findall(r"_file: (\S+)", shipped):
+        directory, key = path.rsplit("/", 1)
+        assert volumes[mounts[directory]]["secret"]["secretName"] == "alertmanager-receivers", path
+        assert key in secret["stringData"], path

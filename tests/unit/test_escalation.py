@@ -1,24 +1,35 @@
-"""Behaviour of the shipped escalation rules and of the scorer (pure, no Kafka)."""
+"""Behaviour of the shipped escalation rules and of the scorer (pure, no Kafka), under each
+implementation of its compiled steps (helpers/escalation_impls.py)."""
 
 from __future__ import annotations
 
-import copy
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from helpers.escalation_impls import implementation, implementations
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.escalation import DEFAULT_RULES, SEVERITIES, Escalation, Rules, _WordTable, fold
+from streams.escalation import SEVERITIES, Escalation, Rules, fold
+from streams.escalation.memo import Memo
+from streams.escalation.phrases import WORD_START
+from streams.escalation.watchlist import NameFinder, best_name, best_name_plainly, find_names_plainly
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_aa3391fe6c98fe85.txt"
 MEDIUM = SEVERITIES.index("medium")
+_LOADED: dict[str, Rules] = {}
+# the `rules` fixture swaps the implementation for each test; hypothesis runs its examples inside it
+FIXTURE = [HealthCheck.function_scoped_fixture]
 
 
-@pytest.fixture(scope="module")
-def rules() -> Rules:
-    return Rules.load()
+@pytest.fixture(params=implementations())
+def rules(request: pytest.FixtureRequest) -> Iterator[Rules]:
+    with implementation(request.param):
+        if request.param not in _LOADED:
+            _LOADED[request.param] = Rules.load()
+        yield _LOADED[request.param]
 
 
 def article(body: str, title: str = "", language: str = "en", body_field: str = "content") -> dict:
@@ -112,8 +123,7 @@ def test_a_phrase_starts_after_a_french_elision(rules: Rules, text: str, term: s
 @pytest.mark.parametrize("text", ["They don't attack.", "It's rock 'n' roll."])
 def test_an_english_apostrophe_starts_no_word(rules: Rules, text: str) -> None:
     # "don't" holds no word "t", "'n'" no word "n": only an elision letter at a word start elides
-    from streams.escalation import _WORD_START
-    assert re.findall(_WORD_START + r"(t|n)\b", " " + fold(text)) == []
+    assert re.findall(WORD_START + r"(t|n)\b", " " + fold(text)) == []
 
 
 def test_a_number_with_thousands_separators_is_one_word_of_a_gap(rules: Rules) -> None:
@@ -193,10 +203,9 @@ def test_fold_keeps_length() -> None:
         assert len(fold(text)) == len(text)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE)
 @given(st.text(max_size=400), st.text(max_size=60), st.sampled_from(["en", "fr", "und", "de", ""]))
-def test_property_never_raises_and_offsets_slice(title: str, body: str, language: str) -> None:
-    rules = _shared_rules()
+def test_property_never_raises_and_offsets_slice(rules: Rules, title: str, body: str, language: str) -> None:
     body = body + " killed 3 in an attack near Boukamal"
     esc = rules.score(article(body, title, language=language))
     assert esc.severity in SEVERITIES
@@ -204,15 +213,6 @@ def test_property_never_raises_and_offsets_slice(title: str, body: str, language
         text = title if m["field"] == "title" else body
         assert text[m["start"]:m["end"]] == m["term"]
         assert m["start"] < m["end"]
-
-
-_CACHE: dict[str, Rules] = {}
-
-
-def _shared_rules() -> Rules:
-    if "r" not in _CACHE:
-        _CACHE["r"] = Rules.load(DEFAULT_RULES)
-    return _CACHE["r"]
 
 
 @pytest.mark.parametrize("text", [
@@ -252,103 +252,39 @@ def _mixed_text(draw: st.DrawFn) -> str:
     return "".join(p + g for p, g in zip(parts, glue, strict=True))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=FIXTURE)
 @given(_mixed_text(), st.sampled_from(["en", "fr", "*"]))
 def test_phrase_prefilter_finds_what_the_regex_finds(rules: Rules, text: str, language: str) -> None:
-    phrases = rules._compiled[language].phrases
+    phrases = rules.matcher(language).phrases
     folded = fold(text)
     padded = " " + folded
     expected = [(s, e, meta) for s, e, meta in phrases.find(folded, padded) if meta is not None]
     assert list(phrases.find_events(folded, padded)) == expected
 
 
-def _fresh_rules(template: Rules) -> Rules:
-    """`template` with empty watchlist caches (cheaper than loading the rules again)."""
-    fresh = copy.copy(template)
-    fresh._fold_cache, fresh._may_start, fresh._no_start, fresh._run_cache = {}, {}, set(), {}
-    fresh._known_words, fresh._step_cache = _WordTable(), {}
-    if template._screen is not None:  # an empty table of word verdicts too
-        fresh._screen = copy.copy(template._screen)
-        fresh._screen.verdicts = type(template._screen.verdicts)()
-    return fresh
-
-
-def _watchlist_reference(rules: Rules, fields: tuple) -> list[dict]:
-    """The watchlist scan as it was: every capitalised word start visited in text order."""
-    index, exact, _ = rules._watch_index
-    runs = re.compile(r"[A-Z\u00C0-\u00DE\u0100-\u024F\u0391-\u03A9\u0410-\u042F](?<![\w'’].)(?=([\w'’\-]*))")
-    tail = rules._name_tail
-    threshold, folds, cache = rules._watch["threshold"], rules._watch["folds"], {}
-    found = []
-    for _field, text, _ in fields:
-        covered = 0
-        for run in runs.finditer(text):
-            start = run.start()
-            if start < covered:
-                continue
-            word = text[start] + run.group(1)
-            ok = rules._can_start(word, index, exact, folds, cache)
-            if not ok:
-                continue
-            if ok == 2:
-                nxt = re.compile(r" [\w'’\-]+").match(text, start + len(word))
-                if nxt is not None and not rules._can_start(word + nxt.group(), index, exact, folds, cache):
-                    continue
-            if word in exact:
-                found.append({"term": word, "entity": exact[word].name, "start": start})
-                covered = start + len(word)
-                continue
-            words = (word + tail.match(text, start + len(word)).group()).split(" ")
-            best = rules._best_name(words, index, threshold, folds, cache)
-            if best is not None:
-                end = start + sum(len(w) + 1 for w in words[:best[1] + 1]) - 1
-                found.append({"term": text[start:end], "entity": best[2].name, "start": start,
-                              "similarity": round(best[0], 1)})
-                covered = end
-    return found
-
-
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=FIXTURE)
 @given(_mixed_text(), _mixed_text())
-def test_watchlist_prefilters_find_what_a_full_scan_finds(rules: Rules, title: str, body: str) -> None:
-    rules = _fresh_rules(rules)
+def test_watchlist_finds_what_the_plain_scan_finds(rules: Rules, title: str, body: str) -> None:
+    finder = NameFinder(rules.watchlist)  # empty memos
     fields = (("title", title, 1.5), ("content", body, 1.0))
-    for _ in range(2):  # cold, then with the caches filled
-        got = [{k: m[k] for k in ("term", "entity", "start", "similarity") if k in m} for m in rules._watchlist(fields)]
-        assert got == _watchlist_reference(rules, fields)
+    expected = find_names_plainly(finder.index, fields)
+    for _ in range(2):  # cold, then with the memos filled
+        assert finder.find(fields) == expected
 
 
-def test_a_failing_phrase_prefilter_falls_back_to_the_regex(monkeypatch: pytest.MonkeyPatch) -> None:
-    fresh = Rules.load()
-    text = "Gunmen opened fire on a bus, killing twenty-five passengers. It was not a heart attack."
-    expected = fresh.score(article(text, "Air strike hits convoy")).to_dict()
-    for compiled in fresh._compiled.values():
-        scanner = compiled.phrases._scanner
-        assert scanner is not None
-
-        def broken(padded: str) -> list[int]:
-            raise ModuleNotFoundError("stale kernel cache")
-
-        monkeypatch.setattr(scanner, "starts", broken)
-    assert fresh.score(article(text, "Air strike hits convoy")).to_dict() == expected
-    assert all(c.phrases._scanner is None for c in fresh._compiled.values() if c is fresh._compiled["en"])
+def test_phrase_sets_without_literal_anchors_scan_with_the_regex(tmp_path: Path) -> None:
+    # a raw `re:` phrase has no literal to anchor on: the whole text is scanned with the regex
+    main = tmp_path / "rules.yaml"
+    main.write_text('version: "t"\nthresholds: {low: 1, medium: 3, high: 6, critical: 10}\n'
+                    "categories:\n  unrest: {weight: 3}\nlanguage: en\n"
+                    "phrases:\n  unrest: [\"re:riot(?:s|ing)?\", picket*]\n", "utf-8")
+    raw = Rules.load(main)
+    assert raw.matcher("en").phrases.field_starts([" a", " b"]) is None
+    esc = raw.score(article("Rioting and pickets spread.", "Riots"))
+    assert [m["term"] for m in esc.matches] == ["Riots", "Rioting", "pickets"]
 
 
-_ASCII_RUN_TEXT = st.text(alphabet="AaBbZz09_'- .,\n-HeUSBlair", max_size=60)
-_RUN_TEXT = st.one_of(_ASCII_RUN_TEXT, st.text(alphabet="AaBé’'-× ÉĀΔДжʼ؟\u00a0x_1.", max_size=40),
-                      st.text(max_size=30))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(_mixed_text(), _RUN_TEXT))
-def test_compiled_capital_runs_are_the_regex_runs(rules: Rules, text: str) -> None:
-    expected = [(m.start(), m[0]) for m in rules._name_words.finditer(text)]
-    assert rules._runs(text, set()) == expected
-    skip = {w for _, w in expected[::2]}
-    assert rules._runs(text, skip) == [(s, w) for s, w in expected if w not in skip]
-
-
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=FIXTURE)
 @given(_mixed_text(), _mixed_text())
 def test_to_dict_is_asdict(rules: Rules, title: str, body: str) -> None:
     from dataclasses import asdict
@@ -360,52 +296,14 @@ def test_to_dict_is_asdict(rules: Rules, title: str, body: str) -> None:
     assert nested.to_dict()["matches"][0]["list"] is not nested.matches[0]["list"]
 
 
-def _best_name_reference(rules: Rules, words: list[str]) -> tuple | None:
-    """Every n-gram from words[0] compared with its whole bucket (until the bucket is known not to exist)."""
-    from rapidfuzz import fuzz, process
-
-    from streams.escalation import _name_key
-
-    index, _, _ = rules._watch_index
-    folds, threshold = rules._watch["folds"], rules._watch["threshold"]
-    joined = skeleton = ""
-    best = None
-    for j, w in enumerate(words):
-        key = _name_key(w, folds)
-        joined, skeleton = joined + key[0], skeleton + key[1]
-        if len(skeleton) < 2:
-            continue
-        bucket = index.get(skeleton[:2])
-        if bucket is None:
-            break
-        hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=threshold)
-        if hit is not None and (best is None or hit[1] > best[0]):
-            best = (hit[1], j, bucket[1][hit[2]])
-    return best
-
-
 _NAME_WORDS = ["Abu", "Kamal", "Boukamal", "al-Bukamal", "Kataib", "Kata'ib", "Hezbollah", "Hizballah", "Hachd",
                "al-Chaabi", "Hashd", "al-Shaabi", "Ugarc", "said", "the", "on", "Monday", "US", "Al", "Qaida",
                "x", "Blair", "forces", "Popular", "Mobilization", "Mobilisation", "Units", "a", "Gaza", "Strip"]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500, deadline=None, suppress_health_check=FIXTURE)
 @given(st.lists(st.one_of(st.sampled_from(_NAME_WORDS), st.text("abcdeghiklmnoqrstuwz", min_size=1, max_size=8)),
                 min_size=1, max_size=7))
 def test_best_name_shortcuts_keep_the_best_match(rules: Rules, words: list[str]) -> None:
-    index, _, _ = rules._watch_index
-    got = rules._best_name(words, index, rules._watch["threshold"], rules._watch["folds"], {})
-    assert got == _best_name_reference(rules, words)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(_mixed_text(), _RUN_TEXT), st.integers(0, 3))
-def test_known_word_table_leaves_out_exactly_its_words(rules: Rules, text: str, every: int) -> None:
-    expected = [(m.start(), m[0]) for m in rules._name_words.finditer(text)]
-    table, skip = _WordTable(slots=8, entries=3, pool=16), set()  # tiny: collisions and a full table
-    for _, word in expected[::every + 1]:
-        skip.add(word)
-        table.add(word)
-    assert rules._runs(text, skip, table) == [(s, w) for s, w in expected if w not in skip]
-    table.clear()
-    assert rules._runs(text, set(), table) == expected
+    index = NameFinder(rules.watchlist).index
+    assert best_name(words, index, Memo(), Memo()) == best_name_plainly(words, index)

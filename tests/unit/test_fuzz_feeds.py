@@ -46,7 +46,7 @@ def through_pipeline(body: bytes) -> list[dict[str, Any]]:
     pipeline = Pipeline(RULES, AlertPolicy())
     for item in items:
         contract.validate(item)                              # InvalidRecord would fail the test
-        decision, _alert = pipeline.process(item)
+        decision, _alerts = pipeline.process(item)
         assert decision["id"] == item["id"]
     return items
 

@@ -46,8 +46,8 @@ def run_pipeline(rules: Rules, article: dict[str, Any]) -> tuple[dict[str, Any],
     from streams.pipeline import normalize_stage
 
     pipeline = Pipeline(rules, AlertPolicy())
-    decision, alert = pipeline.process(article)
-    return decision, alert, normalize_stage(article)
+    decision, alerts = pipeline.process(article)
+    return decision, (alerts[-1] if alerts else None), normalize_stage(article)
 
 
 def test_raw_html_from_a_producer_is_inert_in_norm_and_alerts(rules: Rules) -> None:

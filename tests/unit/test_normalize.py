@@ -1,10 +1,14 @@
-"""Normalisation: readable cleaned text, language, fingerprints; never raises, idempotent cleaning."""
+"""Normalisation: readable cleaned text, language, fingerprints; never raises, idempotent cleaning.
+
+Every test runs once per implementation of the steps (`impl`: the reference, and the compiled twins
+where numba is installed)."""
 
 from __future__ import annotations
 
 import json
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +22,8 @@ from streams.normalize import (
     word_hash,
     word_hashes,
 )
+
+pytestmark = pytest.mark.usefixtures("impl")
 
 BODY = ("<p>The harbour authority in Port Elmsworth closed the northern quay on Monday after a crane "
         "collapsed onto two fishing boats.</p><p>&bull; Read also: Lighthouse keeper retires</p>"
@@ -157,7 +163,7 @@ def test_body_lines_are_clean(text):
 @given(st.lists(st.sampled_from(["Word.", "word", " ", "...", "\u2026", "[\u2026]", "Read more", "continue Reading",
                                  "\n", "\u00a0", "e", "G", "\u0130", "]"]), max_size=8).map("".join))
 def test_trailer_fast_path_never_hides_a_trailer(text: str) -> None:
-    from streams.normalize import _TRAILER, _may_end_with_trailer
+    from streams.normalize.fingerprinting import _TRAILER, _may_end_with_trailer
 
     if _TRAILER.search(text):
         assert _may_end_with_trailer(text)
@@ -167,66 +173,54 @@ def test_trailer_fast_path_never_hides_a_trailer(text: str) -> None:
 def test_ascii_fast_path_cleans_as_the_general_path(text: str) -> None:
     import unicodedata
 
-    from streams.normalize import _ODD, _characters, _odd_char
+    from streams.normalize.clean import _ODD, _characters, _odd_char
 
     assert _characters(text) == unicodedata.normalize("NFKC", _ODD.sub(_odd_char, text))
 
 
 def test_packed_words_are_base64_of_little_endian_uint32() -> None:
-    """The compiled packing and unpacking give what base64 + numpy gave; text that is not canonical
-    base64 is decoded (or rejected) by binascii as before."""
+    """Packing and unpacking give what base64 + numpy give; text that is not canonical base64 is
+    decoded (or rejected) as binascii does."""
     import base64
     import binascii
 
     import numpy as np
 
-    from streams.normalize import _B64, _b64_pack, pack_words
+    from streams.normalize import pack_words, steps
 
     rng = np.random.default_rng(7)
     for n in [0, 1, 2, 3, 4, 5, 17, 200, 401]:
         words = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
         packed = base64.b64encode(words.astype("<u4").tobytes()).decode("ascii")
-        out = np.zeros(len(packed) + 10, np.uint8)
-        end = _b64_pack(words, _B64, out, 5)
-        assert out[5:end].tobytes().decode("ascii") == packed == pack_words(words)
-        assert unpack_words(packed).tolist() == words.tolist()
+        assert pack_words(words) == packed
+        assert steps.unpack_words(packed).tolist() == words.tolist()
     for odd in ["AAAAAA==", "AAAA\n", "AAAA AAA", "AA=A", "AAA=", "AAAAA", "\u00c4AAA"]:
         try:
             expected: object = np.frombuffer(binascii.a2b_base64(odd), dtype="<u4").tolist()
         except (ValueError, binascii.Error) as exc:
             expected = type(exc)
         try:
-            got: object = unpack_words(odd).tolist()
+            got: object = steps.unpack_words(odd).tolist()
         except (ValueError, binascii.Error) as exc:
             got = type(exc)
         assert got == expected, odd
 
 
-def test_ascii_text_scans_as_its_code_points() -> None:
-    """ASCII text is scanned as bytes and lower-cased inside the scan: the same fingerprints as the
-    lower-cased code points."""
-    import numpy as np
+def test_fingerprints_of_ascii_and_other_text() -> None:
+    """Upper-case ASCII, accents, a character that lower-cases to two (the title's words stay at their
+    offsets), a dateline, a headline standing in for an empty body: fixed values for every
+    implementation."""
+    from streams.normalize import steps
 
-    from streams.normalize import (
-        _B64,
-        _CAPITAL,
-        WORDS_FROM_CHARS,
-        _before_name,
-        _scan,
-        _stop_table,
-        _word_chars,
-    )
-
-    texts = [("Crane collapses", BODY), ("X", "LONDON (Reuters) - The Quay, said Ivo Castellane; Port ELMSWORTH."),
-             ("", ""), ("Only a title", ""), ("T", "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 30)]
-    for title, body in texts:
-        text = title + "\n" + body
-        off = len(title) + 1
-        rest = (_word_chars(), _CAPITAL, _before_name(), _stop_table(), off, off + 2, off + len(body),
-                off + WORDS_FROM_CHARS)
-        raw = np.frombuffer(text.encode("ascii"), np.uint8)
-        low = np.frombuffer(text.lower().encode("utf-32-le"), np.uint32)
-        orig = np.frombuffer((text + "  ").encode("utf-32-le"), np.uint32)
-        as_bytes = _scan(raw, raw, *rest, True, _B64)
-        as_code_points = _scan(low, orig, *rest, False, _B64)
-        assert [a.tolist() for a in as_bytes] == [a.tolist() for a in as_code_points]
+    cases = [("Crane collapses", BODY), ("X", "LONDON (Reuters) - The Quay, said Ivo Castellane; Port ELMSWORTH."),
+             ("", ""), ("Only a title", ""), ("T", "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 30),
+             ("\u0130stanbul \u00c9t\u00e9", "Le maire, \u00c9mile Durand, a parl\u00e9 \u00e0 \u0130stanbul."),
+             ("\u0130\u0130\u0130 Crane", "Said: Marit Oyelaran of Port Elmsworth")]
+    for title, body in cases:
+        fp = fingerprints(title, body)
+        assert len(unpack_words(fp["key"])) == fp["n"]
+        assert fp["lead"] == sorted(set(fp["lead"])) and len(fp["probe"]) == len(set(fp["probe"]))
+    fp = fingerprints("\u0130\u0130\u0130 Crane", "Said: Marit Oyelaran of Port Elmsworth")
+    names = ("crane", "marit", "oyelaran", "port", "elmsworth")  # "crane" follows a word of the title
+    assert unpack_words(fp["names"]).tolist() == sorted({word_hash(w) for w in names})
+    assert steps.fingerprint_text("Title\nBody", 6, 6, 10, 10)["n"] == 2  # "body" is too short: + the title

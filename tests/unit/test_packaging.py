@@ -97,8 +97,10 @@ def test_replay_of_the_seed_collapses_the_dispatch_and_its_copies(tmp_path: Path
     decisions = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
     alerts = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert len(decisions) == 7                      # three seed feeds, seven items
-    seed = [a for a in alerts if "armed_attack" in a["categories"]]
-    assert len({a["alert_id"] for a in seed}) == 1 and seed[-1]["copies"] == 3
+    # the seed dispatch and its two republished copies: one story, one event, one critical alert
+    assert len([d for d in decisions if d["copy_of"]]) == 2
+    assert len({d["story_id"] for d in decisions if d["escalation"]["severity"] == "critical"}) == 1
+    assert [(a["severity"], "armed_attack" in a["categories"]) for a in alerts] == [("critical", True)]
 
 
 def test_the_installed_package_finds_the_local_broker_files(site: Path, tmp_path: Path) -> None:

@@ -30,15 +30,15 @@ def test_replay_yields_one_decision_per_valid_line_and_reports_bad_ones() -> Non
 
 def test_same_record_twice_gives_the_same_decision_and_no_second_alert() -> None:
     pipeline = Pipeline(Rules.load())
-    first_decision, first_alert = pipeline.process(article(1, STRIKE))
-    again_decision, again_alert = pipeline.process(article(1, STRIKE))
-    assert again_decision == first_decision
-    assert first_alert is not None and again_alert is None
+    first_decision, first_alerts = pipeline.process(article(1, STRIKE))
+    again_decision, again_alerts = pipeline.process(article(1, STRIKE))
+    assert again_decision == first_decision and first_decision["event_id"]
+    assert len(first_alerts) == 1 and again_alerts == []
 
 
 def test_decision_follows_the_contract() -> None:
     decision, _ = Pipeline(Rules.load()).process(article(1, STRIKE))
-    assert set(decision) == {"id", "copy_of", "story_id", "similarity", "escalation"}
+    assert set(decision) == {"id", "copy_of", "story_id", "similarity", "event_id", "escalation"}
     assert set(decision["escalation"]) >= {"severity", "score", "categories", "casualties", "matches"}
     for match in decision["escalation"]["matches"]:
         assert {"term", "category", "field", "start", "end"} <= set(match)
@@ -48,6 +48,7 @@ def test_odd_articles_get_a_defined_outcome() -> None:
     pipeline = Pipeline(Rules.load())
     empty, _ = pipeline.process(article(1, ""))
     assert empty["escalation"]["severity"] == "none" and empty["copy_of"] is None
+    assert empty["event_id"] is None                      # below `low`: no event
     huge_text = ("Rockets struck the town, killing 9 people. " + "Filler words about the weather. " * 170_000)
     assert len(huge_text) > 5_000_000
     huge, _ = pipeline.process(article(2, huge_text))

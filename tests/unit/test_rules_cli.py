@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +112,20 @@ def test_broken_rules_in_test_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     broken.write_text("version: [\n", "utf-8")
     code, _, err = run(capsys, "rules", "test", "--text", "x", "--rules", str(broken))
     assert code == 2 and str(broken) in err
+
+
+_AUTO = "accel" if importlib.util.find_spec("numba") else "python"
+
+
+@pytest.mark.parametrize(("variable", "chosen"), [(None, "python None"), ("auto", f"{_AUTO} auto")])
+def test_rules_commands_choose_the_reference_implementation(variable: str | None, chosen: str) -> None:
+    # one text is scored at once by the reference; WIREWATCH_IMPL still decides, and is not passed on
+
+    env = {k: v for k, v in os.environ.items() if k != "WIREWATCH_IMPL"}
+    if variable:
+        env["WIREWATCH_IMPL"] = variable
+    code = ("import os; from streams.shell import cli; cli._reference_implementation_for_this_process(); "
+            "import streams._accel as a; print(a.IMPL, os.environ.get('WIREWATCH_IMPL'))")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == chosen

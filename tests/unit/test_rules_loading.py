@@ -8,6 +8,7 @@ import pytest
 
 from connectors.errors import RuleError
 from streams.escalation import DEFAULT_RULES, Rules, compile_phrase
+from streams.escalation.loading import load_rules
 
 MAIN = """\
 version: "t1"
@@ -221,3 +222,57 @@ def test_reloader_watches_included_files_and_survives_a_deleted_file(tmp_path: P
     assert reloader.last_error is not None and "fr.yaml" in str(reloader.last_error)
     assert "armed_attack" in reloader.score(
         {"norm": {"language": "fr", "title": "", "body": "une frappe", "body_field": "content"}}).categories
+
+
+# ---- remembering loaded rules between processes ---------------------------------------------------
+
+
+def test_loaded_rules_are_remembered_until_a_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import streams.escalation.rules as rules_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    loads: list[Path] = []
+
+    def counted(path: Path) -> dict:
+        loads.append(path)
+        return load_rules(path)
+
+    monkeypatch.setattr(rules_module, "load_rules", counted)
+    sub = write(tmp_path, "language: fr\nphrases:\n  armed_attack: [attaque]\n", "fr.yaml")
+    path = write(tmp_path, valid("include: [fr.yaml]\n"))
+    first = Rules.load(path)
+    again = Rules.load(path)
+    assert len(loads) == 1 and again.language_rules == first.language_rules and again.files == first.files
+    article = {"norm": {"language": "fr", "title": "", "body": "une frappe", "body_field": "content"}}
+    assert again.score(article).categories == []
+    sub.write_text("language: fr\nphrases:\n  armed_attack: [attaque, frappe]\n", "utf-8")  # an include changed
+    assert "armed_attack" in Rules.load(path).score(article).categories and len(loads) == 2
+    broken = write(tmp_path, valid().replace("[attack*]", "[\"at*tack\"]"), "broken.yaml")
+    for _ in range(2):  # an error is never remembered
+        with pytest.raises(RuleError, match=r"\* only at the end"):
+            Rules.load(broken)
+    assert len(loads) == 4
+
+
+def test_an_unusable_cache_folder_is_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("not a folder", "utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    assert Rules.load(write(tmp_path, valid())).version == "t1"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = write(tmp_path, valid())
+    Rules.load(path)
+    for entry in (tmp_path / "cache" / "wirewatch" / "rules").glob("*.pickle"):
+        entry.write_bytes(b"cut sh")  # a torn or foreign entry: loaded from the files again
+    assert Rules.load(path).version == "t1"
+
+
+def test_loaded_rules_are_frozen() -> None:
+    import dataclasses
+
+    rules = Rules.load()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rules.version = "edited"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        rules.scoring["title_factor"] = 9.0  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rules.language_rules["en"].count_window = 9  # type: ignore[misc]

@@ -119,3 +119,11 @@ def test_bad_configuration_fails_with_the_option_name() -> None:
         Webhook("ftp://x")
     with pytest.raises(ConfigError, match="--format"):
         Webhook("http://x", "xml")
+
+
+def test_slack_context_says_places_languages_and_what_a_merged_alert_became() -> None:
+    body = slack_body(alert(places=["Abu Kamal", "<Syria>"], languages=["en", "fr"], copies=2, reason="merged",
+                            merged_into="al-0123456789abcdef0123"))
+    context = body["attachments"][0]["blocks"][1]["elements"][0]["text"]
+    assert "Abu Kamal, &lt;Syria&gt;" in context and "en/fr" in context and "2 copies" in context
+    assert context.endswith("merged into al-0123456789abcdef0123")

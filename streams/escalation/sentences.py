@@ -1,0 +1,134 @@
+"""Sentences of a field: where they end, which modifiers reduce a phrase in its sentence, and the
+casualty count next to a phrase."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from streams.escalation.model import MAX_CASUALTIES, Language, Modifier
+
+if TYPE_CHECKING:
+    from streams.escalation.matching import LanguageMatcher
+
+_WORD = re.compile(r"[\w'][\w'\-]*")
+_COUNT_WORD = re.compile(r"\d{1,3}(?:[,.\u202f\u00a0]\d{3})+(?!\d)|[\w'][\w'\-]*")  # keeps "1,200" whole
+# Titles before names ("Dr. Ashraf Ghani", "Gen. Haftar") do not end a sentence.
+_ABBREVIATIONS = ["Dr", "Mr", "Mrs", "Ms", "Gen", "Lt", "Col", "Sgt", "Capt", "Maj", "Gov", "Sen", "Rep",
+                  "Prof", "Jr", "St", "Mt", "Adm", "Brig", "Cpl", "Pte", "Pres"]
+# A sentence ends at . ! ? followed by space and a non-lowercase char, or at a line break or "; ".
+# The pattern starts with a character class, so the engine skips to candidate chars without trying
+# each position; the end test (a space, then no lowercase) comes before the title checks, which are
+# grouped by length (one fixed-width lookbehind per length): the same matches as one per title.
+_SENTENCE_END = re.compile(r"[.!?;\n](?:(?<=[.!?])(?=[.!?]*[\"'”’»)]*\s+[^a-z\s])"
+                           + "".join(rf"(?<!\b(?:{'|'.join(a for a in _ABBREVIATIONS if len(a) == n)})\.)"
+                                     for n in sorted({len(a) for a in _ABBREVIATIONS}))
+                           + r"[.!?]*[\"'”’»)]*\s+(?=[^a-z\s])|(?<=\n)|(?<=;)\s)")
+
+
+def sentence_bounds(text: str, pos: int) -> tuple[int, int]:
+    """(start, end) of the sentence of `text` holding offset `pos`, as the scorer cuts sentences."""
+    start = 0
+    for m in _SENTENCE_END.finditer(text, 0, pos + 1):
+        if m.end() <= pos:
+            start = m.end()
+    end_match = _SENTENCE_END.search(text, max(pos, start))
+    return start, end_match.end() if end_match is not None else len(text)
+
+
+class Sentences:
+    """Sentence bounds and modifier hits of one field, computed on first use."""
+
+    def __init__(self, text: str, folded: str, padded: str, matcher: LanguageMatcher) -> None:
+        self.text, self.folded, self.padded, self.matcher = text, folded, padded, matcher
+        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+        self.starts = [0, *ends]
+        self._mods: dict[int, list[tuple[int, int, str]]] = {}
+
+    def bounds(self, pos: int) -> tuple[int, int, int]:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+        return i, self.starts[i], end
+
+    def modifier_factor(self, start: int, end: int, modifiers: Mapping[str, Modifier]) -> tuple[float, str]:
+        """The smallest factor of the modifiers that apply to the phrase at start:end, and its name."""
+        if self.matcher.modifiers.regex is None:
+            return 1.0, ""
+        i, s_start, s_end = self.bounds(start)
+        hits = self._mods.get(i)
+        if hits is None:
+            hits = self._mods[i] = list(self.matcher.modifiers.find_all(self.folded, self.padded, s_start, s_end))
+        factor, which = 1.0, ""
+        for h_start, h_end, name in hits:
+            mod = modifiers[name]
+            if mod.factor >= factor:
+                continue
+            if h_end <= start:
+                applies = mod.sentence or _words_between(self.folded, h_end, start) < mod.before
+            elif h_start >= end:
+                applies = mod.sentence or _words_between(self.folded, end, h_start) < mod.after
+            elif h_start > start and h_end < end:
+                # inside a phrase's gap ("drivers called off a four-day strike"), unless the word
+                # starts an event phrase itself ("employees stopped work in a strike")
+                applies = not self.matcher.phrases.starts_phrase(self.folded, h_start)
+            else:
+                applies = False  # the modifier overlaps the phrase's own words
+            if applies:
+                factor, which = mod.factor, name
+        return factor, which
+
+    def count_near(self, start: int, end: int) -> int | None:
+        """The casualty count next to a phrase: nearest number within the window, same sentence."""
+        lang = self.matcher.lang
+        _, s_start, s_end = self.bounds(start)
+        window = lang.count_window
+        before = [(m.start(), m.group()) for m in _COUNT_WORD.finditer(self.folded, max(s_start, start - 200), start)]
+        before = before[-(window + 3):]
+        after = [(m.start(), m.group()) for m in _COUNT_WORD.finditer(self.folded, end, min(s_end, end + 200))]
+        after = after[:window + 3]
+        found: list[tuple[int, int, int]] = []   # (distance, side, value): nearest wins, before on ties
+        for side, words, order in ((0, before, range(len(before) - 1, -1, -1)), (1, after, range(len(after)))):
+            for distance, idx in enumerate(order):
+                if distance >= window or words[idx][1] in lang.count_stop:
+                    break  # a stop word ("wounded") owns the numbers beyond it
+                value = _number_at(lang, words, idx, after_side=side == 1)
+                if value is not None:
+                    found.append((distance, side, value))
+                    break
+        return min(found)[2] if found else None
+
+
+def _number_at(lang: Language, words: list[tuple[int, str]], idx: int, *, after_side: bool) -> int | None:
+    token = words[idx][1]
+    value = parse_number(token, lang)
+    if value is None or value <= 0 or value > MAX_CASUALTIES:
+        return None
+    prev = words[idx - 1][1] if idx > 0 else ""
+    nxt = words[idx + 1][1] if idx + 1 < len(words) else ""
+    if prev in lang.count_not_after or nxt in lang.count_not_before:
+        return None
+    if after_side and nxt in lang.count_stop:
+        return None  # "killing 3 and wounding 20": 20 belongs to "wounding"
+    if nxt in lang.scales:
+        value *= lang.scales[nxt]
+    return value
+
+
+def parse_number(token: str, lang: Language) -> int | None:
+    """A count written in digits ("1,200") or in the language's number words ("twenty-five")."""
+    if token[:1].isdigit():
+        digits = re.sub(r"[,.\u202f\u00a0 ]", "", token)
+        return int(digits) if digits.isdigit() and len(digits) <= 9 else None
+    if token in lang.number_words:
+        return lang.number_words[token]
+    if "-" in token:  # twenty-five, vingt-cinq
+        parts = token.split("-")
+        if all(p in lang.number_words for p in parts):
+            return sum(lang.number_words[p] for p in parts)
+    return None
+
+
+def _words_between(text: str, a: int, b: int) -> int:
+    return len(_WORD.findall(text, a, b))

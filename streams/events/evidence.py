@@ -1,0 +1,174 @@
+"""What one scored article says about the occurrence it reports, as an analyst would note it: when,
+where (towns, countries, the rules' watchlist places), who (watchlist actors, names), what kind of
+violence (the rules' categories), how many (casualty figures and other numbers), the distinctive
+words, and whether the outlet marks it as an update, as a new occurrence, or as a round-up of
+several stories.
+
+Each piece of evidence is a key with a weight. Keys are language-neutral where the thing is (a town
+id, a watchlist entity, a name's spelling skeleton, a number), so reports in two languages share
+them; words are compared within a language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors.article import parse_time
+from streams.events import gazetteer
+from streams.events.text import NEW_OCCURRENCE, UPDATE, Token, fold, is_digest, lead, skeleton, title_case, tokens
+
+LEAD_CHARS = 500          # of the body: feed summaries are shorter; a full text's lead says what happened
+
+# Weights of one shared key, by kind (before rarity): a town is the strongest single clue.
+TOWN, WATCH_PLACE, COUNTRY, ACTOR, NAME, TERM = 3.0, 3.0, 0.6, 1.5, 1.5, 0.8
+NUMBER_SMALL, NUMBER = 0.3, 1.2      # below 10 numbers recur everywhere; larger ones identify
+COMMON_TERM = 4.4                    # Zipf frequency from which a word is not evidence (weight < 0.2)
+
+# Function words and reporting verbs of both languages that carry nothing about an occurrence.
+_STOP_WORDS = """
+about after against also among around because been before being between both could during each from
+have having here into just last like many more most much must near only other over said says since
+some such than that their them then there these they this those through under until upon very were
+what when where which while will with within would year years week weeks today yesterday tomorrow
+monday tuesday wednesday thursday friday saturday sunday night morning evening according reported
+report reports official officials people least told news live update updates video watch photos
+avec dans depuis donc elle elles entre leur leurs mais mardi mercredi jeudi vendredi samedi
+dimanche lundi nous pour sans selon sont sous tous tout toute toutes cette celui ceux comme deux
+trois quatre plus moins alors aussi apres avant encore fait faire selon lors notre votre dont quand
+personnes href http https html www quot nbsp amp
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+@dataclass
+class Evidence:
+    article_id: str
+    at: datetime                              # event time: published_at
+    language: str
+    keys: dict[str, float]                    # key -> weight
+    places: list[tuple[str, str]]             # (key, name) of towns, watchlist places and countries, in order
+    towns: list[gazetteer.Place] = field(default_factory=list)
+    countries: set[str] = field(default_factory=set)
+    casualties: int | None = None
+    categories: list[str] = field(default_factory=list)
+    update: bool = False                      # the outlet says it revises an earlier report
+    new_occurrence: bool = False              # ... or that this happened again
+    digest: bool = False                      # the item carries several stories
+
+    @property
+    def weight(self) -> float:
+        return sum(self.keys.values())
+
+    @property
+    def specific(self) -> set[str]:
+        """Keys of the places that pin an occurrence down: towns and watchlist places."""
+        return {key for key, _ in self.places if not key.startswith("c:")}
+
+
+def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = None) -> Evidence:
+    gaz = gaz or gazetteer.load()
+    norm = article.get("norm") or {}
+    title = str(norm.get("title") or article.get("title") or "")
+    body = str(norm.get("body") or article.get("summary") or "")[:LEAD_CHARS]
+    esc = article.get("escalation") or {}
+    digest = is_digest(title, body)
+    if digest:
+        title, body = lead(title, body)
+    found = Evidence(article_id=str(article["id"]), at=parse_time(article["published_at"]),
+                     language=str(norm.get("language") or article.get("language") or ""), keys={}, places=[],
+                     casualties=esc.get("casualties"), categories=list(esc.get("categories") or ()), digest=digest)
+    folded = fold(title + " . " + body)
+    found.update = bool(UPDATE.search(folded))
+    found.new_occurrence = bool(NEW_OCCURRENCE.search(folded))
+    for text in (title, body):
+        _read_field(found, text, gaz)
+    for match in esc.get("matches") or ():
+        if match.get("category") == "watchlist" and match.get("entity") and _in_lead(match, digest):
+            key = "w:" + skeleton(str(match["entity"]))
+            if match.get("kind") == "place":
+                _add_place(found, key, str(match["entity"]), WATCH_PLACE)
+            else:
+                found.keys[key] = max(found.keys.get(key, 0.0), ACTOR)
+    for key in [k for k in found.keys if k.startswith("w:")]:
+        found.keys.pop("n:" + key[2:], None)      # a watchlist name is not counted twice
+    if found.casualties:
+        found.keys["#" + str(found.casualties)] = NUMBER
+    return found
+
+
+def _in_lead(match: Mapping[str, Any], digest: bool) -> bool:
+    return not digest or match.get("field") == "title"
+
+
+def _add_place(found: Evidence, key: str, name: str, weight: float) -> None:
+    found.keys[key] = max(found.keys.get(key, 0.0), weight)
+    if all(key != k for k, _ in found.places):
+        found.places.append((key, name))
+
+
+def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
+    words = tokens(text)
+    if not words:
+        return
+    reliable = not title_case(words)
+    in_place = [False] * len(words)
+    spans = list(gaz.find(words, reliable))
+    named = {s[0].country for _, _, s in spans if not s[0].town}
+    places = []
+    for start, end, senses in spans:
+        place = next((p for p in senses if p.country in named), senses[0])   # the sense in a country named
+        for i in range(start, end):
+            in_place[i] = True
+        places.append((place, _inside_a_name(words, start, end)))
+    # where the report is: the countries it names, else those of places already read (the headline),
+    # else the country of its first town
+    home = named | found.countries or {p.country for p, in_name in places[:1] if p.town and not in_name}
+    for place, in_name in places:
+        if place.town and not gaz.prominent(place) and (in_name or home and place.country not in home):
+            continue   # a person's name ("Abdi Hassan") or a namesake town abroad, not where it happened
+        if place.town:
+            _add_place(found, place.key, place.name, TOWN)
+            found.towns.append(place)
+        else:
+            _add_place(found, place.key, place.name, COUNTRY)
+        found.countries.add(place.country)
+    for i, word in enumerate(words):
+        if in_place[i]:
+            continue
+        if word.number is not None:
+            if 2 <= word.number < 1_000_000 and not 1900 <= word.number <= 2100:
+                key = "#" + str(word.number)
+                found.keys[key] = max(found.keys.get(key, 0.0), NUMBER if word.number >= 10 else NUMBER_SMALL)
+            continue
+        low = word.low
+        if len(low) < 4 or low in _STOP:
+            continue
+        zipf = gaz.commonness(low)
+        if word.capital and zipf < 4.0 and (reliable and not word.initial or zipf < 3.0):
+            key, weight = "n:" + skeleton(low), NAME * min(1.0, 1.25 - zipf / 4)
+        elif zipf < COMMON_TERM:
+            key, weight = "t:" + _stem(low), TERM * min(1.0, 1.3 - zipf / 4)
+        else:
+            continue   # a common word says next to nothing about which occurrence, and costs a key
+        found.keys[key] = max(found.keys.get(key, 0.0), weight)
+
+
+def _inside_a_name(words: list[Token], start: int, end: int) -> bool:
+    """Whether a one-word place stands inside a longer run of capitalised words (a person's or an
+    organisation's name) in a field where capitals mean something."""
+    if end - start > 1:
+        return False
+    before = start > 0 and words[start - 1].capital and not words[start - 1].initial
+    after = end < len(words) and words[end].capital and not words[start].initial
+    return before or after
+
+
+def _stem(word: str) -> str:
+    """Plural and feminine endings off, so "strikes"/"strike" and "tués"/"tué" meet."""
+    for ending in ("ies", "es", "s", "e"):
+        if len(word) > len(ending) + 3 and word.endswith(ending):
+            return word[: -len(ending)]
+    return word

@@ -72,6 +72,8 @@ def test_the_wheel_holds_every_shipped_file(wheel: Path) -> None:
     for path in (REPO / "seeds").glob("*.*"):
         assert f"streams/seeds/{path.name}" in names
     assert {"streams/schemas/alert.schema.json", "connectors/schemas/article.schema.json"} <= names
+    for path in (REPO / "streams" / "console" / "static").iterdir():   # the alert page's files
+        assert f"streams/console/static/{path.name}" in names
     assert not any(name.startswith(("seeds/", "deploy/", "tests/", "bench/")) for name in names)
     metadata = zipfile.ZipFile(wheel).read(f"wirewatch-{__version__}.dist-info/METADATA").decode()
     for field in ("License-Expression: Apache-2.0", "Project-URL: Source", "Classifier: Programming Language :: "

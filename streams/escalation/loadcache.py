@@ -23,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from streams.escalation import loading, model, phrases
+from streams.escalation import context, loading, model, phrases
 
 KEEP = 16
-_CODE = (loading, model, phrases)   # the modules whose code decides what a load gives
+_CODE = (loading, context, model, phrases)   # the modules whose code decides what a load gives
 
 
 def load_cached(path: Path, load: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:

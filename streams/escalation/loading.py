@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from connectors.errors import RuleError
+from streams.escalation.context import Context, load_contexts
 from streams.escalation.model import MAX_CASUALTIES, SEVERITIES, Category, Entity, Language, Modifier, Watchlist
 from streams.escalation.phrases import compile_phrase, fold
 
@@ -123,6 +124,9 @@ class _LanguageDraft:
 
     code: str
     phrases: list[tuple[str, str]] = field(default_factory=list)
+    ambiguous: list[tuple[str, str]] = field(default_factory=list)
+    armed: list[str] = field(default_factory=list)
+    headline: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     modifiers: list[tuple[str, str]] = field(default_factory=list)
     number_words: dict[str, int] = field(default_factory=dict)
@@ -133,21 +137,23 @@ class _LanguageDraft:
     count_not_before: set[str] = field(default_factory=set)
 
     def frozen(self) -> Language:
-        return Language(self.code, tuple(self.phrases), tuple(self.exclude), tuple(self.modifiers),
-                        self.number_words, self.scales, self.count_window, frozenset(self.count_stop),
-                        frozenset(self.count_not_after), frozenset(self.count_not_before))
+        return Language(self.code, tuple(self.phrases), tuple(self.ambiguous), tuple(self.armed),
+                        tuple(self.headline), tuple(self.exclude), tuple(self.modifiers), self.number_words,
+                        self.scales, self.count_window, frozenset(self.count_stop), frozenset(self.count_not_after),
+                        frozenset(self.count_not_before))
 
 
 def load_rules(path: str | Path) -> dict[str, Any]:
     """Load and validate a rule file and the files it includes: the fields of Rules."""
     main_path = Path(path)
     doc = _Doc(main_path)
-    top = doc.mapping(doc.root, "", {"version", "thresholds", "scoring", "casualty_bonus", "categories",
-                                     "modifiers", "default_language", "include", "language",
-                                     "numbers", "phrases", "exclude", "casualty_counts", "watchlist"},
-                      {"version", "thresholds", "categories"})
+    top = doc.mapping(doc.root, "", {"version", "severity", "scoring", "casualty_bonus", "categories",
+                                     "modifiers", "default_language", "include", "language", "numbers",
+                                     "phrases", "ambiguous", "armed", "headline", "exclude", "casualty_counts",
+                                     "watchlist", "context"},
+                      {"version", "categories"})
     version = doc.string(top["version"], "version")
-    thresholds = _thresholds(doc, top["thresholds"])
+    severity = _severity(doc, top.get("severity"))
     scoring = _scoring(doc, top.get("scoring"))
     casualty_bonus = _casualty_bonus(doc, top.get("casualty_bonus"))
     categories = _categories(doc, top["categories"])
@@ -165,12 +171,14 @@ def load_rules(path: str | Path) -> dict[str, Any]:
             if not sub_path.is_file():
                 raise doc.error(node, "include", f"included file {name!r} not found")
             sub = _Doc(sub_path)
-            sub_top = sub.mapping(sub.root, "", {"language", "numbers", "phrases", "exclude", "modifiers",
-                                                 "casualty_counts", "watchlist"})
+            sub_top = sub.mapping(sub.root, "", {"language", "numbers", "phrases", "ambiguous", "armed", "headline",
+                                                 "exclude", "modifiers", "casualty_counts", "watchlist", "context"})
             parts.append((sub, sub_top))
             files.append(str(sub_path))
+    contexts: list[Context] = []
     for part_doc, part in parts:
-        language_keys = {"numbers", "phrases", "exclude", "modifiers", "casualty_counts"} & set(part)
+        language_keys = {"numbers", "phrases", "ambiguous", "armed", "headline", "exclude", "modifiers",
+                         "casualty_counts"} & set(part)
         if part is top:
             language_keys.discard("modifiers")  # the main file's modifiers are the declarations
         if language_keys:
@@ -185,20 +193,19 @@ def load_rules(path: str | Path) -> dict[str, Any]:
             _load_language(part_doc, sub_root, categories, modifiers, lang)
         if "watchlist" in part:
             _watchlist(part_doc, part["watchlist"], watch, entities)
+        if "context" in part:
+            contexts.extend(load_contexts(part_doc, part["context"], {c.name for c in contexts}))
     if not languages:
         raise doc.error(doc.root, "", "no phrases: no file declares a `language:` with phrases")
     if default_language not in languages:
         raise doc.error(top.get("default_language"), "default_language",
                         f"no phrases for default language {default_language!r}")
-    if watch["cap"] >= thresholds["medium"]:
-        raise doc.error(top.get("thresholds"), "watchlist.cap",
-                        "the watchlist cap must stay below the medium threshold: "
-                        "names alone must not make an article medium")
-    return {"version": version, "thresholds": thresholds, "categories": categories, "modifiers": modifiers,
+    return {"version": version, "severity": severity, "categories": categories, "modifiers": modifiers,
             "scoring": scoring, "casualty_bonus": tuple(casualty_bonus), "default_language": default_language,
             "files": tuple(files), "language_rules": {code: lang.frozen() for code, lang in languages.items()},
             "watchlist": Watchlist(weight=watch["weight"], cap=watch["cap"], threshold=watch["threshold"],
-                                   folds=tuple(watch["folds"]), entities=tuple(entities))}
+                                   folds=tuple(watch["folds"]), entities=tuple(entities)),
+            "contexts": tuple(contexts)}
 
 
 
@@ -211,14 +218,21 @@ def _load_language(doc: _Doc, root: dict[str, yaml.Node], categories: Mapping[st
             if part in nums:
                 for word, (_k, v_node) in doc.free_mapping(nums[part], f"numbers.{part}").items():
                     target[fold(word)] = doc.integer(v_node, f"numbers.{part}.{word}", lo=0, hi=MAX_CASUALTIES)
-    if "phrases" in root:
-        for cat, (k_node, v_node) in doc.free_mapping(root["phrases"], "phrases").items():
+    for section, target_list in (("phrases", lang.phrases), ("ambiguous", lang.ambiguous)):
+        if section not in root:
+            continue
+        for cat, (k_node, v_node) in doc.free_mapping(root[section], section).items():
             if cat not in categories:
-                raise doc.error(k_node, f"phrases.{cat}",
+                raise doc.error(k_node, f"{section}.{cat}",
                                 f"unknown category {cat!r}: declare it under categories in the main file")
-            for i, (phrase, node) in enumerate(doc.strings(v_node, f"phrases.{cat}")):
-                _checked(doc, node, f"phrases.{cat}[{i}]", phrase, lang)
-                lang.phrases.append((cat, phrase))
+            for i, (phrase, node) in enumerate(doc.strings(v_node, f"{section}.{cat}")):
+                _checked(doc, node, f"{section}.{cat}[{i}]", phrase, lang)
+                target_list.append((cat, phrase))
+    for section, sources in (("armed", lang.armed), ("headline", lang.headline)):
+        if section in root:
+            for i, (phrase, node) in enumerate(doc.strings(root[section], section)):
+                _checked(doc, node, f"{section}[{i}]", phrase, lang)
+                sources.append(phrase)
     if "exclude" in root:
         for i, (phrase, node) in enumerate(doc.strings(root["exclude"], "exclude")):
             _checked(doc, node, f"exclude[{i}]", phrase, lang)
@@ -252,14 +266,18 @@ def _checked(doc: _Doc, node: yaml.Node, key: str, phrase: str, lang: _LanguageD
         raise doc.error(node, key, f"phrase {phrase!r} matches the empty string")
 
 
-def _thresholds(doc: _Doc, node: yaml.Node) -> dict[str, float]:
-    names = set(SEVERITIES[1:])
-    raw = doc.mapping(node, "thresholds", names, names)
-    values = {name: doc.number(raw[name], f"thresholds.{name}", lo=0.01, hi=1000) for name in SEVERITIES[1:]}
-    for lower, higher in zip(SEVERITIES[1:], SEVERITIES[2:], strict=False):
-        if values[higher] <= values[lower]:
-            raise doc.error(raw[higher], f"thresholds.{higher}",
-                            f"must be above thresholds.{lower} ({values[lower]:g})")
+_SEVERITY_DEFAULTS = {"mass_casualties": 10}
+
+
+def _severity(doc: _Doc, node: yaml.Node | None) -> dict[str, int]:
+    """What the policy fixes in numbers: `mass_casualties`, people killed in one event that make it
+    mass-casualty violence (critical)."""
+    values = dict(_SEVERITY_DEFAULTS)
+    if node is None:
+        return values
+    raw = doc.mapping(node, "severity", set(_SEVERITY_DEFAULTS))
+    for name, value in raw.items():
+        values[name] = doc.integer(value, f"severity.{name}", lo=1, hi=MAX_CASUALTIES)
     return values
 
 
@@ -302,11 +320,17 @@ def _categories(doc: _Doc, node: yaml.Node) -> dict[str, Category]:
             raise doc.error(k_node, key, "category names are lowercase snake_case")
         if name == "watchlist":
             raise doc.error(k_node, key, "`watchlist` is reserved for watchlist matches")
-        raw = doc.mapping(v_node, key, {"weight", "counts", "description"}, {"weight"})
+        raw = doc.mapping(v_node, key, {"weight", "tier", "counts", "killed", "needs", "description"},
+                          {"weight", "tier"})
+        if "needs" in raw and doc.string(raw["needs"], f"{key}.needs") != "armed":
+            raise doc.error(raw["needs"], f"{key}.needs", "the only requirement is `armed` (armed context)")
         out[name] = Category(name=name, weight=doc.number(raw["weight"], f"{key}.weight", lo=0, hi=100),
                              counts=doc.boolean(raw["counts"], f"{key}.counts") if "counts" in raw else False,
                              description=doc.string(raw["description"], f"{key}.description")
-                             if "description" in raw else "")
+                             if "description" in raw else "",
+                             tier=_tier(doc, raw["tier"], f"{key}.tier"),
+                             counts_killed=doc.boolean(raw["killed"], f"{key}.killed") if "killed" in raw else False,
+                             needs_armed="needs" in raw)
     if not out:
         raise doc.error(node, "categories", "no categories")
     return out
@@ -318,7 +342,13 @@ def _modifiers(doc: _Doc, node: yaml.Node | None) -> dict[str, Modifier]:
         return out
     for name, (_k, v_node) in doc.free_mapping(node, "modifiers").items():
         key = f"modifiers.{name}"
-        raw = doc.mapping(v_node, key, {"factor", "before", "after", "scope", "description"}, {"factor"})
+        raw = doc.mapping(v_node, key, {"factor", "cap", "applies_to", "frames", "before", "after", "scope",
+                                        "description"})
+        if "factor" not in raw and "cap" not in raw:
+            raise doc.error(v_node, key, "a modifier needs a `factor` (0 drops the phrase) and/or a `cap`")
+        applies = doc.string(raw["applies_to"], f"{key}.applies_to") if "applies_to" in raw else "all"
+        if applies not in ("all", "ambiguous"):
+            raise doc.error(raw["applies_to"], f"{key}.applies_to", "`all` phrases or `ambiguous` ones only")
         scope = doc.string(raw["scope"], f"{key}.scope") if "scope" in raw else "window"
         if scope not in ("window", "sentence"):
             raise doc.error(raw["scope"], f"{key}.scope", "scope is `window` (before/after words) or `sentence`")
@@ -326,8 +356,12 @@ def _modifiers(doc: _Doc, node: yaml.Node | None) -> dict[str, Modifier]:
         after = doc.integer(raw["after"], f"{key}.after", hi=50) if "after" in raw else 0
         if scope == "window" and not before and not after:
             raise doc.error(v_node, key, "a window modifier needs `before` and/or `after` (words)")
-        out[name] = Modifier(name=name, factor=doc.number(raw["factor"], f"{key}.factor", lo=0, hi=1),
-                             before=before, after=after, sentence=scope == "sentence")
+        out[name] = Modifier(name=name, factor=doc.number(raw["factor"], f"{key}.factor", lo=0, hi=1)
+                             if "factor" in raw else 1.0,
+                             before=before, after=after, sentence=scope == "sentence",
+                             cap=_tier(doc, raw["cap"], f"{key}.cap") if "cap" in raw else None,
+                             ambiguous_only=applies == "ambiguous",
+                             frames=doc.boolean(raw["frames"], f"{key}.frames") if "frames" in raw else False)
     return out
 
 
@@ -352,6 +386,13 @@ def _watchlist(doc: _Doc, node: yaml.Node, watch: dict[str, Any], entities: list
             exact = frozenset(a for a in aliases if len(re.sub(r"\W", "", a)) < 5)
             keys = [a for a in aliases if a not in exact]
             entities.append(Entity(name=name, kind=kind, exact=exact, keys=tuple(keys)))
+
+
+def _tier(doc: _Doc, node: yaml.Node, key: str) -> str:
+    tier = doc.string(node, key)
+    if tier not in SEVERITIES:
+        raise doc.error(node, key, f"{tier!r} is not a severity ({', '.join(SEVERITIES)})")
+    return tier
 
 
 def _raise(exc: Exception) -> Any:

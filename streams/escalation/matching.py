@@ -29,12 +29,11 @@ class PhraseSet:
     its position and is consumed without being reported."""
 
     def __init__(self, items: list[tuple[str, Any]], number_words: Mapping[str, int]) -> None:
-        buckets: dict[str, list[str]] = {}
         self._sources: dict[str, list[tuple[str, Any]]] = {}   # prefix -> (rest regex, meta), in try order
         for source, meta in items:
             for prefix, regex in dispatch_phrase(source, number_words):
-                buckets.setdefault(prefix, []).append(f"(?:{regex})")
                 self._sources.setdefault(prefix, []).append((regex, meta))
+        buckets = {prefix: [f"(?:{regex})" for regex, _ in entries] for prefix, entries in self._sources.items()}
         # The anchored regexes of one prefix, compiled when a match first starts with it (one text
         # needs a few of the thousands of prefixes).
         self._candidates: dict[str, list[tuple[re.Pattern[str], Any]]] = {}
@@ -118,6 +117,13 @@ class PhraseSet:
                     if hit is not None:
                         yield m_start, hit.end(), meta
 
+    def find_context(self, text: str, padded: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Spans of the phrases in text[start:end] that no exclusion covers (a context list's matches)."""
+        found = list(self.find_all(text, padded, start, end))
+        excluded = [(a, b) for a, b, meta in found if meta is None]
+        return [(a, b) for a, b, meta in found
+                if meta is not None and not any(x <= a and b <= y for x, y in excluded)]
+
     def starts_phrase(self, text: str, start: int) -> bool:
         """Does a (non-exclusion) phrase match at `start`?"""
         head = text[start:start + self._depth]
@@ -171,24 +177,41 @@ def _trie(buckets: Mapping[str, list[str]]) -> str:
 class LanguageMatcher:
     """One language, ready to scan."""
 
-    phrases: PhraseSet            # meta: (category, phrase) or None for an exclusion
+    phrases: PhraseSet            # meta: (category, phrase, ambiguous) or None for an exclusion
     modifiers: PhraseSet          # meta: modifier name
+    armed: PhraseSet              # meta: the phrase: armed actors, weapons, forces (context, not events)
+    headline: PhraseSet           # meta: the phrase: a headline about armed conflict
     lang: Language
 
 
-def compile_language(lang: Language) -> LanguageMatcher:
-    return LanguageMatcher(phrases=PhraseSet(phrase_items(lang), lang.number_words),
-                           modifiers=PhraseSet(modifier_items(lang), lang.number_words), lang=lang)
+def compile_language(lang: Language, priority: Mapping[str, int] | None = None) -> LanguageMatcher:
+    """`priority`: category -> rank; at one position the phrases of higher ranks are tried first."""
+    return LanguageMatcher(phrases=PhraseSet(phrase_items(lang, priority), lang.number_words),
+                           modifiers=PhraseSet(modifier_items(lang), lang.number_words),
+                           armed=PhraseSet(_context_items(lang, lang.armed), lang.number_words),
+                           headline=PhraseSet(_context_items(lang, lang.headline), lang.number_words),
+                           lang=lang)
 
 
-def phrase_items(lang: Language) -> list[tuple[str, Any]]:
-    """The phrase set of a language, in the order its regex tries them: (source, (category, source)),
-    or (source, None) for an exclusion."""
-    # Exclusions first: at the same position the first alternative wins, so "strike a deal" beats "strike".
+def phrase_items(lang: Language, priority: Mapping[str, int] | None = None) -> list[tuple[str, Any]]:
+    """The phrase set of a language, in the order its regex tries them: (source, (category, source,
+    ambiguous)), or (source, None) for an exclusion."""
+    # At one position the regex takes the first alternative that matches. Exclusions first, so "strike
+    # a deal" beats "strike"; then unambiguous phrases before ambiguous ones ("drone strike" before
+    # "drone"), the more severe category first, the longer phrase first ("car bomb" before "car").
     items: list[tuple[str, Any]] = [(source, None) for source in lang.exclude]
-    # Longer phrases first, for the same reason: "car bomb" before "car".
-    items += [(source, (category, source)) for category, source in sorted(lang.phrases, key=lambda p: -len(p[1]))]
+    both = [(category, source, False) for category, source in lang.phrases]
+    both += [(category, source, True) for category, source in lang.ambiguous]
+    rank = priority or {}
+    items += [(source, (category, source, ambiguous))
+              for category, source, ambiguous in sorted(both, key=lambda p: (p[2], -rank.get(p[0], 0), -len(p[1])))]
     return items
+
+
+def _context_items(lang: Language, sources: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """A context list (armed, headline) with the language's exclusions first: "war chest" and "think
+    tank" are no armed context. `find_context` drops what an exclusion covers."""
+    return [(source, None) for source in lang.exclude] + [(source, source) for source in sources]
 
 
 def modifier_items(lang: Language) -> list[tuple[str, Any]]:

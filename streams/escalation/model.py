@@ -50,9 +50,12 @@ class _Holder:
 @dataclass(frozen=True)
 class Category:
     name: str
-    weight: float
+    weight: float       # what a match adds to the score (which orders alerts; severity comes from `tier`)
     counts: bool        # its phrases look for a casualty count nearby
     description: str
+    tier: str = "medium"  # the severity an event of this category reaches (DESIGN.md's severity policy)
+    counts_killed: bool = False  # its counts are people killed (10 or more killed is mass-casualty violence)
+    needs_armed: bool = False    # its ambiguous phrases need armed context itself (another phrase cannot vouch)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class Modifier:
     before: int          # words before the phrase, same sentence
     after: int           # words after the phrase, same sentence
     sentence: bool       # anywhere in the sentence
+    cap: str | None = None         # the highest severity a phrase it applies to can reach (None: no cap)
+    ambiguous_only: bool = False   # it applies to ambiguous phrases only ("attack" in a match report)
+    frames: bool = False           # in a headline it frames the item: the summary's violence is background too
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,9 @@ class Language:
 
     code: str
     phrases: tuple[tuple[str, str], ...] = ()       # (category, phrase source), in file order
+    ambiguous: tuple[tuple[str, str], ...] = ()     # (category, phrase source): events only with armed context
+    armed: tuple[str, ...] = ()                       # armed context: actors, weapons, forces, war
+    headline: tuple[str, ...] = ()                    # a headline about armed conflict (places, "war live")
     exclude: tuple[str, ...] = ()                     # phrase sources that consume their words
     modifiers: tuple[tuple[str, str], ...] = ()      # (modifier name, phrase source)
     number_words: Mapping[str, int] = field(default_factory=dict)
@@ -89,6 +98,9 @@ def merge_languages(languages: list[Language]) -> Language:
         scales.update(lang.scales)
     return Language(
         "*", phrases=tuple(p for lang in languages for p in lang.phrases),
+        ambiguous=tuple(p for lang in languages for p in lang.ambiguous),
+        armed=tuple(p for lang in languages for p in lang.armed),
+        headline=tuple(p for lang in languages for p in lang.headline),
         exclude=tuple(e for lang in languages for e in lang.exclude),
         modifiers=tuple(m for lang in languages for m in lang.modifiers),
         number_words=number_words, scales=scales,

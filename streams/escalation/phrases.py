@@ -53,8 +53,10 @@ def _fold_char(m: re.Match[str]) -> str:
 ELISION = r"(?:(?:[ldjmnstc]|qu)')?"
 SEPARATOR = r"[\s\-]+" + ELISION
 # The char before a phrase's first word: not a word char or an apostrophe ("don't" holds no word "t"),
-# except the apostrophe of a French elision ("l'attaque", "d'affrontements", "qu'une", "lorsqu'il").
-WORD_START = r"(?:[^\w']|'(?<=(?<![\w'])[ldjmnstc]')|'(?<=qu'))"
+# except the apostrophe of a French elision ("l'attaque", "d'affrontements", "qu'une", "lorsqu'il")
+# and an opening quote, an apostrophe with no word before it ("gunmen 'killed 9 people'"): words in
+# quotes count when the quote reports the event.
+WORD_START = r"(?:[^\w']|'(?<=(?<![\w'])[ldjmnstc]')|'(?<=qu')|'(?<=[^\w']'))"
 PHRASE_END = r"(?!\w|-\w)"   # "flood" does not match in "flood-control"
 # a word in a phrase's gap (~N); a number with thousands separators ("4,000 soldiers") is one word
 _GAP_WORD = r"(?:(?:\d{1,3}(?:[,.\u202f\u00a0]\d{3})+|[\w'][\w'\-]*),?[\s\-]+)"

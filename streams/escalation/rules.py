@@ -1,15 +1,16 @@
 """A loaded rule set and how it scores an article.
 
 Scoring, in one pass per field (title, body):
-  1. the language's phrase set finds phrases (and exclusions, which win at the same position and are
-     dropped);
-  2. each phrase gets its category weight, times the title factor, times the smallest factor of the
-     modifiers (negation, hedging, drill, ...) found in its window of the same sentence;
-  3. phrases of counting categories look for a number within a few words: the largest is `casualties`;
-  4. watchlist names (actors, places) are matched fuzzily on transliteration-folded text; they add a
-     capped amount that can never reach `medium` on its own.
-A category contributes its best match plus a share per further match, capped; casualty counts add a
-bonus; the total against the thresholds gives the severity.
+  1. the article's context (context.py: URL section, tags, outlet, headline label) says how far its
+     words can go: a game guide is never an event, an opinion piece at most low;
+  2. the language's phrase set finds phrases (exclusions such as "heart attack" win at the same
+     position and are dropped); ambiguous phrases note whether their sentence holds armed context;
+  3. the modifiers found around a phrase in its sentence (negation, hedging, drills, history,
+     aftermath, accidents) drop it or cap what it establishes;
+  4. phrases of counting categories look for a number within a few words: the casualty count;
+  5. watchlist names (actors, places) are matched fuzzily on transliteration-folded text: they give
+     ambiguous phrases their context and add to the score, never to the severity;
+  6. assess.py turns all that into the severity the policy gives the event, and a score.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from streams.escalation.assess import RANK, Hit, assess
+from streams.escalation.context import Context, ContextFinder
 from streams.escalation.loadcache import load_cached
 from streams.escalation.loading import load_rules
 from streams.escalation.matching import LanguageMatcher, compile_language
 from streams.escalation.model import (
     DEFAULT_RULES,
-    SEVERITIES,
     Category,
     Escalation,
     Language,
@@ -47,7 +49,7 @@ class Rules:
     """Validated rules (frozen once loaded) and the matchers compiled from them."""
 
     version: str
-    thresholds: Mapping[str, float]
+    severity: Mapping[str, int]
     categories: Mapping[str, Category]
     modifiers: Mapping[str, Modifier]
     scoring: Mapping[str, float]
@@ -56,16 +58,23 @@ class Rules:
     files: tuple[str, ...]
     language_rules: Mapping[str, Language]
     watchlist: Watchlist
+    contexts: tuple[Context, ...] = ()
     # derived: a language's matcher is compiled on first use ("*", every language at once, is for
     # articles in a language without rules of its own); the watchlist's finder and what it remembers
     _matchers: dict[str, LanguageMatcher] = field(init=False, repr=False)
     names: NameFinder = field(init=False, repr=False)
+    context: ContextFinder = field(init=False, repr=False)
+    _priority: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("thresholds", "categories", "modifiers", "scoring", "language_rules"):
+        for name in ("severity", "categories", "modifiers", "scoring", "language_rules"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))  # read-only
         object.__setattr__(self, "_matchers", {})
         object.__setattr__(self, "names", NameFinder(self.watchlist))
+        object.__setattr__(self, "context", ContextFinder(self.contexts))
+        # at one position the phrase of the more severe category is tried first ("sent troops into"
+        # is an invasion before it is a deployment)
+        object.__setattr__(self, "_priority", {name: RANK[c.tier] for name, c in self.categories.items()})
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_RULES) -> Rules:
@@ -83,6 +92,8 @@ class Rules:
             matcher = self.matcher(code)
             matcher.phrases.prepare()
             matcher.modifiers.prepare()
+            matcher.armed.prepare()
+            matcher.headline.prepare()
         return self
 
     def matcher(self, language: str) -> LanguageMatcher:
@@ -96,7 +107,7 @@ class Rules:
         if found is None:
             rules = merge_languages(list(self.language_rules.values())) if language == "*" \
                 else self.language_rules[language]
-            found = self._matchers[language] = compile_language(rules)
+            found = self._matchers[language] = compile_language(rules, self._priority)
         return found
 
     def score(self, normed: Mapping[str, Any]) -> Escalation:
@@ -121,66 +132,73 @@ class Rules:
         max_chars = int(self.scoring["max_chars"])
         fields = (("title", title[:MAX_TITLE_CHARS], self.scoring["title_factor"]),
                   (body_field, body[:max_chars], 1.0))
+        context = self.context.assess(normed, title)
+        if context.cap == "none":
+            return Escalation()
 
-        matches: list[dict[str, Any]] = []
-        casualties: int | None = None
+        watch_matches = self.names.find(fields) if self.watchlist.entities else []
+        named = {(m["field"], m["start"]) for m in watch_matches}
+        hits: list[Hit] = []
         scanned = [(field_name, text, field_factor, " " + fold(text)) for field_name, text, field_factor in fields
                    if text]
         starts = matcher.phrases.field_starts([padded for *_, padded in scanned])
         for k, (field_name, text, field_factor, padded) in enumerate(scanned):
-            for match, count in self._scan(matcher, text, field_name, field_factor, padded,
-                                           None if starts is None else starts[k]):
-                matches.append(match)
-                if count is not None and (casualties is None or count > casualties):
-                    casualties = count
-
-        per_category: dict[str, list[float]] = {}
-        for m in matches:
-            per_category.setdefault(m["category"], []).append(m["weight"])
-        contributions: dict[str, float] = {}
-        for cat, weights in per_category.items():
-            weights.sort(reverse=True)
-            base = self.categories[cat].weight
-            value = weights[0] + self.scoring["repeat_bonus"] * sum(weights[1:])
-            contributions[cat] = min(value, base * self.scoring["category_cap"])
-        total = sum(contributions.values())
-        if casualties:
-            total += max((add for least, add in self.casualty_bonus if casualties >= least), default=0.0)
-
-        watch_matches = self.names.find(fields) if self.watchlist.entities else []
-        if watch_matches:
-            entities = {m["entity"] for m in watch_matches}
-            total += min(self.watchlist.cap, self.watchlist.weight * len(entities))
+            hits.extend(self._scan(matcher, text, field_name, field_factor, padded, context.ambiguous,
+                                   None if starts is None else starts[k], named, _year(normed)))
+        verdict = assess(hits, context, mass_casualties=self.severity["mass_casualties"],
+                         casualty_bonus=self.casualty_bonus, category_cap=self.scoring["category_cap"],
+                         names=len({m["entity"] for m in watch_matches}), watch_weight=self.watchlist.weight,
+                         watch_cap=self.watchlist.cap,
+                         headline_on_conflict=self._headline_on_conflict(matcher, scanned, named))
+        matches = [hit.match for hit in verdict.counted]
+        if verdict.severity != "none":
             matches.extend(watch_matches)
+        return Escalation(severity=verdict.severity, score=verdict.score, categories=verdict.categories,
+                          casualties=verdict.casualties, matches=matches)
 
-        categories = sorted(contributions, key=lambda c: (-contributions[c], c))
-        return Escalation(severity=self.severity(total), score=round(total, 2), categories=categories,
-                          casualties=casualties, matches=matches)
-
-    def severity(self, total: float) -> str:
-        """The highest severity whose threshold the score reaches."""
-        for name in SEVERITIES[:0:-1]:
-            if total >= self.thresholds[name]:
-                return name
-        return "none"
+    def _headline_on_conflict(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
+                              named: set[tuple[str, int]]) -> bool:
+        """Whether the headline names armed conflict: a watchlist name, a place or word of the rules'
+        `headline` list (a weapon alone does not: "governor bans firearms in public" is gun policy);
+        never when it is framed by a modifier marked `frames` (aftermath, history, supply, ...)."""
+        for field_name, _text, _factor, padded in scanned:
+            if field_name == "title":
+                folded = padded[1:]
+                framing = [name for _, _, name in matcher.modifiers.find_all(folded, padded, 0, len(folded))
+                           if self.modifiers[name].frames]
+                if framing:
+                    return False  # "Victims sue over 2018 attack", "Germany to supply drones": not an event
+                if any(f == "title" for f, _ in named):
+                    return True
+                return bool(matcher.headline.find_context(folded, padded, 0, len(folded)))
+        return True  # no headline: nothing says the body's violence is background
 
     def _scan(self, matcher: LanguageMatcher, text: str, field_name: str, field_factor: float, padded: str,
-              starts: list[int] | None = None) -> Iterator[tuple[dict[str, Any], int | None]]:
-        """Phrase matches of one field; `padded` is " " + fold(text), `starts` from PhraseSet.field_starts."""
+              ambiguous_allowed: bool, starts: list[int] | None, named: set[tuple[str, int]],
+              year: int | None = None) -> Iterator[Hit]:
+        """Phrase matches of one field; `padded` is " " + fold(text), `starts` from PhraseSet.field_starts,
+        `named` the (field, offset) of watchlist names (armed context for their sentence)."""
         folded = padded[1:]
         sentences: Sentences | None = None
+        named_sentences: set[int] = set()
         for start, end, meta in matcher.phrases.find_events(folded, padded, starts):
-            # (exclusions such as "heart attack", "strike a deal" are consumed there, not yielded)
-            category, phrase = meta
+            category, _phrase, ambiguous = meta
+            if ambiguous and not ambiguous_allowed:
+                continue
             cat = self.categories[category]
             if sentences is None:
-                sentences = Sentences(text, folded, padded, matcher)
-            factor, modifier = sentences.modifier_factor(start, end, self.modifiers)
-            weight = cat.weight * field_factor * factor
-            if weight <= 0:
+                sentences = Sentences(text, folded, padded, matcher, whole=field_name == "title")
+                named_sentences = {sentences.bounds(pos)[0] for f, pos in named if f == field_name}
+            factor, cap, soft_cap, modifier = sentences.modifier_effect(start, end, self.modifiers, ambiguous)
+            if factor <= 0:
                 continue
+            index = sentences.bounds(start)[0]
+            if year is not None and sentences.dated_before(start, year) and (cap is None or RANK[cap] > RANK["low"]):
+                cap, modifier = "low", modifier or "dated"  # violence of an earlier year: background, not news
+            armed = ambiguous and (index in named_sentences or sentences.has_other(matcher.armed, start, end))
             match: dict[str, Any] = {"term": text[start:end], "category": category, "field": field_name,
-                                     "start": start, "end": end, "weight": round(weight, 3)}
+                                     "start": start, "end": end,
+                                     "weight": round(cat.weight * field_factor * factor, 3)}
             if modifier:
                 match["modifier"] = modifier
             count = None
@@ -188,4 +206,13 @@ class Rules:
                 count = sentences.count_near(start, end)
                 if count is not None:
                     match["count"] = count
-            yield match, count
+            yield Hit(match=match, category=cat, ambiguous=ambiguous, sentence=(field_name, index), factor=factor,
+                      cap=cap, soft_cap=soft_cap, armed=armed, count=count)
+
+
+def _year(normed: Mapping[str, Any]) -> int | None:
+    """The year the article was published (what "an earlier year" is measured against)."""
+    published = normed.get("published_at")
+    if isinstance(published, str) and len(published) >= 4 and published[:4].isdigit():
+        return int(published[:4])
+    return None

@@ -8,16 +8,19 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from streams.escalation.model import MAX_CASUALTIES, Language, Modifier
+from streams.escalation.model import MAX_CASUALTIES, SEVERITIES, Language, Modifier
 
 if TYPE_CHECKING:
-    from streams.escalation.matching import LanguageMatcher
+    from streams.escalation.matching import LanguageMatcher, PhraseSet
+
+_RANK = {name: i for i, name in enumerate(SEVERITIES)}
 
 _WORD = re.compile(r"[\w'][\w'\-]*")
 _COUNT_WORD = re.compile(r"\d{1,3}(?:[,.\u202f\u00a0]\d{3})+(?!\d)|[\w'][\w'\-]*")  # keeps "1,200" whole
 # Titles before names ("Dr. Ashraf Ghani", "Gen. Haftar") do not end a sentence.
 _ABBREVIATIONS = ["Dr", "Mr", "Mrs", "Ms", "Gen", "Lt", "Col", "Sgt", "Capt", "Maj", "Gov", "Sen", "Rep",
-                  "Prof", "Jr", "St", "Mt", "Adm", "Brig", "Cpl", "Pte", "Pres"]
+                  "Prof", "Jr", "St", "Mt", "Adm", "Brig", "Cpl", "Pte", "Pres", "Jan", "Feb", "Mar", "Apr",
+                  "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "No", "U.S", "U.N", "U.K"]
 # A sentence ends at . ! ? followed by space and a non-lowercase char, or at a line break or "; ".
 # The pattern starts with a character class, so the engine skips to candidate chars without trying
 # each position; the end test (a space, then no lowercase) comes before the title checks, which are
@@ -41,11 +44,13 @@ def sentence_bounds(text: str, pos: int) -> tuple[int, int]:
 class Sentences:
     """Sentence bounds and modifier hits of one field, computed on first use."""
 
-    def __init__(self, text: str, folded: str, padded: str, matcher: LanguageMatcher) -> None:
+    def __init__(self, text: str, folded: str, padded: str, matcher: LanguageMatcher, *, whole: bool = False) -> None:
+        """`whole`: the text is one sentence (a headline: "Militants cross border; hundreds killed")."""
         self.text, self.folded, self.padded, self.matcher = text, folded, padded, matcher
-        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+        ends = [] if whole else [m.end() for m in _SENTENCE_END.finditer(text)]
         self.starts = [0, *ends]
         self._mods: dict[int, list[tuple[int, int, str]]] = {}
+        self._sets: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
     def bounds(self, pos: int) -> tuple[int, int, int]:
         i = bisect.bisect_right(self.starts, pos) - 1
@@ -54,16 +59,29 @@ class Sentences:
 
     def modifier_factor(self, start: int, end: int, modifiers: Mapping[str, Modifier]) -> tuple[float, str]:
         """The smallest factor of the modifiers that apply to the phrase at start:end, and its name."""
+        factor, _, _, which = self.modifier_effect(start, end, modifiers)
+        return factor, which
+
+    def modifier_effect(self, start: int, end: int, modifiers: Mapping[str, Modifier],
+                        ambiguous: bool = True) -> tuple[float, str | None, str | None, str]:
+        """(smallest factor, lowest cap, lowest cap of the modifiers for ambiguous phrases only, the name
+        of the modifier that decided) of the modifiers that apply to the phrase at start:end; `ambiguous`
+        says whether the phrase is (modifiers for ambiguous phrases only pass the others by)."""
         if self.matcher.modifiers.regex is None:
-            return 1.0, ""
+            return 1.0, None, None, ""
         i, s_start, s_end = self.bounds(start)
         hits = self._mods.get(i)
         if hits is None:
             hits = self._mods[i] = list(self.matcher.modifiers.find_all(self.folded, self.padded, s_start, s_end))
         factor, which = 1.0, ""
+        caps: dict[bool, str | None] = {False: None, True: None}
         for h_start, h_end, name in hits:
             mod = modifiers[name]
-            if mod.factor >= factor:
+            if mod.ambiguous_only and not ambiguous:
+                continue
+            cap = caps[mod.ambiguous_only]
+            stronger = mod.factor < factor or (mod.cap is not None and (cap is None or _RANK[mod.cap] < _RANK[cap]))
+            if not stronger:
                 continue
             if h_end <= start:
                 applies = mod.sentence or _words_between(self.folded, h_end, start) < mod.before
@@ -76,8 +94,40 @@ class Sentences:
             else:
                 applies = False  # the modifier overlaps the phrase's own words
             if applies:
-                factor, which = mod.factor, name
-        return factor, which
+                if mod.factor < factor:
+                    factor, which = mod.factor, name
+                if mod.cap is not None and (cap is None or _RANK[mod.cap] < _RANK[cap]):
+                    caps[mod.ambiguous_only] = mod.cap
+                    which = which or name
+        return factor, caps[False], caps[True], which
+
+    def dated_before(self, pos: int, year: int) -> bool:
+        """Whether the sentence holding `pos` dates what it reports to a year before `year` ("shot down
+        a passenger jet in 1980", "the 2018 Bourke Street attack"): that violence is not new. A year
+        after "since" ("the deadliest attack since 2014") compares, it does not date."""
+        i, s_start, s_end = self.bounds(pos)
+        key = (-1, i)
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = [(int(m.group(1)), 0) for m in _DATED.finditer(self.folded, s_start, s_end)]
+        return any(1900 <= value < year for value, _ in found)
+
+    def has_other(self, phrases: PhraseSet, start: int, end: int) -> bool:
+        """Whether the sentence holding start:end holds a phrase of `phrases` (armed context) outside
+        start:end ("missiles" cannot vouch for itself)."""
+        if phrases.regex is None:
+            return False
+        i, s_start, s_end = self.bounds(start)
+        key = (id(phrases), i)
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = phrases.find_context(self.folded, self.padded, s_start, s_end)
+        first = _WORD.match(self.folded, start)
+        first_end = first.end() if first is not None else end
+        last = list(_WORD.finditer(self.folded, start, end))
+        last_start = last[-1].start() if last else start
+        # outside the phrase, or inside its gap ("death toll in the market bombing rises"): not its own words
+        return any(b <= start or a >= end or (a >= first_end and b <= last_start) for a, b in found)
 
     def count_near(self, start: int, end: int) -> int | None:
         """The casualty count next to a phrase: nearest number within the window, same sentence."""
@@ -94,10 +144,26 @@ class Sentences:
                 if distance >= window or words[idx][1] in lang.count_stop:
                     break  # a stop word ("wounded") owns the numbers beyond it
                 value = _number_at(lang, words, idx, after_side=side == 1)
+                if value is not None and _age_or_year(self.text, words[idx][0], words[idx][1]):
+                    continue  # "Dancer, 22, killed": an age; "the 2019 killing": a year
                 if value is not None:
                     found.append((distance, side, value))
                     break
         return min(found)[2] if found else None
+
+
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+_DATED = re.compile(r"(?:\b(?:in|of|from|during|until|between|and|the|late|early|mid)\s+|^|\()"
+                    r"((?:19|20)\d\d)(?:'s|s)?\b(?!\s*(?:people|soldiers|civilians|troops|dead|killed|victims))")
+
+
+def _age_or_year(text: str, pos: int, token: str) -> bool:
+    """A number that is a person's age or a year, not a count of people: a four-digit year
+    ("the 2019 killing"), an age set off by commas after a name ("Ilona Kaydanov, 22, was killed")."""
+    if _YEAR.fullmatch(token):
+        return True
+    before, after = text[max(0, pos - 2):pos], text[pos + len(token):pos + len(token) + 1]
+    return before == ", " and after == "," and pos >= 3 and text[pos - 3].isalpha()
 
 
 def _number_at(lang: Language, words: list[tuple[int, str]], idx: int, *, after_side: bool) -> int | None:

@@ -290,7 +290,7 @@ def _title(article: Mapping[str, Any]) -> str:
         return str(norm["title"])
     from streams.normalize import MAX_TITLE_CHARS, clean_text
 
-    return clean_text(article.get("title"), limit=MAX_TITLE_CHARS).replace("\n", " ")
+    return clean_text(article.get("title"), limit=MAX_TITLE_CHARS, boilerplate=False).replace("\n", " ")
 
 
 def _union(have: list[Any], more: list[Any], cap: int) -> list[Any]:

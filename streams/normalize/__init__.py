@@ -47,7 +47,8 @@ def normalize(article: Mapping[str, Any]) -> dict[str, Any]:
     content = clean_text(article.get("content"))
     body_field = "content" if content else "summary"
     body = content or clean_text(article.get("summary"))
-    title = clean_text(article.get("title"), limit=MAX_TITLE_CHARS).replace("\n", " ")
+    # A headline is never feed furniture: "Watch: ..." or "Read: ..." is a label, and the headline counts
+    title = clean_text(article.get("title"), limit=MAX_TITLE_CHARS, boilerplate=False).replace("\n", " ")
     out = dict(article)
     out["norm"] = {
         "language": language_of(article.get("language"), title, body),

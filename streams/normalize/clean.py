@@ -53,7 +53,7 @@ _BOILERPLATE = re.compile(
 _BOILERPLATE_MAX = 200
 
 
-def clean_text(value: Any, *, limit: int = MAX_BODY_CHARS) -> str:
+def clean_text(value: Any, *, limit: int = MAX_BODY_CHARS, boilerplate: bool = True) -> str:
     """Readable plain text: no HTML, no invisible characters, straight quotes, one space between
     words, one "\\n" between paragraphs, no boilerplate lines. Idempotent; never raises."""
     if not isinstance(value, str):
@@ -69,7 +69,7 @@ def clean_text(value: Any, *, limit: int = MAX_BODY_CHARS) -> str:
         line = raw_line.strip()
         if "  " in line:
             line = _SPACES.sub(" ", line)
-        if line and not (len(line) <= _BOILERPLATE_MAX and _BOILERPLATE.match(line)):
+        if line and not (boilerplate and len(line) <= _BOILERPLATE_MAX and _BOILERPLATE.match(line)):
             lines.append(line)
     return _cap("\n".join(lines), limit)
 

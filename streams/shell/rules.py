@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectors.errors import RuleError
-from streams.escalation import DEFAULT_RULES, Rules, sentence_bounds
+from streams.escalation import Rules, sentence_bounds
 from streams.normalize import normalize
+from streams.resources import default_rules
 
 MAX_SENTENCE = 240
 
@@ -113,7 +114,7 @@ def format_explained(result: dict[str, Any], out: TextIO) -> None:
 def rules_test(*, rules_path: str | None, text: str | None, source: str | None, as_json: bool,
                language: str | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    rules = Rules.load(rules_path or DEFAULT_RULES)
+    rules = Rules.load(rules_path or default_rules())
     if text is not None:
         articles = [{"id": "text", "title": "", "content": text}]
     elif source in (None, "-"):
@@ -140,7 +141,7 @@ def rules_test(*, rules_path: str | None, text: str | None, source: str | None, 
 def rules_check(path: str | None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Load and validate; print a summary, or `file:line: key: reason` and return 2."""
     out, err = out or sys.stdout, err or sys.stderr
-    target = path or str(DEFAULT_RULES)
+    target = path or str(default_rules())
     try:
         rules = Rules.load(target)
     except RuleError as exc:

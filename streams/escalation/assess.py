@@ -22,6 +22,7 @@ The score orders alerts (the most severe and best-attested first); it never deci
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,7 +113,7 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
     contributions = _contributions(counted, category_cap, repeat_bonus)
     score = BASE_SCORE[severity]
     if severity != "none":
-        score += min(4.0, sum(contributions.values()) / 3)
+        score += min(4.0, math.fsum(contributions.values()) / 3)
         if casualties:
             score += max((add for least, add in casualty_bonus if casualties >= least), default=0.0)
         score += min(watch_cap, watch_weight * names)
@@ -149,5 +150,5 @@ def _contributions(counted: list[Hit], category_cap: float, repeat_bonus: float)
     out = {}
     for name, weights in per_category.items():
         weights.sort(reverse=True)
-        out[name] = min(weights[0] + repeat_bonus * sum(weights[1:]), weights[0] * category_cap)
+        out[name] = min(weights[0] + repeat_bonus * math.fsum(weights[1:]), weights[0] * category_cap)
     return out

@@ -108,16 +108,26 @@ class Pipeline:
 
     def run(self, lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any] | None,
                                                              list[dict[str, Any]], Exception | None]]:
-        """Yield (line number, decision, alerts, error) per non-blank input line; errors do not stop it."""
+        """Yield (line number, decision, alerts, error) per non-blank input line. A line that fails in any
+        stage is yielded with its error and the run goes on, as the worker sends such a record to a DLQ
+        and goes on; only what no record causes (the disk, memory: `machine_error`) stops it."""
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 decision, alerts = self.process(line)
-            except contract.InvalidRecord as exc:
+            except Exception as exc:  # noqa: BLE001 (a record's failure, whatever its type: reported, counted)
+                if machine_error(exc):
+                    raise
                 yield number, None, [], exc
                 continue
             yield number, decision, alerts, None
+
+
+def machine_error(error: BaseException) -> bool:
+    """Failures of the machine (disk, memory), which no record causes: they stop a replay, as they stop
+    a worker, instead of being reported against a record."""
+    return isinstance(error, OSError | MemoryError)
 
 
 def warm_up() -> None:

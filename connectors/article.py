@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -242,11 +243,31 @@ def _refuse_deep(value: Any) -> None:
         raise InvalidRecord(f"article nested deeper than {MAX_DEPTH} levels of arrays and objects")
 
 
+def _refuse_surrogates(article: Mapping[str, Any]) -> None:
+    """A lone surrogate (JSON's \\ud800 escape) is no Unicode text: it cannot be written as UTF-8, so a
+    stage that encodes the record would fail on it later. Refused here, naming the field."""
+    stack: list[tuple[str, Any]] = [(str(name), value) for name, value in article.items()]
+    while stack:
+        field, node = stack.pop()
+        if isinstance(node, str):
+            if not node.isascii() and _SURROGATE.search(node):
+                raise InvalidRecord(f"article field {field}: a lone surrogate (\\ud800-\\udfff) is not text")
+        elif isinstance(node, Mapping):
+            stack.extend((field, child) for child in node.values())
+            stack.extend((field, key) for key in node)
+        elif isinstance(node, list | tuple):
+            stack.extend((field, child) for child in node)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def validate(article: Any) -> dict[str, Any]:
     """Return the article if it satisfies the contract, else raise InvalidRecord naming the field."""
     if not isinstance(article, Mapping):
         raise InvalidRecord(f"an article must be a JSON object, not {type(article).__name__}")
     _refuse_deep(article)
+    _refuse_surrogates(article)
     if type(article) is dict and not any(type(v) is tuple for v in article.values()):
         _check(article)
     else:  # not what JSON gives: jsonschema's own type rules (a tuple is no array there)
@@ -283,6 +304,8 @@ def _loads(raw: bytes | str) -> Any:
     except RecursionError as exc:  # deeper than the interpreter's stack (orjson stops at 1,024 levels)
         raise InvalidRecord(f"article nested deeper than {MAX_DEPTH} levels of arrays and objects") from exc
     _refuse_deep(value)
+    if isinstance(value, dict):    # (orjson refuses lone surrogates: only this path can hold them)
+        _refuse_surrogates(value)
     return value
 
 

@@ -18,13 +18,15 @@ from typing import Any
 
 from connectors.article import parse_time
 from streams.events import gazetteer
-from streams.events.text import NEW_OCCURRENCE, UPDATE, Token, fold, is_digest, lead, skeleton, title_case, tokens
+from streams.events.text import CONTINUING, NEW_OCCURRENCE, SITES, UPDATE, Token, fold, is_digest, lead, skeleton, title_case, tokens
 
 LEAD_CHARS = 500          # of the body: feed summaries are shorter; a full text's lead says what happened
 
 # Weights of one shared key, by kind (before rarity): a town is the strongest single clue.
-TOWN, WATCH_PLACE, COUNTRY, ACTOR, NAME, TERM = 3.0, 3.0, 0.6, 1.5, 1.5, 0.8
+TOWN, REGION, COUNTRY, ACTOR, NAME, TERM = 3.0, 2.0, 0.6, 1.5, 1.5, 0.8
 NUMBER_SMALL, NUMBER = 0.3, 1.2      # below 10 numbers recur everywhere; larger ones identify
+TOLL = 2.0                           # the report's own toll, when 10 or more: "16 killed at a market"
+SITE = 1.0                           # what was hit: a market, a hospital, a mosque, a port
 COMMON_TERM = 4.4                    # Zipf frequency from which a word is not evidence (weight < 0.2)
 
 # Function words and reporting verbs of both languages that carry nothing about an occurrence.
@@ -41,6 +43,10 @@ trois quatre plus moins alors aussi apres avant encore fait faire selon lors not
 personnes href http https html www quot nbsp amp
 """
 _STOP = frozenset(_STOP_WORDS.split())
+# Verbs after which a capital is its government: "Kyiv says", "Moscow accuses", "Washington warns".
+_SPEAKS = frozenset("""says said claims claimed accuses accused denies denied warns warned vows vowed announces
+announced insists insisted rejects rejected confirms confirmed blames blamed urges urged dit affirme accuse
+dement annonce assure confirme denonce exige""".split())
 
 
 @dataclass
@@ -49,13 +55,15 @@ class Evidence:
     at: datetime                              # event time: published_at
     language: str
     keys: dict[str, float]                    # key -> weight
-    places: list[tuple[str, str]]             # (key, name) of towns, watchlist places and countries, in order
+    places: list[tuple[str, str]]             # (key, name) of towns, regions and countries, in order
     towns: list[gazetteer.Place] = field(default_factory=list)
+    regions: set[str] = field(default_factory=set)   # keys of watchlist places that are not a town found
     countries: set[str] = field(default_factory=set)
     casualties: int | None = None
     categories: list[str] = field(default_factory=list)
     update: bool = False                      # the outlet says it revises an earlier report
     new_occurrence: bool = False              # ... or that this happened again
+    continuing: bool = False                  # it reports fighting that goes on (an offensive, clashes)
     digest: bool = False                      # the item carries several stories
 
     @property
@@ -64,8 +72,8 @@ class Evidence:
 
     @property
     def specific(self) -> set[str]:
-        """Keys of the places that pin an occurrence down: towns and watchlist places."""
-        return {key for key, _ in self.places if not key.startswith("c:")}
+        """Keys of the towns the report names (places with a position)."""
+        return {town.key for town in self.towns}
 
 
 def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = None) -> Evidence:
@@ -83,19 +91,28 @@ def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = No
     folded = fold(title + " . " + body)
     found.update = bool(UPDATE.search(folded))
     found.new_occurrence = bool(NEW_OCCURRENCE.search(folded))
+    found.continuing = "invasion" in found.categories or bool(CONTINUING.search(folded))
     for text in (title, body):
         _read_field(found, text, gaz)
+    towns = {town.key[2:] for town in found.towns}
     for match in esc.get("matches") or ():
         if match.get("category") == "watchlist" and match.get("entity") and _in_lead(match, digest):
-            key = "w:" + skeleton(str(match["entity"]))
-            if match.get("kind") == "place":
-                _add_place(found, key, str(match["entity"]), WATCH_PLACE)
-            else:
+            entity = str(match["entity"])
+            if match.get("kind") != "place":
+                key = "w:" + skeleton(entity)
                 found.keys[key] = max(found.keys.get(key, 0.0), ACTOR)
+            elif not towns & (gaz.town_ids(entity) | gaz.town_ids(str(match.get("term") or ""))):
+                # a region ("Nagorno-Karabakh", "Gaza Strip"), or a town the text did not pin down: it
+                # places the report in an area, it does not tell one occurrence there from another
+                key = "w:" + skeleton(entity)
+                _add_place(found, key, entity, REGION)
+                found.regions.add(key)
+            # else: the watchlist names a town already read from the text (counted once, with its position)
     for key in [k for k in found.keys if k.startswith("w:")]:
         found.keys.pop("n:" + key[2:], None)      # a watchlist name is not counted twice
     if found.casualties:
-        found.keys["#" + str(found.casualties)] = NUMBER
+        key = "#" + str(found.casualties)
+        found.keys[key] = max(found.keys.get(key, 0.0), TOLL if found.casualties >= 10 else NUMBER)
     return found
 
 
@@ -116,7 +133,7 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
     reliable = not title_case(words)
     in_place = [False] * len(words)
     spans = list(gaz.find(words, reliable))
-    named = {s[0].country for _, _, s in spans if not s[0].town}
+    named = {s[0].country for _, _, s in spans if not s[0].town}   # countries, and those of regions
     places = []
     for start, end, senses in spans:
         place = next((p for p in senses if p.country in named), senses[0])   # the sense in a country named
@@ -126,12 +143,17 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
     # where the report is: the countries it names, else those of places already read (the headline),
     # else the country of its first town
     home = named | found.countries or {p.country for p, in_name in places[:1] if p.town and not in_name}
-    for place, in_name in places:
+    for (place, in_name), (_, end, _) in zip(places, spans):
         if place.town and not gaz.prominent(place) and (in_name or home and place.country not in home):
             continue   # a person's name ("Abdi Hassan") or a namesake town abroad, not where it happened
+        if place.town and end < len(words) and words[end].low in _SPEAKS and gaz.prominent(place):
+            continue   # "Kyiv says", "Moscow denies": a government speaking, not where it happened
         if place.town:
             _add_place(found, place.key, place.name, TOWN)
             found.towns.append(place)
+        elif place.region:
+            _add_place(found, place.key, place.name, REGION)
+            found.regions.add(place.key)
         else:
             _add_place(found, place.key, place.name, COUNTRY)
         found.countries.add(place.country)
@@ -144,6 +166,10 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
                 found.keys[key] = max(found.keys.get(key, 0.0), NUMBER if word.number >= 10 else NUMBER_SMALL)
             continue
         low = word.low
+        site = SITES.get(low) or (SITES.get(low[:-1]) if low.endswith("s") else None)
+        if site:
+            found.keys["s:" + site] = SITE
+            continue
         if len(low) < 4 or low in _STOP:
             continue
         zipf = gaz.commonness(low)

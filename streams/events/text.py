@@ -90,6 +90,27 @@ def title_case(words: list[Token]) -> bool:
     return len(longer) >= 3 and sum(t.capital for t in longer) >= 0.6 * len(longer)
 
 
+# What was hit or where it happened, as an analyst names an occurrence ("the market strike", "the
+# hospital blast"): English and French words of one kind of site share one key. Most are common words,
+# which say nothing elsewhere; next to violence they say which occurrence.
+_SITE_WORDS = {
+    "market": "market marketplace bazaar marche", "hospital": "hospital hospitals hopital clinic",
+    "school": "school schools ecole college kindergarten", "university": "university universite campus",
+    "mosque": "mosque mosques mosquee", "church": "church cathedral eglise monastery",
+    "synagogue": "synagogue", "temple": "temple shrine", "port": "port harbour harbor seaport",
+    "airport": "airport aeroport airfield airbase", "bridge": "bridge pont", "shipyard": "shipyard dock docks",
+    "refinery": "refinery raffinerie", "depot": "depot warehouse entrepot", "embassy": "embassy ambassade",
+    "consulate": "consulate consulat", "camp": "camp", "prison": "prison jail", "wedding": "wedding mariage",
+    "funeral": "funeral funerailles", "festival": "festival", "concert": "concert", "stadium": "stadium stade",
+    "mall": "mall supermarket", "hotel": "hotel", "station": "station gare", "train": "train",
+    "bus": "bus", "convoy": "convoy convoi", "checkpoint": "checkpoint", "barracks": "barracks caserne",
+    "headquarters": "headquarters hq", "parliament": "parliament parlement", "power": "powerplant",
+    "procession": "procession", "rally": "rally", "restaurant": "restaurant cafe", "nightclub": "nightclub",
+    "beach": "beach plage", "village": "village", "dam": "dam barrage", "grain": "grain cereales",
+    "fleet": "fleet flotte", "ship": "ship vessel warship navire", "submarine": "submarine sous-marin",
+}
+SITES = {word: site for site, words in _SITE_WORDS.items() for word in words.split()}
+
 # What outlets write on a revised figure or a later report of the same event.
 UPDATE = re.compile(
     r"\b(?:(?:death )?toll|bilan|number of (?:dead|deaths|victims))\b[^.]{0,40}?\b(?:rises?|rose|risen|climbs?|"
@@ -98,10 +119,17 @@ UPDATE = re.compile(
     r"|\b(?:update[ds]?|mise a jour|updated toll)\b|\bvictims? (?:named|identified)|\b(?:day|aftermath) after\b"
     r"|\bau lendemain\b")
 # Words that say a report is about a new occurrence, not the one reported before.
+_NTH = r"(?:second|third|fourth|fifth|sixth|2nd|3rd|4th|5th|6th|deuxieme|troisieme|quatrieme)"
 NEW_OCCURRENCE = re.compile(
-    r"\b(?:again|another|fresh|renewed|second (?:day|night|time|attack|strike|wave)|third (?:day|night|time)|"
+    r"\b(?:again|another|fresh|renewed|" + _NTH + r" (?:day|night|time|attack|strike|wave|(?:\w+ )?(?:attack|strike|"
+    r"bombing|blast|shooting)s?)|in (?:two|three|four|five|six|\d) days|"
     r"new (?:wave|round|attack|attacks|strike|strikes|barrage|assault)|de nouveau|a nouveau|nouvelle "
-    r"(?:attaque|frappe|vague|salve)|nouvelles (?:frappes|attaques)|deuxieme (?:jour|nuit)|encore)\b")
+    r"(?:attaque|frappe|vague|salve)|nouvelles (?:frappes|attaques)|" + _NTH + r" (?:jour|nuit)|encore)\b")
+# A report of fighting that goes on (an offensive, clashes, a siege, a battle): one occurrence over its
+# day or days, while a strike or a bombing is over when it is reported.
+CONTINUING = re.compile(
+    r"\b(?:offensives?|operations?|fighting|clash(?:es)?|battles?|gun ?battles?|siege|hostilities|assaults?|"
+    r"incursion|affrontements|combats|operation militaire|assaut)\b")
 # Headline labels and phrases of items that carry several stories: live blogs, briefings, round-ups.
 _DIGEST_LABEL = re.compile(
     r"\b(?:live|latest|briefing|glance|round-?up|wrap|digest|newsletter|what we know|must-reads?|in brief|"

@@ -131,19 +131,31 @@ class EventTracker:
 
     def _candidates(self, index: EventIndex, evidence: Evidence) -> tuple[dict[str, int], list[dict[str, Any]]]:
         """How many recent events showed each of the article's keys, and the open events sharing the
-        most evidence with it (resolved through merges, each once)."""
-        horizon = epoch(evidence.at) - CANDIDATE_WINDOW.total_seconds()
+        most evidence with it (resolved through merges, each once). An event is found by what the
+        article's keys are worth in the weighing (`matching.values`), so that every event that could
+        pass is read."""
+        now = epoch(evidence.at)
+        horizon = now - CANDIDATE_WINDOW.total_seconds()
+        background = now - matching.BURST
         counts: dict[str, int] = {}
+        recent: dict[str, list[str]] = {}
+        survivors: dict[str, str] = {}
+        for key in evidence.keys:
+            entries = [entry for entry in index.postings(key) if entry[1] >= horizon]
+            ids = [entry[0] for entry in entries]
+            # how common the key was before the last hours, in distinct events (two events merged into
+            # one are one): the reports of one occurrence now in the news do not make its places common
+            older = [entry[0] for entry in entries if entry[-1] <= background]
+            counts[key] = len({_survivor(index, e, survivors) for e in older}) if len(older) > 1 else len(older)
+            if len(ids) <= RETRIEVAL_POSTINGS:
+                recent[key] = ids
+        worth = matching.values(evidence, counts)
         weight: dict[str, float] = {}
-        for key, value in evidence.keys.items():
-            recent = [entry[0] for entry in index.postings(key) if entry[1] >= horizon]
-            counts[key] = len(recent)
-            if len(recent) > RETRIEVAL_POSTINGS:
-                continue
-            for event_id in recent:
-                weight[event_id] = weight.get(event_id, 0.0) + value * matching.rarity(len(recent))
+        for key, ids in recent.items():
+            for event_id in ids:
+                weight[event_id] = weight.get(event_id, 0.0) + worth[key]
         # an event sharing less than half of what a join needs cannot pass: not worth reading
-        ranked = sorted((e for e in weight if weight[e] >= matching.JOIN_MIN / 2), key=lambda e: (-weight[e], e)
+        ranked = sorted((e for e in weight if weight[e] >= matching.CANDIDATE_MIN), key=lambda e: (-weight[e], e)
                         )[:MAX_CANDIDATES]
         events, seen = [], set()
         for event_id in ranked:
@@ -178,14 +190,23 @@ class EventTracker:
                 index.post(key, event["id"], now)
 
 
+def _survivor(index: EventIndex, event_id: str, known: dict[str, str]) -> str:
+    """The id of the event `event_id` ended in (itself unless merged), remembered in `known`."""
+    found = known.get(event_id)
+    if found is None:
+        event = index.event(event_id)
+        found = known[event_id] = event["id"] if event else event_id
+    return found
+
+
 def _new_event(event_id: str, evidence: Evidence) -> dict[str, Any]:
     at = evidence.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"id": event_id, "onset": epoch(evidence.at), "last": epoch(evidence.at), "first_seen": at,
-            "updated_at": at, "clock": None, "profile": {}, "towns": [], "countries": [], "places": [],
+            "updated_at": at, "clock": None, "profile": {}, "towns": [], "regions": [], "countries": [], "places": [],
             "stories": {}, "sources": [], "copies": 0, "mentions": 0, "articles": [], "languages": [],
             "tags": [], "feeds": [], "severity": "none", "score": 0.0, "categories": [], "casualties": None,
             "matches": [], "title": "", "url": "", "source": "", "story_id": None, "rule_version": None,
-            "emitted": None, "merged_into": None}
+            "emitted": None, "merged_into": None, "again": False, "continuing": 0}
 
 
 def _fold(event: dict[str, Any], article: Mapping[str, Any], evidence: Evidence, rule_version: str | None) -> bool:
@@ -218,6 +239,8 @@ def _fold(event: dict[str, Any], article: Mapping[str, Any], evidence: Evidence,
         event["sources"] = _union(event["sources"], [article.get("source")], MAX_STORIES)
     event["languages"] = _union(event["languages"], [evidence.language], 20)
     event["categories"] = _union(event["categories"], list(esc.get("categories") or ()), 50)
+    event["again"] = bool(event.get("again") or evidence.new_occurrence)
+    event["continuing"] = int(event.get("continuing") or 0) + evidence.continuing
     _fold_casualties(event, esc.get("casualties"), evidence)
     _fold_evidence(event, evidence)
     severity, score = esc.get("severity", "none"), float(esc.get("score", 0.0))
@@ -250,8 +273,7 @@ def _fold_evidence(event: dict[str, Any], evidence: Evidence) -> None:
     known = {town[0] for town in event["towns"]}
     new_towns = [[t.key, t.name, t.lat, t.lon, t.country] for t in evidence.towns if t.key not in known]
     event["towns"] = (event["towns"] + _unique(new_towns))[:MAX_TOWNS]
-    watch = [[key, name, None, None, ""] for key, name in evidence.places if key.startswith("w:") and key not in known]
-    event["towns"] = (event["towns"] + [w for w in watch if w[0] not in {t[0] for t in event["towns"]}])[:MAX_TOWNS]
+    event["regions"] = _union(event.get("regions") or [], sorted(evidence.regions), MAX_TOWNS)
     event["countries"] = _union(event["countries"], sorted(evidence.countries), 20)
     event["places"] = _union(event["places"], [name for _, name in evidence.places], MAX_PLACES)
 
@@ -261,11 +283,13 @@ def _absorb(into: dict[str, Any], other: Mapping[str, Any]) -> None:
     into["stories"] = {**other["stories"], **into["stories"]}
     into["sources"] = _union(into["sources"], other["sources"], MAX_STORIES)
     into["copies"] += other["copies"]
+    into["again"] = bool(into.get("again") or other.get("again"))
+    into["continuing"] = int(into.get("continuing") or 0) + int(other.get("continuing") or 0)
     into["mentions"] += other["mentions"]
     into["articles"] = _union(list(other["articles"]), into["articles"], 2 * MAX_ARTICLES)[-MAX_ARTICLES:]
     for name, cap in (("languages", 20), ("tags", MAX_TAGS), ("feeds", MAX_FEEDS), ("categories", 50),
-                      ("countries", 20), ("places", MAX_PLACES)):
-        into[name] = _union(into[name], other[name], cap)
+                      ("countries", 20), ("places", MAX_PLACES), ("regions", MAX_TOWNS)):
+        into[name] = _union(into.get(name) or [], other.get(name) or [], cap)
     into["towns"] = (into["towns"] + [t for t in other["towns"] if t[0] not in {x[0] for x in into["towns"]}]
                      )[:MAX_TOWNS]
     into["profile"] = dict(sorted({**other["profile"], **into["profile"]}.items(),

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit lint bench clean
+.PHONY: run test unit pythons lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("wirewatch needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -24,6 +24,9 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
+pythons:  # the unit suite on Python 3.12 and 3.13 (pyenv), each in its own .venv-pyX.Y
+	.ci/pythons
+
 lint: $(STAMP)
 	$(BIN)/ruff check streams connectors tests bench
 	$(BIN)/mypy streams connectors
@@ -36,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/quality_escalation.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-py3.* .pytest_cache .ruff_cache .mypy_cache

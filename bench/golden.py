@@ -31,18 +31,9 @@ RECORD = ROOT / "tests" / "golden" / "digests.json"
 
 def seed_articles() -> list[str]:
     """The recorded demo feeds, parsed by the RSS connector as `wirewatch run` would publish them."""
-    from connectors.base import FeedConfig, Fetched
-    from connectors.rss import RssConnector
+    from streams.resources import seed_articles as shipped
 
-    lines = []
-    for path in sorted((ROOT / "seeds" / "feeds").iterdir()):
-        feed = FeedConfig(id=path.stem, url=f"http://127.0.0.1/{path.name}", name=f"{path.stem}.example")
-        connector = RssConnector.from_config(feed)
-        fetched = Fetched(url=feed.url, status=200, body=path.read_bytes(), fetched_at="2021-02-26T12:00:00Z")
-        for article in connector.parse(fetched):
-            article["fetched_at"] = article["published_at"]  # (fetch time would differ per run)
-            lines.append(json.dumps(article, sort_keys=True))
-    return lines
+    return shipped()
 
 
 def sets(data: Path, real: bool) -> Iterator[tuple[str, Any]]:

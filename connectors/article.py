@@ -12,14 +12,15 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import orjson
+from w3lib.url import canonicalize_url as _w3lib_canonicalize
 
 from connectors.errors import InvalidRecord
 
-__all__ = ["InvalidRecord", "article_id", "canonical_url", "decode", "encode", "is_http_url", "parse_time", "rfc3339",
-           "schema", "validate"]
+__all__ = ["InvalidRecord", "article_id", "canonical_url", "decode", "encode", "is_http_url", "legacy_article_id",
+           "note_legacy_id", "parse_time", "rfc3339", "schema", "validate"]
 
 REQUIRED = ("id", "url", "title", "published_at", "source", "feed")
 
@@ -44,16 +45,27 @@ def is_http_url(text: str) -> bool:
 
 
 def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, drop fragments, default ports and tracking parameters."""
+    """One spelling per address, so that one article gets one id however a feed writes its link.
+
+    w3lib's `canonicalize_url` (Scrapy's canonicaliser) does what URL syntax allows: percent-encoding
+    normalised (UTF-8, upper-case escapes, unreserved characters such as `~` unescaped), dot segments
+    removed, an internationalised host in IDNA, query arguments sorted, the fragment dropped. Around
+    it, what only a news monitor knows: tracking parameters dropped (`_TRACKING_*`), scheme and host
+    in lower case without a trailing dot, the default port and any user:password@ removed."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"                                  # an IPv6 literal keeps its brackets
     port = parts.port if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)) else None
     netloc = f"{host}:{port}" if port else host
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _is_tracking(k)]
-    path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+    query = "&".join(pair for pair in parts.query.split("&")
+                     if pair and not _is_tracking(unquote_plus(pair.split("=", 1)[0])))
+    plain = urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    try:
+        return _w3lib_canonicalize(plain)
+    except (ValueError, UnicodeError):  # a host IDNA refuses (a label over 63 characters, ...): as it is
+        return plain
 
 
 def _is_tracking(name: str) -> bool:
@@ -69,7 +81,46 @@ def article_id(url: str | None, guid: str | None = None) -> str:
         basis = "guid:" + guid.strip()
     else:
         raise InvalidRecord("an article needs a URL or a GUID for its id")
+    return _digest(basis)
+
+
+def _digest(basis: str) -> str:
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
+
+
+def legacy_article_id(url: str | None, guid: str | None = None) -> str:
+    """The id an article had before w3lib canonicalised URLs (the legacy id), for the id migration
+    (docs/operations.md, "Article ids"): the connector treats an item whose legacy id it already
+    published as published. Remove with `_legacy_canonical_url` once every feed state has rolled over."""
+    if url and is_http_url(url):
+        return _digest("url:" + _legacy_canonical_url(url))
+    return article_id(url, guid)
+
+
+LEGACY_ID = "legacy_id"
+
+
+def note_legacy_id(article: dict[str, Any], url: str | None, guid: str | None = None) -> dict[str, Any]:
+    """Put the article's legacy id under `legacy_id` when it differs from its id. Parsers call it; the
+    poll (connectors/poll.py) takes the field out again before anything is published."""
+    legacy = legacy_article_id(url, guid)
+    if legacy != article["id"]:
+        article[LEGACY_ID] = legacy
+    return article
+
+
+def _legacy_canonical_url(url: str) -> str:
+    """The legacy canonical URL: lower-case scheme and host, no fragment, default port or tracking
+    parameters; path and query as given (so `%7E`, `~` and `%c3%a9` vs `%C3%A9` differed)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    port = parts.port if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)) else None
+    netloc = f"{host}:{port}" if port else host
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not _is_tracking(k)]
+    path = parts.path or "/"
+    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 
 
 def rfc3339(moment: datetime) -> str:

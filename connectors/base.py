@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from connectors.fetcher import Fetched, Fetcher
+from connectors.fetcher import Access, Fetched, Fetcher
 
-__all__ = ["Connector", "Cursor", "FeedConfig", "Fetched", "Fetcher"]
+__all__ = ["Access", "Connector", "Cursor", "FeedConfig", "Fetched", "Fetcher"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class FeedConfig:
     interval: float | None = None          # seconds between polls; None: the scheduler decides
     tags: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    access: Access = field(default_factory=Access)  # headers, credentials, user agent (connectors.fetcher)
 
 
 @dataclass

@@ -10,6 +10,12 @@ The fetcher owns HTTP so parsers only ever see bytes. Every failure becomes one 
   (connectors/guard.py), on by default, which also vets at connect time and pins the connection
   to the vetted address;
 - per-host concurrency and minimum spacing between request starts (feeds and full-text pages alike).
+
+Per feed (`Access`, from the feed list): extra headers, basic or bearer credentials and a user agent.
+Headers and credentials go to the feed's own origin only (scheme, host and port of its configured URL),
+never to a redirect or a moved URL on another origin. An explicit egress proxy
+(WIREWATCH_FETCH_PROXY) carries every request; the guard then vets the target as this machine resolves
+it, but the proxy resolves and connects by itself (docs/connectors.md, "Egress proxy").
 """
 
 from __future__ import annotations
@@ -62,10 +68,58 @@ class Fetched:
     duration: float = 0.0
     permanent_url: str | None = None
 
-USER_AGENT = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
+def _user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("wirewatch")
+    except PackageNotFoundError:
+        release = "dev"
+    return f"wirewatch/{release} (+https://github.com/wirewatch/wirewatch)"
+
+
+USER_AGENT = _user_agent()
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
 _REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach one feed (feed list keys `headers`, `auth`, `user_agent`). Secrets are
+    connectors.settings.Secret strings: masked in repr(), so in logs and tracebacks too."""
+
+    origin: str = ""                                   # scheme://host:port the headers and credentials go to
+    headers: tuple[tuple[str, str], ...] = ()
+    basic: tuple[str, str] | None = None               # (username, password)
+    bearer: str | None = None
+    user_agent: str | None = None
+
+    def for_url(self, url: str) -> dict[str, str]:
+        """The headers this access adds to a request for `url`."""
+        added = {"User-Agent": self.user_agent} if self.user_agent else {}
+        if not self.origin or origin(url) != self.origin:
+            return added
+        added.update(self.headers)
+        if self.basic is not None:
+            import base64
+
+            pair = f"{self.basic[0]}:{self.basic[1]}".encode()
+            added["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        elif self.bearer is not None:
+            added["Authorization"] = f"Bearer {self.bearer}"
+        return added
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL (default ports written out), lower case."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        return ""
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 @dataclass(frozen=True)
@@ -119,21 +173,30 @@ class PrivateAddressGuard:
     address itself, so a second, different DNS answer (rebinding) is never used.
     """
 
-    def __init__(self, allow: Iterable[str] | AllowList = (), resolver: Resolver | None = None) -> None:
+    def __init__(self, allow: Iterable[str] | AllowList = (), resolver: Resolver | None = None, *,
+                 proxied: bool = False) -> None:
         self.allow = allow if isinstance(allow, AllowList) else AllowList.parse(allow)
         self.resolver = resolver or system_resolver
+        # Behind an egress proxy this machine may not resolve outside names at all (the proxy does):
+        # a name that does not resolve here is left to the proxy; one that does is vetted as usual.
+        self.proxied = proxied
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AddressPolicy:
-        """WIREWATCH_FETCH_GUARD (on unless off) and WIREWATCH_FETCH_ALLOW_HOSTS."""
+        """WIREWATCH_FETCH_GUARD (on unless off), WIREWATCH_FETCH_ALLOW_HOSTS, WIREWATCH_FETCH_PROXY."""
         from connectors.settings import ConnectorSettings
 
         cfg = ConnectorSettings.from_env(os.environ if environ is None else environ)
-        return cls(cfg.allow_hosts) if cfg.fetch_guard else AllowAll()
+        return cls(cfg.allow_hosts, proxied=bool(cfg.proxy)) if cfg.fetch_guard else AllowAll()
 
     async def vet(self, host: str, port: int) -> list[str]:
         """The addresses this host may be reached at; BlockedAddress when the guard refuses it."""
-        addresses = await self.resolver(host, port)
+        try:
+            addresses = await self.resolver(host, port)
+        except NetworkError:
+            if self.proxied:
+                return []
+            raise
         decision = decide(host, addresses, self.allow, port)
         if not decision:
             raise BlockedAddress(f"{decision.reason}; {hint(host, port)}", host=host, port=port)
@@ -221,18 +284,23 @@ class Fetcher:
     """Shared by every connector of a runner; `get` is safe to call concurrently."""
 
     def __init__(self, limits: FetchLimits | None = None, policy: AddressPolicy | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None, user_agent: str = USER_AGENT) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, user_agent: str | None = None,
+                 proxy: str | None = None) -> None:
         self.limits = limits or FetchLimits()
         # No policy given: the SSRF guard as the environment configures it (on unless WIREWATCH_FETCH_GUARD=off).
         self.policy = policy if policy is not None else PrivateAddressGuard.from_env()
         self.gate = HostGate(self.limits.host_concurrency, self.limits.host_spacing_s)
         pool_limits = httpx.Limits(max_connections=self.limits.max_connections,
                                    max_keepalive_connections=self.limits.max_connections)
-        if transport is None and isinstance(self.policy, PrivateAddressGuard):
+        if transport is None and proxy:
+            # Every connection goes to the proxy, which the operator named: it is not vetted (it is
+            # usually on a private network); each target still is, before every hop (check()).
+            transport = httpx.AsyncHTTPTransport(proxy=httpx.Proxy(proxy), limits=pool_limits, trust_env=False)
+        elif transport is None and isinstance(self.policy, PrivateAddressGuard):
             transport = GuardedTransport(self.policy, pool_limits)
         self._client = httpx.AsyncClient(
             transport=transport, follow_redirects=False, trust_env=False,
-            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": user_agent or USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(self.limits.timeout_s, connect=self.limits.connect_timeout_s),
             limits=pool_limits)
 
@@ -240,8 +308,9 @@ class Fetcher:
         await self._client.aclose()
 
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-                  accept: str = FEED_ACCEPT) -> Fetched:
-        """GET with validators; follow redirects; return the body or `not_modified`, else raise."""
+                  accept: str = FEED_ACCEPT, access: Access | None = None) -> Fetched:
+        """GET with validators; follow redirects; return the body or `not_modified`, else raise.
+        `access` adds the feed's headers and credentials (to its own origin only) and user agent."""
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -252,8 +321,9 @@ class Fetcher:
         seen, permanent = {url}, True
         for _hop in range(self.limits.max_redirects + 1):
             await self.policy.check(url)
+            hop_headers = {**headers, **access.for_url(url)} if access is not None else headers
             async with self.gate.slot(url):
-                status, response_headers, body = await self._one(url, headers, deadline)
+                status, response_headers, body = await self._one(url, hop_headers, deadline)
             if status in _REDIRECTS and response_headers.get("location"):
                 permanent = permanent and status in (301, 308)
                 url = urljoin(url, response_headers["location"])

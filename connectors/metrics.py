@@ -14,6 +14,7 @@ Labels carry a feed id, an outcome or a health name, never a URL or a title.
     wirewatch_connector_publish_errors_total                Kafka sends that failed (the poll is retried)
     wirewatch_connector_dlq_records_total                   articles that failed the contract -> DLQ
     wirewatch_connector_healthy                             1 when Kafka accepts our writes
+    wirewatch_connector_feed_reloads_total{outcome}         feed list reloads: ok | failed (the list in force stays)
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class ConnectorMetrics:
                            registry=r)
         self.healthy = Gauge("wirewatch_connector_healthy", "1 when Kafka acknowledges our writes", registry=r)
         self.healthy.set(1)
+        self.feed_reloads = Counter("wirewatch_connector_feed_reloads_total", "Feed list reloads at run time, "
+                                    "by outcome (a failed reload keeps the feeds in force)", ["outcome"], registry=r)
+        for outcome in ("ok", "failed"):
+            self.feed_reloads.labels(outcome)
 
     def health_changed(self, old: str | None, new: str) -> None:
         if old is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.article import parse_time
+from connectors.article import LEGACY_ID, parse_time
 from connectors.base import Connector, Cursor, FeedConfig, Fetched
 from connectors.errors import FeedGoneError, FetchError, NotAFeedError, ParseError, WirewatchError
 from connectors.schedule import Outcome, cache_seconds
@@ -63,9 +63,12 @@ async def poll_feed(connector: Connector, state: FeedState, parse: ParseFn | Non
         return await poll_feed(connector, FeedState(**{**state.__dict__, "moved_to": exc.alternates[0]}), parse)
     except ParseError as exc:
         return PollResult(_failed(exc, "parse_error", **common), fetched=fetched)
+    legacy = {a["id"]: a.pop(LEGACY_ID) for a in articles if LEGACY_ID in a}   # (never published)
     unique = list({a["id"]: a for a in articles}.values())
     seen = set(state.seen)
-    new = [a for a in unique if a["id"] not in seen]
+    # An item published under its legacy id (before w3lib canonicalised URLs) is not new: the id
+    # migration of docs/operations.md. Its new id joins `seen` with this poll's current ids.
+    new = [a for a in unique if a["id"] not in seen and legacy.get(a["id"]) not in seen]
     if connector.feed.options.get("fulltext") and new:
         await add_full_text(connector, new)
     outcome = Outcome("ok", current_ids=tuple(a["id"] for a in unique), new_ids=tuple(a["id"] for a in new),
@@ -118,7 +121,7 @@ async def add_full_text(connector: Connector, articles: list[dict[str, Any]]) ->
 
     async def one(article: dict[str, Any]) -> None:
         try:
-            page = await connector.fetcher.get(article["url"], accept=HTML_ACCEPT)
+            page = await connector.fetcher.get(article["url"], accept=HTML_ACCEPT, access=connector.feed.access)
             text = await asyncio.to_thread(trafilatura.extract, page.body, url=page.url, include_comments=False)
         except Exception as exc:  # noqa: BLE001 - a page we cannot read keeps the feed's own text
             log.info("feed %s: no full text for %s: %s: %s", connector.feed.id, article["id"],

@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from connectors.article import article_id, canonical_url, is_http_url, parse_time, rfc3339
+from connectors.article import article_id, canonical_url, is_http_url, note_legacy_id, parse_time, rfc3339
 from connectors.base import Connector, Cursor, Fetched
 from connectors.errors import NotAFeedError, ParseError
 
@@ -39,7 +39,7 @@ class RssConnector(Connector):
 
     async def fetch(self, cursor: Cursor) -> Fetched:
         return await self.fetcher.get(cursor.url or self.feed.url, etag=cursor.etag,
-                                      last_modified=cursor.last_modified)
+                                      last_modified=cursor.last_modified, access=self.feed.access)
 
     def cache_hint(self, fetched: Fetched) -> float | None:
         match = _TTL.search(fetched.body[:65536])
@@ -93,7 +93,7 @@ class RssConnector(Connector):
         tags = [str(t.get("term")) for t in entry.get("tags") or [] if isinstance(t, dict) and t.get("term")]
         if tags:
             article["tags"] = tags
-        return article
+        return note_legacy_id(article, link, guid)
 
 
 def _xml_entries(body: bytes, fetched: Fetched) -> tuple[Any, list[Any]]:

@@ -56,8 +56,9 @@ def fetcher_from(cfg: ConnectorSettings) -> Fetcher:
     limits = FetchLimits(timeout_s=cfg.timeout_s, max_body_bytes=cfg.max_body_bytes,
                          host_concurrency=cfg.host_concurrency, host_spacing_s=cfg.host_spacing_s,
                          max_connections=max(10, min(cfg.concurrency, 1000)))
-    policy: AddressPolicy = PrivateAddressGuard(cfg.allow_hosts) if cfg.fetch_guard else AllowAll()
-    return Fetcher(limits, policy)
+    policy: AddressPolicy = (PrivateAddressGuard(cfg.allow_hosts, proxied=bool(cfg.proxy)) if cfg.fetch_guard
+                             else AllowAll())
+    return Fetcher(limits, policy, proxy=cfg.proxy, user_agent=cfg.user_agent)
 
 
 def load_states(settings: Settings, feed_ids: Iterable[str] | None = None, timeout: float = 30.0
@@ -128,14 +129,79 @@ class Runner:
             self._pool = ProcessPoolExecutor(settings.connector.parse_workers,
                                              mp_context=multiprocessing.get_context("spawn"))
         self._unsure: set[str] = set()        # feeds whose last transaction failed: outcome not known
+        self._scheduler: Scheduler | None = None
         self._reconciling = asyncio.Lock()
         known = states or {}
         self.states = {f.id: (known.get(f.id) or FeedState.fresh(f.id, f.url)).for_url(f.url) for f in feeds}
         for state in self.states.values():
             self.metrics.health_changed(None, state.health)
 
+    async def apply_feeds(self, feeds: Sequence[FeedConfig]) -> bool:
+        """Take a reloaded feed list (connectors/reload.py). New feeds start from their state on the
+        state topic (read first: False, nothing changed, when Kafka cannot be read now); removed feeds
+        are not polled again; changed feeds take their settings at their next poll."""
+        wanted = {feed.id: feed for feed in feeds}
+        added = [fid for fid in wanted if fid not in self.feeds]
+        loaded: dict[str, FeedState] = {}
+        if added:
+            try:
+                loaded = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: load_states(self.settings, added))
+            except Exception as exc:  # noqa: BLE001 - the broker is away: keep the list in force, retry
+                log.warning("feed list reload: cannot read the state of %d new feeds yet (%s: %s)", len(added),
+                            type(exc).__name__, exc)
+                return False
+        removed = [fid for fid in self.feeds if fid not in wanted]
+        changed = [fid for fid, feed in wanted.items() if fid in self.feeds and feed != self.feeds[fid]]
+        connectors = {fid: connector_for(wanted[fid]) for fid in added + changed}   # (ConfigError: none taken)
+        for fid in removed:
+            state = self.states.pop(fid)
+            del self.feeds[fid], self.connectors[fid]
+            self.metrics.feeds.labels(state.health).dec()
+        for fid, connector in connectors.items():
+            connector.fetcher = self.fetcher
+            old = self.states.get(fid) or loaded.get(fid) or FeedState.fresh(fid, wanted[fid].url)
+            state = old.for_url(wanted[fid].url)
+            was_disabled = fid in self.feeds and old.disabled and not state.disabled
+            self.feeds[fid], self.connectors[fid], self.states[fid] = wanted[fid], connector, state
+            if fid in added:
+                self.metrics.health_changed(None, state.health)
+            elif state.health != old.health:
+                self.metrics.health_changed(old.health, state.health)
+            if (fid in added or was_disabled) and not state.disabled and self._scheduler is not None:
+                self._scheduler.add(fid, state.next_due or 0.0)
+        log.warning("feed list reloaded: %d feeds (%d added, %d removed, %d changed)", len(self.feeds), len(added),
+                    len(removed), len(changed))
+        return True
+
+    async def watch_feeds(self, watcher: Any, interval_s: float, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        """Check the feed list every `interval_s` seconds (0: only when woken, on SIGHUP) and apply it."""
+        while not stop.is_set():
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=interval_s or None, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+            if stop.is_set():
+                return
+            forced, failures = wake.is_set(), watcher.failures
+            wake.clear()
+            feeds = await asyncio.to_thread(watcher.check, forced)   # stat, read, parse: off the loop
+            if feeds is None:
+                if watcher.failures > failures:
+                    self.metrics.feed_reloads.labels("failed").inc()
+                continue
+            if await self.apply_feeds(feeds):
+                watcher.applied(feeds)
+                self.metrics.feed_reloads.labels("ok").inc()
+            else:
+                watcher.retry()
+
     async def poll(self, feed_id: str) -> float | None:
         """Poll one feed, publish what is new together with its state; return its next due time."""
+        if feed_id not in self.feeds:
+            return None                              # removed from the feed list by a reload
         if feed_id in self._unsure and not await self._reconcile():
             return time.time() + self.policy.backoff_base * (0.5 + self.rng.random())
         feed, state = self.feeds[feed_id], self.states[feed_id]
@@ -160,6 +226,8 @@ class Runner:
             if self.publisher.transactional:
                 self._unsure.add(feed_id)     # the commit may have landed: read the state back first
             return now + self.policy.backoff_base * (0.5 + self.rng.random())   # state unchanged
+        if feed_id not in self.feeds:            # removed by a reload while this poll was in flight
+            return None
         self.states[feed_id] = new
         self.metrics.dlq.inc(dead)
         if new.health != state.health:
@@ -223,7 +291,7 @@ class Runner:
                     f": {new.disabled}" if new.disabled else "")
 
     async def run(self, stop: asyncio.Event, once: bool = False) -> None:
-        scheduler = Scheduler(self.poll, self.settings.connector.concurrency)
+        scheduler = self._scheduler = Scheduler(self.poll, self.settings.connector.concurrency)
         self.publisher.on_fatal = stop.set       # fenced by a newer instance: stop polling
         try:
             if once:

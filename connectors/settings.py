@@ -83,6 +83,9 @@ class ConnectorSettings:
     transactions: bool = True                 # articles + feed state in one Kafka transaction per batch
     instance: str = "connector"               # names this connector process: transactional id <app_id>-<instance>
     txn_stall_s: float = 30.0                 # a transaction not committed by then is abandoned and retried
+    proxy: str | None = None                  # explicit egress proxy for every fetch (http://host:port)
+    user_agent: str | None = None             # User-Agent of every fetch; None: wirewatch/<version> (+project URL)
+    feeds_reload_s: float = 30.0              # how often the feed list file is checked for changes (0: only SIGHUP)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ConnectorSettings:
@@ -108,7 +111,10 @@ class ConnectorSettings:
             transactions=_choice(env, p + "TRANSACTIONS", "on", ("on", "off", "1", "0", "true", "false"))
             in ("on", "1", "true"),
             instance=_text(env, p + "INSTANCE", "connector"),
-            txn_stall_s=_float(env, p + "TXN_STALL", d.txn_stall_s, low=1.0))
+            txn_stall_s=_float(env, p + "TXN_STALL", d.txn_stall_s, low=1.0),
+            proxy=_proxy(env),
+            user_agent=env.get("WIREWATCH_USER_AGENT", "").strip() or None,
+            feeds_reload_s=_float(env, "WIREWATCH_FEEDS_RELOAD", d.feeds_reload_s, low=0.0))
         if value.min_interval_s > value.max_interval_s:
             raise ConfigError(f"must not exceed {p}MAX_INTERVAL ({value.max_interval_s:g})", key=p + "MIN_INTERVAL")
         return value
@@ -130,6 +136,7 @@ class Settings:
     rules_reload_s: float = 30.0              # how often a worker checks the rule files (0: never)
     session_timeout_s: float = 30.0           # consumer group session: how soon a dead worker's partitions move
     data_dir: str = ""                        # worker tables (RocksDB); "" = <state home>/worker
+    liveness_timeout_s: float = 120.0         # /livez answers 503 once a heartbeat is older than this
     connector: ConnectorSettings = field(default_factory=ConnectorSettings)
 
     @classmethod
@@ -153,6 +160,7 @@ class Settings:
             rules_reload_s=_float(env, "WIREWATCH_RULES_RELOAD", 30.0, low=0.0),
             session_timeout_s=_float(env, "WIREWATCH_SESSION_TIMEOUT", 30.0, low=6.0),
             data_dir=_text(env, "WIREWATCH_DATA_DIR", os.path.join(state_home(env), "worker")),
+            liveness_timeout_s=_float(env, "WIREWATCH_LIVENESS_TIMEOUT", 120.0, low=1.0),
             connector=ConnectorSettings.from_env(env),
         )
 
@@ -173,6 +181,24 @@ def _allow_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
     entries = tuple(h.strip().lower() for h in env.get("WIREWATCH_FETCH_ALLOW_HOSTS", "").split(",") if h.strip())
     AllowList.parse(entries)   # a bad entry fails at start with the variable's name
     return entries
+
+
+def _proxy(env: Mapping[str, str]) -> str | None:
+    """WIREWATCH_FETCH_PROXY: http(s)://[user:password@]host:port of the egress proxy (checked at start)."""
+    from urllib.parse import urlsplit
+
+    raw = env.get("WIREWATCH_FETCH_PROXY", "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        port, parts = None, urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port:
+        raise ConfigError("must be http://host:port or https://host:port (the egress proxy)",
+                          key="WIREWATCH_FETCH_PROXY")
+    return Secret(raw) if parts.password else raw
 
 
 def _text(env: Mapping[str, str], key: str, default: str) -> str:

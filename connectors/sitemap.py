@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from connectors.article import article_id, canonical_url, is_http_url, parse_time, rfc3339
+from connectors.article import article_id, canonical_url, is_http_url, note_legacy_id, parse_time, rfc3339
 from connectors.base import Connector, Cursor, Fetched
 from connectors.errors import ConfigError, ParseError
 
@@ -40,7 +40,7 @@ class SitemapConnector(Connector):
 
     async def fetch(self, cursor: Cursor) -> Fetched:
         return await self.fetcher.get(cursor.url or self.feed.url, etag=cursor.etag,
-                                      last_modified=cursor.last_modified, accept=ACCEPT)
+                                      last_modified=cursor.last_modified, accept=ACCEPT, access=self.feed.access)
 
     def parse(self, fetched: Fetched) -> list[dict[str, Any]]:
         root = _root(fetched.body)
@@ -80,7 +80,7 @@ class SitemapConnector(Connector):
         keywords = [k.strip() for k in _text(news.find(f"{NEWS}keywords")).split(",") if k.strip()]
         if keywords:
             article["tags"] = keywords
-        return article
+        return note_legacy_id(article, loc)
 
 
 def _root(body: bytes) -> Element:

@@ -22,6 +22,7 @@ The score orders alerts (the most severe and best-attested first); it never deci
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +70,8 @@ class Verdict:
 
 def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
            casualty_bonus: Iterable[tuple[int, float]], category_cap: float, names: int,
-           watch_weight: float, watch_cap: float, headline_on_conflict: bool = True) -> Verdict:
+           watch_weight: float, watch_cap: float, headline_on_conflict: bool = True,
+           repeat_bonus: float = 0.25) -> Verdict:
     """The severity the hits establish, under the article's context.
 
     `headline_on_conflict`: the headline names armed conflict (an armed actor, a weapon, a conflict
@@ -103,13 +105,15 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
     if killed is not None and killed >= mass_casualties and RANK[severity] >= RANK["high"]:
         severity = "critical"
     severity = context.capped(severity)
-    casualties = None if killed is None and wounded is None else (killed or 0) + (wounded or 0)
+    # the toll is the people killed; the wounded when no death is reported (a toll revised from six to
+    # thirteen dead is followed as such, not lowered by the wounded of the first report)
+    casualties = killed if killed is not None else wounded
     if RANK[severity] < MEDIUM:
         casualties = None  # a count means people killed or wounded in a reported event
-    contributions = _contributions(counted, category_cap)
+    contributions = _contributions(counted, category_cap, repeat_bonus)
     score = BASE_SCORE[severity]
     if severity != "none":
-        score += min(4.0, sum(contributions.values()) / 3)
+        score += min(4.0, math.fsum(contributions.values()) / 3)
         if casualties:
             score += max((add for least, add in casualty_bonus if casualties >= least), default=0.0)
         score += min(watch_cap, watch_weight * names)
@@ -138,12 +142,13 @@ def _supported(hit: Hit, hits: list[Hit]) -> bool:
     return False
 
 
-def _contributions(counted: list[Hit], category_cap: float) -> Mapping[str, float]:
+def _contributions(counted: list[Hit], category_cap: float, repeat_bonus: float) -> Mapping[str, float]:
     per_category: dict[str, list[float]] = {}
     for hit in counted:
-        per_category.setdefault(hit.category.name, []).append(hit.category.weight * hit.factor)
+        # the match's weight: the category's, times the field's (scoring.title_factor) and the modifiers'
+        per_category.setdefault(hit.category.name, []).append(hit.match["weight"])
     out = {}
     for name, weights in per_category.items():
         weights.sort(reverse=True)
-        out[name] = min(weights[0] + 0.25 * sum(weights[1:]), weights[0] * category_cap)
+        out[name] = min(weights[0] + repeat_bonus * math.fsum(weights[1:]), weights[0] * category_cap)
     return out

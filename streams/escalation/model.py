@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
+
+from streams.resources import default_rules
 
 # The one severity scale, lowest first: thresholds, alerts, metrics and the command line all use it.
 SEVERITIES = ("none", "low", "medium", "high", "critical")
-DEFAULT_RULES = Path(__file__).resolve().parents[2] / "seeds" / "rules" / "escalation.yaml"
+# the checkout's seeds/rules, or the installed wheel's streams/seeds/rules (streams.resources decides)
+DEFAULT_RULES = default_rules()
 # A count above this is a typo or a year, not a death toll; rule files cannot set a number above it.
 MAX_CASUALTIES = 10_000_000
 

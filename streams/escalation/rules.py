@@ -148,7 +148,7 @@ class Rules:
         verdict = assess(hits, context, mass_casualties=self.severity["mass_casualties"],
                          casualty_bonus=self.casualty_bonus, category_cap=self.scoring["category_cap"],
                          names=len({m["entity"] for m in watch_matches}), watch_weight=self.watchlist.weight,
-                         watch_cap=self.watchlist.cap,
+                         watch_cap=self.watchlist.cap, repeat_bonus=self.scoring["repeat_bonus"],
                          headline_on_conflict=self._headline_on_conflict(matcher, scanned, named))
         matches = [hit.match for hit in verdict.counted]
         if verdict.severity != "none":

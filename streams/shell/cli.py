@@ -21,8 +21,11 @@ def _replay(args: argparse.Namespace) -> int:
     import tempfile
 
     from streams.escalation import Rules
+    from streams.resources import default_rules
 
-    rules = Rules.load(args.rules) if args.rules else Rules.load()
+    if (args.articles is None) == (not args.seed):
+        raise WirewatchError("give an ARTICLES file or --seed (the shipped seed feeds' articles), not both")
+    rules = Rules.load(args.rules or default_rules())
     # the dedupe window on disk, as in the worker's RocksDB table (a million articles hold ~3 GB of
     # records); scratch state of this run, in $TMPDIR
     with tempfile.TemporaryDirectory(prefix="wirewatch-replay-") as scratch:
@@ -37,7 +40,11 @@ def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
 
     store = DiskStore(scratch / "dedupe")
     pipeline = Pipeline(rules, dedupe_store=store)
-    source = Path(args.articles)
+    source = Path(args.articles) if args.articles else scratch / "seed-articles.jsonl"
+    if args.seed:
+        from streams.resources import seed_articles
+
+        source.write_text("".join(line + "\n" for line in seed_articles()), "utf-8")
     errors = decisions = alerts = 0
     alerts_out = open(args.alerts, "w", encoding="utf-8") if args.alerts else None  # noqa: SIM115
     try:
@@ -201,7 +208,7 @@ def _add_ops_commands(sub: Any) -> None:
 
 
 def _add_feed_commands(sub: Any) -> None:
-    """`feeds check|list|import-opml` (streams/shell/feeds.py): add, inspect and debug feeds."""
+    """`feeds check|list|import-opml|export-opml` (streams/shell/feeds.py): add, inspect and debug feeds."""
 
     def check(args: argparse.Namespace) -> int:
         from streams.shell.feeds import check as run_check
@@ -221,6 +228,14 @@ def _add_feed_commands(sub: Any) -> None:
 
         return run_import(Path(args.opml), Path(args.output))
 
+    def export_opml(args: argparse.Namespace) -> int:
+        from streams.shell.feeds import export_opml as run_export
+
+        if not args.output:
+            return run_export(Path(args.feeds))
+        with open(args.output, "w", encoding="utf-8") as out:
+            return run_export(Path(args.feeds), out)
+
     feeds = sub.add_parser("feeds", help="check, list and import feeds")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True)
     p = feeds_sub.add_parser("check", help="fetch and parse a feed (URL, feed list or saved file); "
@@ -232,10 +247,16 @@ def _add_feed_commands(sub: Any) -> None:
     p = feeds_sub.add_parser("list", help="every feed of a feed list with its health (from the state topic)")
     p.add_argument("--feeds", required=True, help="feed list YAML")
     p.set_defaults(func=list_)
-    p = feeds_sub.add_parser("import-opml", help="merge an OPML export into a feed list")
+    p = feeds_sub.add_parser("import-opml", help="merge an OPML export into a feed list (folders and `category` "
+                                                 "attributes become tags)")
     p.add_argument("opml")
     p.add_argument("--output", required=True, help="feed list YAML to create or extend")
     p.set_defaults(func=import_opml)
+    p = feeds_sub.add_parser("export-opml", help="write a feed list as OPML 2.0 (tags as `category`; no "
+                                                 "headers or credentials)")
+    p.add_argument("feeds", help="feed list YAML")
+    p.add_argument("--output", help="OPML file to write (default: standard output)")
+    p.set_defaults(func=export_opml)
 
 
 def _reference_implementation_for_this_process() -> None:
@@ -296,14 +317,18 @@ def _user() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from streams import __version__
     from streams.shell.delivery import add_delivery_commands
 
     parser = argparse.ArgumentParser(prog="wirewatch", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     replay = sub.add_parser("replay", help="run dedupe, escalation and events over a JSONL file, no Kafka")
-    replay.add_argument("articles", help="articles, one JSON object per line")
+    replay.add_argument("articles", nargs="?", help="articles, one JSON object per line")
+    replay.add_argument("--seed", action="store_true",
+                        help="replay the articles of the shipped seed feeds instead of a file (a quick self-test)")
     replay.add_argument("--output", required=True, help="decisions JSONL to write")
     replay.add_argument("--alerts", help="alerts JSONL to write")
     replay.add_argument("--rules", help="escalation rules YAML (default: the shipped rules)")
@@ -340,17 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from streams.shell.logs import configure
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.verbose < 1:
-        logging.getLogger("apprise").setLevel(logging.CRITICAL)   # wirewatch reports failed deliveries itself
-        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    if args.verbose < 2:
-        # kafka-python logs every refused connection and retry as ERROR/WARNING; the outcome is
-        # what matters to an operator, and wirewatch reports that itself.
-        logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
+        configure(args.verbose)  # WIREWATCH_LOG_FORMAT=text|json, WIREWATCH_LOG_LEVEL (streams/shell/logs.py)
         return int(args.func(args) or 0)
     except WirewatchError as exc:
         print(f"wirewatch: error: {exc}", file=sys.stderr)

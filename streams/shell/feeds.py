@@ -1,4 +1,4 @@
-"""`wirewatch feeds check|list|import-opml`: what an operator runs to add, inspect and debug feeds."""
+"""`wirewatch feeds check|list|import-opml|export-opml`: what an operator runs to add, inspect and debug feeds."""
 
 from __future__ import annotations
 
@@ -121,7 +121,12 @@ def check(target: str, kind: str = "rss", items: int = 20, out: TextIO | None = 
         raise ConfigError("give an http(s) URL, a feed list (.yaml) or a feed file", key="feeds check")
 
     async def run() -> list[Check]:
-        fetcher = Fetcher(FetchLimits(host_spacing_s=0.2))
+        import os
+
+        from connectors.settings import ConnectorSettings
+
+        cfg = ConnectorSettings.from_env(os.environ)   # the runner's proxy and user agent, as it would fetch
+        fetcher = Fetcher(FetchLimits(host_spacing_s=0.2), proxy=cfg.proxy, user_agent=cfg.user_agent)
         for connector, _ in jobs:
             connector.fetcher = fetcher
         try:
@@ -219,6 +224,7 @@ def import_opml(opml: Path, output: Path, out: TextIO | None = None) -> int:
         language = (outline.get("language") or "")[:2].lower()
         if re.fullmatch(r"[a-z]{2}", language):
             entry["language"] = language
+        tags = tuple(dict.fromkeys((*tags, *_categories(outline.get("category") or ""))))
         if tags:
             entry["tags"] = list(tags)
         entries.append(entry)
@@ -240,6 +246,43 @@ def _outlines(node: Any, tags: tuple[str, ...]) -> Iterator[tuple[Any, tuple[str
         else:
             label = (child.get("title") or child.get("text") or "").strip()
             yield from _outlines(child, (*tags, _slug(label)) if label else tags)
+
+
+def _categories(attribute: str) -> list[str]:
+    """OPML 2.0 `category`: comma-separated, slash-delimited paths ("/World/Middle East,politics"); each
+    segment becomes a tag."""
+    return [_slug(segment) for path in attribute.split(",") for segment in path.split("/") if segment.strip()]
+
+
+def export_opml(feeds_file: Path, out: TextIO | None = None) -> int:
+    """`feeds export-opml`: the feed list as OPML 2.0 (one outline per feed, tags as `category`), for feed
+    readers and other monitors. Headers and credentials are not exported."""
+    import sys
+    from email.utils import format_datetime
+    from xml.etree import ElementTree
+
+    out = out or sys.stdout
+    feeds = load_feeds(feeds_file)
+    root = ElementTree.Element("opml", version="2.0")
+    head = ElementTree.SubElement(root, "head")
+    ElementTree.SubElement(head, "title").text = f"wirewatch feeds ({feeds_file.name})"
+    ElementTree.SubElement(head, "dateCreated").text = format_datetime(_now(), usegmt=True)
+    body = ElementTree.SubElement(root, "body")
+    for feed in feeds:
+        name = _xml_text(feed.name or feed.id)   # (ElementTree escapes markup, not characters XML forbids)
+        outline = ElementTree.SubElement(body, "outline", type="rss" if feed.kind == "rss" else feed.kind,
+                                         text=name, title=name, xmlUrl=_xml_text(feed.url))
+        if feed.language:
+            outline.set("language", feed.language)
+        if feed.tags:
+            outline.set("category", _xml_text(",".join(feed.tags)))
+    ElementTree.indent(root)
+    out.write('<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n")
+    return 0
+
+
+def _xml_text(text: str) -> str:
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", text)
 
 
 def _slug(text: str) -> str:

@@ -29,11 +29,11 @@ from pathlib import Path
 
 from connectors.errors import WirewatchError
 from connectors.settings import state_home
+from streams.resources import kafka_files
 
 log = logging.getLogger(__name__)
 
 KAFKA_VERSION = "4.1.1"
-DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 
 
 class KafkaLocalError(WirewatchError):
@@ -146,7 +146,7 @@ class LocalKafka:
         staging = Path(tempfile.mkdtemp(prefix="libs-", dir=self.jars.parent))
         log.info("fetching Apache Kafka %s jars with Maven into %s", KAFKA_VERSION, self.jars)
         result = subprocess.run(
-            [mvn, "-q", "-B", "-f", str(DEPLOY_DIR / "pom.xml"), "dependency:copy-dependencies",
+            [mvn, "-q", "-B", "-f", str(kafka_files() / "pom.xml"), "dependency:copy-dependencies",
              "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
             capture_output=True, text=True, check=False)
         if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
@@ -224,7 +224,7 @@ class LocalKafka:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _render_config(self) -> Path:
-        template = (DEPLOY_DIR / "server.properties.in").read_text("utf-8")
+        template = (kafka_files() / "server.properties.in").read_text("utf-8")
         extra = {"extra_listeners": "", "extra_advertised": "", "extra_protocols": ""}
         secure = self.secure
         if secure is not None:
@@ -233,7 +233,7 @@ class LocalKafka:
             extra = {"extra_listeners": f",SASL_SSL://127.0.0.1:{secure.port}",
                      "extra_advertised": f",SASL_SSL://{secure.advertised_host}:{secure.port}",
                      "extra_protocols": ",SASL_SSL:SASL_SSL"}
-            template += (DEPLOY_DIR / "sasl_ssl.properties.in").read_text("utf-8").format(
+            template += (kafka_files() / "sasl_ssl.properties.in").read_text("utf-8").format(
                 mechanism=secure.mechanism, mechanism_lower=secure.mechanism.lower(),
                 keystore_type=secure.keystore_type, keystore=secure.keystore.resolve(),
                 keystore_password=_escape_property(secure.keystore_password)).replace("{", "{{").replace("}", "}}")
@@ -246,7 +246,7 @@ class LocalKafka:
     def _java(self, jars: Path, *args: str) -> list[str]:
         return ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
                 f"-Dkafka.logs.dir={self.log_file.parent}",
-                f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.properties'}",
+                f"-Dlog4j2.configurationFile={kafka_files() / 'log4j2.properties'}",
                 f"-Dwirewatch.home={self.home}", "-cp", f"{jars}/*", *args]
 
     def _format(self, jars: Path, config: Path) -> None:

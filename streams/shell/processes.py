@@ -31,12 +31,17 @@ def run_worker(settings: Settings, loglevel: str = "error") -> int:
 
     check_kafka(settings)  # Faust would retry wrong credentials forever: fail fast and clearly instead
     metrics = StreamMetrics()
-    if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1"))
     app = create_app(settings, metrics=metrics)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    if settings.metrics_port:
+        from streams.shell.health import Liveness, serve
+        from streams.worker.liveness import watch
+
+        liveness = Liveness()
+        watch(app, liveness, settings.liveness_timeout_s)   # /livez: the event loop and the consumer move
+        serve(settings.metrics_port, _metrics_addr(), liveness, metrics.registry)
+    # override_logging=False: mode would replace the root handlers with its own coloured stdout format;
+    # wirewatch's (streams/shell/logs.py: text or JSON, levels) stays in force
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False)
     worker.spinner = None  # a terminal spinner in log files and in `wirewatch run` output is noise
     if loglevel == "error":
         # A fresh broker answers "coordinator not available" for a few seconds: retried, not an error
@@ -58,11 +63,12 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     check_kafka(settings)
     _until_kafka_answers(settings, "creating topics", lambda: ensure_topics(settings))
     metrics = ConnectorMetrics()
-    if settings.connector.metrics_port:
-        from prometheus_client import start_http_server
+    from streams.shell.health import Liveness, beat_forever, serve
 
-        start_http_server(settings.connector.metrics_port,
-                          addr=os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1"), registry=metrics.registry)
+    liveness = Liveness()
+    loop_heartbeat = liveness.add("loop", settings.liveness_timeout_s)
+    if settings.connector.metrics_port:
+        serve(settings.connector.metrics_port, _metrics_addr(), liveness, metrics.registry)
     producer = make_producer(settings)
     if is_transactional(producer):
         # Before reading the state: this fences an older instance of this connector (a crashed or
@@ -74,11 +80,23 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     log.info("polling %d feeds (%d with saved state)", len(feeds), len(states))
 
     async def main() -> None:
-        stop = asyncio.Event()
+        from connectors.reload import FeedListWatcher
+
+        stop, reload_now = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await runner.run(stop, once=once)
+        loop.add_signal_handler(signal.SIGHUP, reload_now.set)   # reload the feed list now
+        tasks = [asyncio.create_task(beat_forever(loop_heartbeat), name="liveness")]
+        if not once:
+            watcher = FeedListWatcher(feeds_file, feeds)
+            tasks.append(asyncio.create_task(runner.watch_feeds(watcher, settings.connector.feeds_reload_s,
+                                                                reload_now, stop), name="feed-list"))
+        try:
+            await runner.run(stop, once=once)
+        finally:
+            for task in tasks:
+                task.cancel()
 
     try:
         asyncio.run(main())
@@ -88,6 +106,10 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     if runner.publisher.fatal is not None:
         return 3
     return 1 if runner.publisher.failed else 0
+
+
+def _metrics_addr() -> str:
+    return os.environ.get("WIREWATCH_METRICS_ADDR", "127.0.0.1")
 
 
 def _until_kafka_answers(settings: Settings, what: str, step: Any, timeout: float = 120.0) -> Any:
@@ -114,7 +136,7 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
             routes_file: Path | None = None) -> int:
     """`wirewatch run`: broker (when none is configured), topics, connectors, a worker, the alert page,
     delivery (with a routes file), alert tail."""
-    from connectors.feeds import DEFAULT_FEEDS, SEEDS
+    from streams.resources import default_feeds, seed_feeds
     from streams.shell.localkafka import from_env
     from streams.shell.preflight import check_kafka
     from streams.shell.seedserver import StaticFeedServer
@@ -139,12 +161,12 @@ def run_all(settings: Settings, feeds_file: Path | None, *, timeout: float | Non
             _say(f"created topics: {', '.join(created)}")
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers or ""}
         if feeds_file is None:
-            server = stack.enter_context(StaticFeedServer(SEEDS / "feeds"))
+            server = stack.enter_context(StaticFeedServer(seed_feeds()))
             env["WIREWATCH_SEED_SERVER"] = server.url
             # The SSRF guard stays on: only the seed server's own host:port is let through.
             seed = server.url.split("://", 1)[1]
             env["WIREWATCH_FETCH_ALLOW_HOSTS"] = ",".join(filter(None, (env.get("WIREWATCH_FETCH_ALLOW_HOSTS"), seed)))
-            feeds_file = DEFAULT_FEEDS
+            feeds_file = default_feeds()
             _say(f"serving the recorded seed feeds on {server.url}")
         os.environ["WIREWATCH_SEED_SERVER"] = env.get("WIREWATCH_SEED_SERVER", "")
         children = [_spawn(["worker"], env), _spawn(["connect", "--feeds", str(feeds_file)], env)]

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectors.errors import RuleError
-from streams.escalation import DEFAULT_RULES, Rules, sentence_bounds
+from streams.escalation import Rules, sentence_bounds
 from streams.normalize import normalize
+from streams.resources import default_rules
 
 MAX_SENTENCE = 240
 
@@ -68,10 +69,17 @@ def explain(rules: Rules, article: dict[str, Any], language: str | None = None) 
         m["sentence"] = sentence
         if m["category"] == "watchlist":
             continue
-        m["base_weight"] = rules.categories[m["category"]].weight
+        category = rules.categories[m["category"]]
+        m["base_weight"] = category.weight
+        m["tier"] = category.tier              # the severity an event of its category reaches
         m["field_factor"] = rules.scoring["title_factor"] if m["field"] == "title" else 1.0
         if m.get("modifier"):
-            m["modifier_factor"] = rules.modifiers[m["modifier"]].factor
+            # a declared modifier drops (factor) or caps; the scorer's own ("dated": violence of an earlier
+            # year) is declared nowhere
+            modifier = rules.modifiers.get(m["modifier"])
+            m["modifier_factor"] = modifier.factor if modifier is not None else 1.0
+            if modifier is not None and modifier.cap is not None:
+                m["modifier_cap"] = modifier.cap
     return {"id": article.get("id"), "language": norm["language"], "rule_version": rules.version,
             "escalation": esc}
 
@@ -87,11 +95,16 @@ def format_explained(result: dict[str, Any], out: TextIO) -> None:
         if m["category"] == "watchlist":
             how = f"{m['kind']} {m['entity']!r}" + (f", similarity {m['similarity']}" if "similarity" in m else "")
         else:
-            how = f"weight {m['weight']:g} = {m['base_weight']:g}"
+            how = f"{m['tier']}, weight {m['weight']:g} = {m['base_weight']:g}"
             if m["field_factor"] != 1.0:
                 how += f" x title {m['field_factor']:g}"
             if m.get("modifier"):
-                how += f" x {m['modifier']} {m['modifier_factor']:g}"
+                if m["modifier_factor"] != 1.0:
+                    how += f" x {m['modifier']} {m['modifier_factor']:g}"
+                if "modifier_cap" in m:
+                    how += f"; {m['modifier']}: at most {m['modifier_cap']}"
+                elif m["modifier_factor"] == 1.0:
+                    how += f"; {m['modifier']}"
             if "count" in m:
                 how += f"; count {m['count']}"
         print(f"    {m['term']!r:<26} {m['category']:<20} {where:<20} {how}", file=out)
@@ -101,7 +114,7 @@ def format_explained(result: dict[str, Any], out: TextIO) -> None:
 def rules_test(*, rules_path: str | None, text: str | None, source: str | None, as_json: bool,
                language: str | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    rules = Rules.load(rules_path or DEFAULT_RULES)
+    rules = Rules.load(rules_path or default_rules())
     if text is not None:
         articles = [{"id": "text", "title": "", "content": text}]
     elif source in (None, "-"):
@@ -128,7 +141,7 @@ def rules_test(*, rules_path: str | None, text: str | None, source: str | None, 
 def rules_check(path: str | None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Load and validate; print a summary, or `file:line: key: reason` and return 2."""
     out, err = out or sys.stdout, err or sys.stderr
-    target = path or str(DEFAULT_RULES)
+    target = path or str(default_rules())
     try:
         rules = Rules.load(target)
     except RuleError as exc:

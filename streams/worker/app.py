@@ -16,10 +16,11 @@ import faust
 
 from connectors.settings import Settings
 from streams.alerts import AlertPolicy
-from streams.escalation import DEFAULT_RULES, RuleReloader, Rules, RulesHolder
+from streams.escalation import RuleReloader, Rules, RulesHolder
 from streams.events import gazetteer
 from streams.events.tracker import EventTracker
 from streams.metrics import StreamMetrics, setup_faust_sensors
+from streams.resources import default_rules
 from streams.worker import patches
 from streams.worker.agents import Agents
 from streams.worker.credentials import credentials
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
                metrics: StreamMetrics | None = None) -> faust.App:
     if rules is None:  # a broken rule file fails here, at start, with file, line and reason
-        rules = RuleReloader(settings.rules_path or DEFAULT_RULES, settings.rules_reload_s)
+        rules = RuleReloader(settings.rules_path or default_rules(), settings.rules_reload_s)
     metrics = metrics or StreamMetrics()
     topics = settings.topics
     patches.apply()

@@ -70,7 +70,8 @@ def test_bad_records_go_to_the_dlq_and_processing_continues(settings: Settings, 
     producer.send(settings.topics.articles, key=b"good-1", value=encode(good))
     producer.flush()
     producer.close()
-    with wirewatch(["worker"], settings_env(settings), tmp_path / "worker.log") as worker:
+    env = {**settings_env(settings), "WIREWATCH_LOG_FORMAT": "json"}
+    with wirewatch(["worker"], env, tmp_path / "worker.log") as worker:
         dlq = read_until(settings, f"{settings.topics.articles}.dlq", lambda r: len(r) >= 2, timeout=120,
                          decode=lambda m: (m.key, dict(m.headers)), alive=(worker,))
         stories = read_until(settings, settings.topics.stories, lambda r: len(r) >= 1, timeout=60)
@@ -80,3 +81,8 @@ def test_bad_records_go_to_the_dlq_and_processing_continues(settings: Settings, 
         assert headers["error"]
         assert int(headers["source.offset"]) in (0, 1)
     assert [s["id"] for s in stories] == ["good-1"]
+    # the worker's log is JSON, one object per line, and each DLQ warning names the record
+    lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text("utf-8").splitlines() if line.strip()]
+    warned = [r for r in lines if r["message"].startswith("record to DLQ")]
+    assert {(r["topic"], r["partition"], r["offset"]) for r in warned} == {
+        (h["source.topic"].decode(), int(h["source.partition"]), int(h["source.offset"])) for _, h in dlq}, warned

@@ -18,7 +18,7 @@ def _worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_broken_rule_file_fails_at_start_with_file_and_line(settings: Settings, tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
-    rules.write_text('version: "1"\nthresholds: {medium: 3}\ncategories:\n  - name: [not, a, name]\n', "utf-8")
+    rules.write_text('version: "1"\nseverity: {mass_casualties: 10}\ncategories:\n  - name: [not, a, name]\n', "utf-8")
     result = _worker({**settings_env(settings), "WIREWATCH_RULES": str(rules)})
     assert result.returncode == 2
     assert f"{rules}:" in result.stderr

@@ -1,4 +1,4 @@
-"""`wirewatch feeds check|import-opml` and the `feeds list` table."""
+"""`wirewatch feeds check|import-opml|export-opml` and the `feeds list` table."""
 
 from __future__ import annotations
 
@@ -91,3 +91,49 @@ def test_list_shows_health_per_feed() -> None:
     assert "disabled" in lines[1] and "HTTP 410 Gone" in lines[1]
     assert "2m ago" in lines[2] and "15m" in lines[2] and " 12 " in lines[2]
     assert lines[-1] == "1 disabled; 1 ok"
+
+
+def test_import_opml_takes_category_attributes_as_tags(tmp_path: Path) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_text('<?xml version="1.0"?><opml version="2.0"><head/><body><outline text="Desk">'
+                    '<outline type="rss" text="Gulf Wire" xmlUrl="https://gulf.test/rss" '
+                    'category="/World/Middle East,politics, /World"/></outline></body></opml>', "utf-8")
+    target = tmp_path / "feeds.yaml"
+    import_opml(opml, target, out=io.StringIO())
+    [feed] = load_feeds(target)
+    assert feed.tags == ("desk", "world", "middle-east", "politics")
+
+
+def test_export_opml_round_trips_through_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    from streams.shell.cli import main
+    from streams.shell.feeds import export_opml
+
+    source = tmp_path / "feeds.yaml"
+    source.write_text(
+        "feeds:\n"
+        "  - {id: courier, url: 'https://courier.test/feed.xml?a=1&b=2', name: Northgate Courier, language: en,"
+        " tags: [world, europe]}\n"
+        "  - {id: odd, url: https://odd.test/rss, name: \"<script>alert(1)</script> & \\x01 \\\"quoted\\\"\"}\n"
+        "  - id: private\n    url: https://private.test/rss\n    auth: {bearer: \"${TOKEN}\"}\n", "utf-8")
+    monkeypatch.setenv("TOKEN", "very-secret-token")
+    out = io.StringIO()
+    assert export_opml(source, out) == 0
+    assert main(["feeds", "export-opml", str(source), "--output", str(tmp_path / "out.opml")]) == 0
+    text = out.getvalue()
+    assert text == (tmp_path / "out.opml").read_text("utf-8")
+    assert "very-secret-token" not in text and "<script>" not in text and "\x01" not in text
+    outlines = ElementTree.fromstring(text).findall("./body/outline")
+    assert [o.get("xmlUrl") for o in outlines] == ["https://courier.test/feed.xml?a=1&b=2", "https://odd.test/rss",
+                                                   "https://private.test/rss"]
+    assert outlines[0].get("category") == "world,europe" and outlines[0].get("language") == "en"
+    assert outlines[1].get("title") == '<script>alert(1)</script> &  "quoted"'
+    target = tmp_path / "imported.yaml"
+    (tmp_path / "round.opml").write_text(text, "utf-8")
+    import_opml(tmp_path / "round.opml", target, out=io.StringIO())
+    imported = load_feeds(target)
+    assert [(f.url, f.language, f.tags) for f in imported] == [
+        ("https://courier.test/feed.xml?a=1&b=2", "en", ("world", "europe")), ("https://odd.test/rss", None, ()),
+        ("https://private.test/rss", None, ())]
+    assert imported[0].name == "Northgate Courier"

@@ -244,6 +244,8 @@ def test_images_are_pinned(resolved: dict[str, Any]) -> None:
 def test_healthchecks(resolved: dict[str, Any]) -> None:
     for name in ("kafka", "connector", "worker", "prometheus", "grafana", "console", "alertmanager"):
         assert resolved["services"][name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    for name in ("connector", "worker"):   # the liveness endpoint, not a page the metrics thread serves alone
+        assert "/livez" in " ".join(resolved["services"][name]["healthcheck"]["test"]), name
 
 
 def test_prometheus_sends_alerts_to_the_alertmanager_service(resolved: dict[str, Any]) -> None:

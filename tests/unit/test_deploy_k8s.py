@@ -144,6 +144,8 @@ def test_metrics_ports_probes_and_services_agree() -> None:
         for probe in ("livenessProbe", "readinessProbe"):
             handler = container[probe].get("tcpSocket") or container[probe].get("httpGet")
             assert handler["port"] in ("metrics", ports["metrics"]), f"{name} {probe}"
+        # liveness proves the event loop moves (streams/shell/health.py), not that a thread answers on the port
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez", name
         service = find("Service", name)
         assert [p["targetPort"] for p in service["spec"]["ports"]] in (["metrics"], [ports["metrics"]])
 

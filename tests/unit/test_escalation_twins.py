@@ -47,10 +47,15 @@ def _phrase_text(draw: st.DrawFn) -> str:
 
 
 def _anchor_sets(rules: Rules) -> Iterator[literals.LiteralAnchors]:
+    """The literal anchors of the shipped phrase sets. A set with a raw `re:` phrase has none (the
+    regex scans the whole text: test_phrase_sets_without_literal_anchors_scan_with_the_regex); the
+    rest of its phrases still make a set of anchors for the twins to agree on."""
     languages = [*rules.language_rules.values(), merge_languages(list(rules.language_rules.values()))]
     for lang in languages:
         for items in (phrase_items(lang), modifier_items(lang)):
-            anchors = anchors_of(items, lang.number_words)
+            anchored = [(source, meta) for source, meta in items if not source.startswith("re:")]
+            assert len(anchored) > 0.9 * len(items)
+            anchors = anchors_of(anchored, lang.number_words)
             assert anchors is not None
             yield anchors
 

@@ -27,9 +27,10 @@ def test_text_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules", "test", "--text",
                        "An air strike killed 17 people. Officials said the militia could attack again.")
     assert code == 0
-    assert "severity high" in out and "casualties 17" in out
-    assert "'killed'" in out and "count 17" in out
-    assert "x hedge 0.4" in out                              # the modifier that reduced `attack`
+    assert "severity critical" in out and "casualties 17" in out      # 17 killed: mass casualties
+    assert "'killed'" in out and "high, weight 3 = 3; count 17" in out   # a casualty phrase reaches high
+    assert "'air strike'" in out and "medium, weight 3 = 3" in out
+    assert "medium, weight 3 = 3; hedge: at most low" in out        # the modifier that capped `attack`
     assert "| Officials said the militia could attack again." in out
 
 
@@ -41,13 +42,32 @@ def test_json_lists_every_match_with_offsets_weights_and_sentence(capsys: pytest
     esc = result["escalation"]
     assert esc["severity"] == "medium" and esc["categories"] == ["armed_attack"]
     by_term = {m["term"]: m for m in esc["matches"]}
-    shelling, attacked = by_term["shelling"], by_term["attacked"]
+    shelling, attacked = by_term["shelling"], by_term["Rebels attacked"]
     assert text[shelling["start"]:shelling["end"]] == "shelling" and shelling["field"] == "content"
-    assert shelling["modifier"] == "denial" and shelling["modifier_factor"] == 0.3
-    assert shelling["weight"] == pytest.approx(0.9) and shelling["base_weight"] == 3
+    # a denial caps what the phrase reaches (low) instead of scaling its weight
+    assert shelling["modifier"] == "denial" and shelling["modifier_cap"] == "low"
+    assert shelling["modifier_factor"] == 1.0 and shelling["tier"] == "medium"
+    assert shelling["weight"] == 3 and shelling["base_weight"] == 3
     assert shelling["sentence"] == "The army denied shelling the village."
+    assert attacked["tier"] == "medium" and "modifier_cap" not in attacked
     assert attacked["weight"] == 3 and attacked["sentence"] == "Rebels attacked a checkpoint."
     assert result["rule_version"]
+    code, out, _ = run(capsys, "rules", "test", "--json", "--text", "The army denied shelling the village.")
+    assert json.loads(out)["escalation"]["severity"] == "low"      # the denied shelling alone
+
+
+def test_a_match_dated_to_an_earlier_year_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the scorer marks violence of an earlier year "dated", a modifier no rule file declares: until
+    # 2026-12 explaining it raised KeyError
+    article = tmp_path / "dated.json"
+    article.write_text(json.dumps({"id": "dated", "title": "", "published_at": "2023-10-01T10:00:00Z",
+                                   "content": "In 2019, gunmen attacked a checkpoint near the town.",
+                                   "language": "en"}), "utf-8")
+    code, out, _ = run(capsys, "rules", "test", str(article))
+    assert code == 0 and "severity low" in out and "; dated" in out
+    code, out, _ = run(capsys, "rules", "test", str(article), "--json")
+    (dated,) = [m for m in json.loads(out)["escalation"]["matches"] if m.get("modifier") == "dated"]
+    assert dated["modifier_factor"] == 1.0 and "modifier_cap" not in dated
 
 
 def test_article_json_jsonl_and_plain_text_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,8 +97,9 @@ def test_article_json_jsonl_and_plain_text_files(tmp_path: Path, capsys: pytest.
 def test_stdin_and_other_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                monkeypatch: pytest.MonkeyPatch) -> None:
     rules = tmp_path / "r.yaml"
-    rules.write_text('version: "mine"\nthresholds: {low: 1, medium: 2, high: 6, critical: 10}\n'
-                     "categories:\n  unrest: {weight: 2}\nlanguage: en\nphrases:\n  unrest: [picket*]\n", "utf-8")
+    rules.write_text('version: "mine"\n'
+                     "categories:\n  unrest: {tier: medium, weight: 2}\nlanguage: en\nphrases:\n  unrest: [picket*]\n",
+                     "utf-8")
     monkeypatch.setattr("sys.stdin", io.StringIO("Workers picketed the plant."))
     code, out, _ = run(capsys, "rules", "test", "-", "--rules", str(rules))
     assert code == 0 and "rules mine" in out and "severity medium" in out and "'picketed'" in out
@@ -96,8 +117,8 @@ def test_check_shipped_and_broken_rules(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0 and out.startswith("ok: ") and "languages en, fr" in out
 
     broken = tmp_path / "bad.yaml"
-    broken.write_text('version: "t"\nthresholds: {low: 1, medium: 3, high: 6, critical: 10}\n'
-                      "categories:\n  armed_attack: {weight: 3}\nlanguage: en\nphrases:\n"
+    broken.write_text('version: "t"\nseverity: {mass_casualties: 10}\n'
+                      "categories:\n  armed_attack: {tier: medium, weight: 3}\nlanguage: en\nphrases:\n"
                       "  armed_attack: [attack*, \"kil{led\"]\n", "utf-8")
     code, out, err = run(capsys, "rules", "check", str(broken))
     assert code == 2 and out == ""

@@ -12,10 +12,10 @@ from streams.escalation.loading import load_rules
 
 MAIN = """\
 version: "t1"
-thresholds: {low: 1, medium: 3, high: 6, critical: 10}
+severity: {mass_casualties: 10}
 categories:
-  armed_attack: {weight: 3}
-  casualties: {weight: 3, counts: true}
+  armed_attack: {tier: medium, weight: 3}
+  casualties: {tier: high, weight: 3, counts: true, killed: true}
 modifiers:
   negation: {factor: 0, before: 3}
 language: en
@@ -54,26 +54,112 @@ def test_minimal_single_file(tmp_path: Path) -> None:
     assert esc.severity == "high"
 
 
+def _body(text: str, url: str | None = None) -> dict:
+    article: dict = {"norm": {"language": "en", "title": "", "body": text, "body_field": "content"}}
+    if url:
+        article["url"] = url
+    return article
+
+
+def test_ambiguous_phrases_count_only_with_the_armed_context_a_file_declares(tmp_path: Path) -> None:
+    rules = Rules.load(write(tmp_path, valid("ambiguous:\n  armed_attack: [raid*]\narmed: [rebels]\n")))
+    assert rules.score(_body("Police raided a warehouse.")).severity == "none"      # a raid: no armed context
+    esc = rules.score(_body("Rebels raided a village."))
+    assert esc.severity == "medium" and [m["term"] for m in esc.matches] == ["raided"]
+    assert rules.score(_body("The rebels met in the village.")).severity == "none"  # armed context is no event
+
+
+def test_contexts_a_file_declares_cap_severity_and_silence_ambiguous_phrases(tmp_path: Path) -> None:
+    rules = Rules.load(write(tmp_path, valid(
+        "ambiguous:\n  armed_attack: [raid*]\narmed: [rebels]\n"
+        "context:\n  games: {cap: none, sections: [games]}\n  sport: {ambiguous: false, sections: [sport]}\n"
+        "  opinion: {cap: low, labels: [opinion]}\n")))
+    text = "Rebels raided the town. Rebels attacked, two were killed."
+    assert rules.score(_body(text)).severity == "high"
+    assert rules.score(_body(text, "https://news.example/games/guide")).severity == "none"
+    sport = rules.score(_body(text, "https://news.example/sport/report"))
+    assert sport.severity == "high" and "raided" not in [m["term"] for m in sport.matches]
+    for label, severity in (("Opinion: ", "low"), ("", "high")):   # the headline reports the attack itself
+        titled = {"norm": {"language": "en", "title": f"{label}Rebels attacked a post", "body": text,
+                           "body_field": "content"}}
+        assert rules.score(titled).severity == severity, label
+
+
+def test_a_context_declared_in_two_files_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "context:\n  games: {cap: none}\n", "context.yaml")
+    with pytest.raises(RuleError, match="context 'games' is declared twice") as caught:
+        Rules.load(write(tmp_path, valid("include: [context.yaml]\ncontext:\n  games: {cap: low}\n")))
+    # the main file is read first: the second declaration is the included file's
+    assert (caught.value.file, caught.value.line) == (str(tmp_path / "context.yaml"), 2)
+
+
+def test_watchlist_weights_order_alerts_and_never_raise_a_severity(tmp_path: Path) -> None:
+    # (the old model checked that the watchlist cap stayed below the medium threshold; now names are
+    # context: however heavy, they add to the score and never make a severity)
+    rules = Rules.load(write(tmp_path, valid(
+        "watchlist:\n  weight: 10\n  cap: 100\n  actors:\n    Kataib Hezbollah: [Kataeb Hezbollah]\n")))
+    assert rules.score(_body("Kataib Hezbollah held a rally.")).severity == "none"
+    plain = rules.score(_body("Rebels attacked a post."))
+    named = rules.score(_body("Kataib Hezbollah rebels attacked a post."))
+    assert plain.severity == named.severity == "medium"
+    assert named.score > plain.score
+    assert "Kataib Hezbollah" in {m.get("entity") for m in named.matches}
+
+
 @pytest.mark.parametrize("text, line, key, reason", [
     (valid().replace('version: "t1"\n', ""), 1, None, "missing required key 'version'"),
     (valid("bogus: 1\n"), 14, "bogus", "unknown key 'bogus'"),
-    (valid().replace("armed_attack: {weight: 3}", "armed_attack: {weight: heavy}"), 4,
+    # rules of the old scoring model (additive weights against thresholds) are refused, not misread
+    (valid().replace("severity: {mass_casualties: 10}", "thresholds: {low: 1, medium: 3, high: 6, critical: 10}"),
+     2, "thresholds", "unknown key 'thresholds'"),
+    (valid().replace("severity: {mass_casualties: 10}", "severity: {mass_casualties: 0}"), 2,
+     "severity.mass_casualties", "outside [1, "),
+    (valid().replace("severity: {mass_casualties: 10}", "severity: {mass_casualties: 10, critical: 20}"), 2,
+     "severity.critical", "unknown key 'critical'"),
+    (valid().replace("{tier: medium, weight: 3}", "{tier: medium, weight: heavy}"), 4,
      "categories.armed_attack.weight", "expected a number"),
-    (valid().replace("armed_attack: {weight: 3}", "armed_attack: {weight: 3, colour: red}"), 4,
+    (valid().replace("{tier: medium, weight: 3}", "{tier: medium, weight: 3, colour: red}"), 4,
      "categories.armed_attack.colour", "unknown key 'colour'"),
-    (valid().replace("high: 6", "high: 2"), 2, "thresholds.high", "must be above thresholds.medium"),
+    # a category says which severity its events reach: a tier of the one scale, and it must say it
+    (valid().replace("{tier: medium, weight: 3}", "{tier: severe, weight: 3}"), 4,
+     "categories.armed_attack.tier", "'severe' is not a severity"),
+    (valid().replace("{tier: medium, weight: 3}", "{weight: 3}"), 4,
+     "categories.armed_attack", "missing required key 'tier'"),
+    (valid().replace("{tier: medium, weight: 3}", "{tier: medium, weight: 3, needs: weapons}"), 4,
+     "categories.armed_attack.needs", "the only requirement is `armed`"),
+    (valid().replace("killed: true", "killed: perhaps"), 5, "categories.casualties.killed", "expected true or false"),
     (valid().replace("[attack*]", "[attack*, \"re:(unclosed\"]"), 12, "phrases.armed_attack[1]", "bad phrase"),
     (valid().replace("[attack*]", "[\"at*tack\"]"), 12, "phrases.armed_attack[0]", "* only at the end"),
     (valid().replace("[attack*]", "[\"~2 attack\"]"), 12, "phrases.armed_attack[0]", "cannot start or end"),
     (valid().replace("casualties: [killed]", "riots: [riot]"), 13, "phrases.riots", "unknown category 'riots'"),
+    (valid("ambiguous:\n  riots: [riot]\n"), 15, "ambiguous.riots", "unknown category 'riots'"),
+    (valid("ambiguous:\n  armed_attack: [raid, \"at*tack\"]\n"), 15, "ambiguous.armed_attack[1]",
+     "* only at the end"),
+    (valid("armed: [rebels, \"gunm{an,en\"]\n"), 14, "armed[1]", "bad phrase"),
+    (valid("headline: [\"war ~2\"]\n"), 14, "headline[0]", "cannot start or end"),
     (valid().replace("negation: {factor: 0, before: 3}", "negation: {factor: 2, before: 3}"), 7,
      "modifiers.negation.factor", "outside"),
     (valid().replace("negation: {factor: 0, before: 3}", "negation: {factor: 0}"), 7,
      "modifiers.negation", "needs `before`"),
+    # a modifier drops a phrase (factor) or caps what it reaches (cap): one of them at least
+    (valid().replace("negation: {factor: 0, before: 3}", "negation: {before: 3}"), 7,
+     "modifiers.negation", "needs a `factor` (0 drops the phrase) and/or a `cap`"),
+    (valid().replace("negation: {factor: 0, before: 3}", "negation: {cap: mild, before: 3}"), 7,
+     "modifiers.negation.cap", "'mild' is not a severity"),
+    (valid().replace("negation: {factor: 0, before: 3}", "negation: {cap: low, applies_to: some, before: 3}"), 7,
+     "modifiers.negation.applies_to", "`all` phrases or `ambiguous` ones only"),
     (valid().replace("language: en", "language: english"), 8, "language", "ISO 639-1"),
     (valid("include: [missing.yaml]\n"), 14, "include", "not found"),
-    (valid("watchlist: {cap: 5}\n"), 2, "watchlist.cap", "below the medium threshold"),
-    (valid().replace("categories:\n  armed_attack: {weight: 3}\n  casualties: {weight: 3, counts: true}\n",
+    # names never raise a severity (test_watchlist_weights_order_alerts_and_never_raise_a_severity);
+    # their weight and cap are still numbers in range
+    (valid("watchlist: {cap: 500}\n"), 14, "watchlist.cap", "outside [0, 100]"),
+    (valid("context:\n  games: {cap: zero}\n"), 15, "context.games.cap", "'zero' is not a severity"),
+    (valid("context:\n  games: {cap: none, sections: [/games/]}\n"), 15, "context.games.sections",
+     "not a URL path segment"),
+    (valid("context:\n  games: {cap: none, colour: red}\n"), 15, "context.games.colour", "unknown key 'colour'"),
+    (valid("context:\n  Games: {cap: none}\n"), 15, "context.Games", "lowercase snake_case"),
+    (valid().replace("categories:\n  armed_attack: {tier: medium, weight: 3}\n"
+                     "  casualties: {tier: high, weight: 3, counts: true, killed: true}\n",
                      "categories: [1, 2]\n"), 3, "categories", "expected a mapping"),
 ])
 def test_invalid_rules_name_file_line_key_reason(tmp_path: Path, text: str, line: int, key: str | None,
@@ -90,7 +176,7 @@ def test_invalid_rules_name_file_line_key_reason(tmp_path: Path, text: str, line
 
 
 def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
-    path = write(tmp_path, 'version: "t1"\nthresholds: {low: 1\ncategories: {}\n')
+    path = write(tmp_path, 'version: "t1"\nseverity: {mass_casualties: 10\ncategories: {}\n')
     with pytest.raises(RuleError) as caught:
         Rules.load(path)
     assert caught.value.line == 3
@@ -122,8 +208,9 @@ def test_unknown_modifier_in_language_file(tmp_path: Path) -> None:
 
 
 def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
-    text = valid().replace("  casualties: {weight: 3, counts: true}\n",
-                           "  casualties: {weight: 3, counts: true}\n  armed_attack: {weight: 1}\n")
+    text = valid().replace("  casualties: {tier: high, weight: 3, counts: true, killed: true}\n",
+                           "  casualties: {tier: high, weight: 3, counts: true, killed: true}\n"
+                           "  armed_attack: {tier: low, weight: 1}\n")
     with pytest.raises(RuleError, match="duplicate key 'armed_attack'") as caught:
         Rules.load(write(tmp_path, text))
     assert caught.value.line == 6

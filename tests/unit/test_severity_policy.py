@@ -65,7 +65,8 @@ NONE = [
     ("The album that blew up the charts", "The band's shot at a comeback is a smash hit.",
      "https://news.example/music/2023/album"),
     # obituaries and ages
-    ("Beloved children's author dead at 80", "The writer of more than 40 books died peacefully at home, her family said.",
+    ("Beloved children's author dead at 80",
+     "The writer of more than 40 books died peacefully at home, her family said.",
      "https://news.example/books/obituary"),
     ("Former police chief who cut crime dies aged 81", "He led the force for seven years.",
      "https://news.example/us/obituary-police-chief"),
@@ -85,7 +86,8 @@ NONE = [
     ("Price war kills off budget airline", "The company collapsed after months of losses.",
      "https://news.example/business/airline-collapse"),
     # disasters and accidents are not attacks
-    ("More than 100 dead in wedding hall fire", "Fireworks set the ceiling alight, officials said; dozens were injured.",
+    ("More than 100 dead in wedding hall fire",
+     "Fireworks set the ceiling alight, officials said; dozens were injured.",
      "https://news.example/world/middleeast/wedding-fire"),
     ("Earthquake toll passes 2,000 as rescuers dig through rubble", "Villages in the mountains were flattened.",
      "https://news.example/world/africa/earthquake"),
@@ -96,7 +98,8 @@ NONE = [
     ("Dog attacks family in their garden", "A six-year-old hid in the shed as the pitbull turned on its owners.",
      "https://news.example/uk/dog-attack"),
     # anniversaries, history, drills, tests
-    ("Nation marks 22 years since the September 11 attacks", "Names of the nearly 3,000 victims were read at the memorial.",
+    ("Nation marks 22 years since the September 11 attacks",
+     "Names of the nearly 3,000 victims were read at the memorial.",
      "https://news.example/us/anniversary"),
     ("On this day in 1944, a future president was shot down over the Pacific",
      "He bailed out of his burning bomber and was rescued by a submarine.", "https://news.example/history/on-this-day"),
@@ -177,7 +180,8 @@ HIGH = [
                                                 "officers initially thought it was a mock gun."),
     ("Knife attack at train station wounds four", "A man was arrested at the scene."),
     ("Roadside bomb wounds five police officers", "The blast hit their patrol vehicle."),
-    ("Building collapses after air strike, killing a family of five", "Rescuers searched the rubble through the night."),
+    ("Building collapses after air strike, killing a family of five",
+     "Rescuers searched the rubble through the night."),
 ]
 
 
@@ -190,7 +194,8 @@ def test_armed_violence_with_casualties_is_high_or_more(rules: Rules, title: str
 
 CRITICAL = [
     ("Suicide bomber kills at least 52 at religious procession", "Dozens more were wounded, officials said."),
-    ("Militants infiltrate from across the border; hundreds killed", "Gunmen entered towns and opened fire on residents."),
+    ("Militants infiltrate from across the border; hundreds killed",
+     "Gunmen entered towns and opened fire on residents."),
     ("Troops push into the city as ground offensive begins", "Tanks and infantry crossed the border at dawn."),
     ("Government sends elite troops into the breakaway region", "Columns of armoured vehicles were seen on the roads."),
     ("Missile strike on city market kills 17", "Dozens were wounded when the missile hit at midday."),
@@ -228,7 +233,8 @@ def test_ages_years_scores_and_money_are_not_tolls(rules: Rules) -> None:
 
 
 def test_a_revised_toll_is_the_latest_figure_in_the_article(rules: Rules) -> None:
-    esc = rules.score(item("Death toll in market bombing rises to 13", "Officials had earlier said six people were killed."))
+    esc = rules.score(item("Death toll in market bombing rises to 13",
+                           "Officials had earlier said six people were killed."))
     assert esc.casualties == 13
 
 
@@ -256,7 +262,8 @@ FRENCH = [
     ("Le chanteur est mort à 80 ans", "Il s'est éteint paisiblement chez lui.", "none"),
     ("Ligue 1 : Marseille attaque fort et tue le match en dix minutes", "", "none"),
     ("Incendie dans un immeuble : six morts", "Le feu serait parti d'un appartement du troisième étage.", "none"),
-    ("L'armée lance une offensive terrestre dans la région", "Des chars ont franchi la frontière à l'aube.", "critical"),
+    ("L'armée lance une offensive terrestre dans la région", "Des chars ont franchi la frontière à l'aube.",
+     "critical"),
 ]
 
 

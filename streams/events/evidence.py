@@ -58,6 +58,7 @@ class Evidence:
     places: list[tuple[str, str]]             # (key, name) of towns, regions and countries, in order
     towns: list[gazetteer.Place] = field(default_factory=list)
     regions: set[str] = field(default_factory=set)   # keys of watchlist places that are not a town found
+    main: set[str] = field(default_factory=set)      # where it happened: the places of the headline (else all)
     countries: set[str] = field(default_factory=set)
     casualties: int | None = None
     categories: list[str] = field(default_factory=list)
@@ -92,8 +93,11 @@ def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = No
     found.update = bool(UPDATE.search(folded))
     found.new_occurrence = bool(NEW_OCCURRENCE.search(folded))
     found.continuing = "invasion" in found.categories or bool(CONTINUING.search(folded))
-    for text in (title, body):
-        _read_field(found, text, gaz)
+    _read_field(found, title, gaz, TOWN)
+    found.main = {key for key, _ in found.places if not key.startswith("c:")}
+    # a town only the summary names, when the headline says where it happened, is context ("hours after
+    # Blinken arrived in Kyiv"): it counts for less
+    _read_field(found, body, gaz, TOWN / 2 if found.main else TOWN)
     towns = {town.key[2:] for town in found.towns}
     for match in esc.get("matches") or ():
         if match.get("category") == "watchlist" and match.get("entity") and _in_lead(match, digest):
@@ -107,9 +111,13 @@ def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = No
                 key = "w:" + skeleton(entity)
                 _add_place(found, key, entity, REGION)
                 found.regions.add(key)
+                if match.get("field") == "title":
+                    found.main.add(key)
             # else: the watchlist names a town already read from the text (counted once, with its position)
     for key in [k for k in found.keys if k.startswith("w:")]:
         found.keys.pop("n:" + key[2:], None)      # a watchlist name is not counted twice
+    if not found.main:
+        found.main = {key for key, _ in found.places if not key.startswith("c:")}
     if found.casualties:
         key = "#" + str(found.casualties)
         found.keys[key] = max(found.keys.get(key, 0.0), TOLL if found.casualties >= 10 else NUMBER)
@@ -126,7 +134,7 @@ def _add_place(found: Evidence, key: str, name: str, weight: float) -> None:
         found.places.append((key, name))
 
 
-def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
+def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weight: float) -> None:
     words = tokens(text)
     if not words:
         return
@@ -149,7 +157,7 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
         if place.town and end < len(words) and words[end].low in _SPEAKS and gaz.prominent(place):
             continue   # "Kyiv says", "Moscow denies": a government speaking, not where it happened
         if place.town:
-            _add_place(found, place.key, place.name, TOWN)
+            _add_place(found, place.key, place.name, town_weight)
             found.towns.append(place)
         elif place.region:
             _add_place(found, place.key, place.name, REGION)
@@ -166,6 +174,8 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
                 found.keys[key] = max(found.keys.get(key, 0.0), NUMBER if word.number >= 10 else NUMBER_SMALL)
             continue
         low = word.low
+        if word.capital and "-" in low and _countries_in(found, word.text, gaz):
+            continue   # "Russia-Ukraine war", "Armenia-Azerbaijan conflict": two countries, not a name
         site = SITES.get(low) or (SITES.get(low[:-1]) if low.endswith("s") else None)
         if site:
             found.keys["s:" + site] = SITE
@@ -182,11 +192,21 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer) -> None:
         found.keys[key] = max(found.keys.get(key, 0.0), weight)
 
 
+def _countries_in(found: Evidence, compound: str, gaz: gazetteer.Gazetteer) -> bool:
+    """Adds the countries of a hyphenated compound ("Russia-Ukraine"); whether it had any."""
+    codes = [gaz.countries.get(skeleton(part)) for part in compound.split("-")]
+    for code in filter(None, codes):
+        place = gaz.country(code)
+        _add_place(found, place.key, place.name, COUNTRY)
+        found.countries.add(code)
+    return any(codes)
+
+
 def _inside_a_name(words: list[Token], start: int, end: int) -> bool:
     """Whether a one-word place stands inside a longer run of capitalised words (a person's or an
     organisation's name) in a field where capitals mean something."""
-    if end - start > 1:
-        return False
+    if end - start > 1:   # "New York Times": a name that holds a place name
+        return end < len(words) and words[end].capital and not words[end].initial
     before = start > 0 and words[start - 1].capital and not words[start - 1].initial
     after = end < len(words) and words[end].capital and not words[start].initial
     return before or after

@@ -35,7 +35,8 @@ JOIN_MIN = 2.5                # shared evidence (weighted, rarity-discounted) an
 LATE_MIN = 4.0                # ... when it comes later than FRESH and says it is an update
 STRONG_MIN = 6.5              # ... when it comes later and does not
 SHARE_MIN = 0.22              # share of the article's own evidence found in the event
-DIGEST_SHARE_MIN = 0.35       # a round-up must match one of its stories well to point to it
+DIGEST_SHARE_MIN = 0.35       # a round-up must match one of its stories well to point to it; so must a
+IDENTIFYING_MIN = 0.5         # report sharing less than this besides the places
 AGAIN_GRACE = 6 * HOUR        # "again", "another": a new occurrence unless the event is this recent
 NEAR_KM = 60.0                # towns this close can be one occurrence (a strike on a town and its outskirts)
 TOLL_NEAR = 1.0               # the event's toll, revised: within a quarter of the article's
@@ -74,17 +75,18 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
           story_prior: bool = False) -> Verdict:
     """Whether `evidence` (an article's, its keys worth `worth`, `total` together) reports `event`."""
     profile = event["profile"]
-    if len(worth) <= len(profile):
-        shared = sum(value for key, value in worth.items() if key in profile)
-    else:
-        shared = sum(worth[key] for key in profile if key in worth)
+    common = [key for key in worth if key in profile] if len(worth) <= len(profile) else [
+        key for key in profile if key in worth]
+    shared = sum(worth[key] for key in common)
+    # what tells this occurrence from others at the same place: names, figures, sites, rare words
+    identifying = sum(worth[key] for key in common if not key.startswith(_PLACE_KEYS))
     if _same_kind(evidence.categories, event["categories"]):
         shared += KIND
     if _close_tolls(evidence.casualties, event.get("casualties")) and f"#{evidence.casualties}" not in profile:
         shared += TOLL_NEAR
     share = shared / total if total else 0.0
     verdict = Verdict(event["id"], round(shared, 3), round(share, 3), False, "")
-    conflict = place_conflict(evidence.specific, evidence.towns, evidence.countries, event, evidence.regions)
+    conflict = place_conflict(evidence, event)
     if conflict:
         return _no(verdict, conflict)
     since_onset = abs(evidence.at.timestamp() - event["onset"])
@@ -102,9 +104,13 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
         needed = LATE_MIN if evidence.update else STRONG_MIN
     if shared < needed:
         return _no(verdict, f"shares {shared:.1f} < {needed}")
-    if share < (DIGEST_SHARE_MIN if evidence.digest else SHARE_MIN):
+    if share < (DIGEST_SHARE_MIN if evidence.digest or identifying < IDENTIFYING_MIN else SHARE_MIN):
+        # a round-up, or a report that shares only the place with the event while it tells much else
         return _no(verdict, f"shares {share:.0%} of what it says")
     return Verdict(verdict.event_id, verdict.shared, verdict.share, True, "evidence")
+
+
+_PLACE_KEYS = ("p:", "w:", "r:", "c:")
 
 
 def continuing(event: Mapping[str, Any]) -> bool:
@@ -127,22 +133,24 @@ def _no(verdict: Verdict, why: str) -> Verdict:
     return Verdict(verdict.event_id, verdict.shared, verdict.share, False, why)
 
 
-def place_conflict(specific: set[str], towns: list[Place], countries: set[str], event: Mapping[str, Any],
-                   regions: set[str] = frozenset()) -> str:  # type: ignore[assignment]
-    """Why the places say "another occurrence", or "" when they do not. Towns have a position: two
-    reports naming only towns far apart are two occurrences. A region (a watchlist area such as
+def place_conflict(evidence: Evidence, event: Mapping[str, Any]) -> str:
+    """Why the places say "another occurrence", or "" when they do not. Where it happened is what the
+    headlines say (`main`: a town the summary names in passing is context). Towns have a position: two
+    reports placed in towns far apart are two occurrences. A region (a watchlist area such as
     Nagorno-Karabakh) holds many towns, so it contradicts none. Countries: a report naming only
     Azerbaijan and one naming only Armenia may report one war's occurrence, but not when nothing
     else places them together."""
-    their_towns = [t for t in event["towns"] if t[2] is not None]
+    main = event.get("main")
+    their_towns = [t for t in event["towns"] if t[2] is not None and (main is None or t[0] in main)]
     theirs = {town[0] for town in their_towns}
-    same_region = bool(regions & set(event.get("regions") or ()))
-    if specific and theirs and not specific & theirs and not same_region:
+    mine = [town for town in evidence.towns if town.key in evidence.main]
+    same_region = bool(evidence.regions & set(event.get("regions") or ()))
+    if mine and theirs and not {town.key for town in mine} & theirs and not same_region:
         their_places = [Place(t[0], t[1], t[4], t[2], t[3]) for t in their_towns]
-        if not any(distance_km(a, b) <= NEAR_KM for a in towns for b in their_places):
+        if not any(distance_km(a, b) <= NEAR_KM for a in mine for b in their_places):
             return "different towns"
-    if countries and event["countries"] and not countries & set(event["countries"]):
-        if not (same_region or specific & theirs):
+    if evidence.countries and event["countries"] and not evidence.countries & set(event["countries"]):
+        if not (same_region or evidence.specific & {town[0] for town in event["towns"]}):
             return "different countries"
     return ""
 

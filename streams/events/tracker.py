@@ -123,7 +123,8 @@ class EventTracker:
                 passing.append((verdict.shared, -abs(now - event["onset"]), event))
         passing.sort(key=lambda p: (p[0], p[1]), reverse=True)
         ranked = [p[2] for p in passing]
-        if story_event is not None and matching.weigh(evidence, story_event, worth, total, story_prior=True).joins:
+        if story_event is not None and not evidence.digest and matching.weigh(
+                evidence, story_event, worth, total, story_prior=True).joins:
             return story_event, [e for e in ranked if e["id"] != story_event["id"]]
         if not ranked:
             return None, []
@@ -183,7 +184,7 @@ class EventTracker:
                   evidence: Evidence, contributed: bool) -> None:
         now = epoch(evidence.at)
         index.assign(evidence.article_id, event["id"], now)
-        if article.get("story_id") and contributed:
+        if article.get("story_id") and contributed and not evidence.digest:
             index.tie_story(str(article["story_id"]), event["id"], now)
         if contributed:
             for key in evidence.keys:
@@ -202,7 +203,7 @@ def _survivor(index: EventIndex, event_id: str, known: dict[str, str]) -> str:
 def _new_event(event_id: str, evidence: Evidence) -> dict[str, Any]:
     at = evidence.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"id": event_id, "onset": epoch(evidence.at), "last": epoch(evidence.at), "first_seen": at,
-            "updated_at": at, "clock": None, "profile": {}, "towns": [], "regions": [], "countries": [], "places": [],
+            "updated_at": at, "clock": None, "profile": {}, "towns": [], "regions": [], "main": [], "countries": [], "places": [],
             "stories": {}, "sources": [], "copies": 0, "mentions": 0, "articles": [], "languages": [],
             "tags": [], "feeds": [], "severity": "none", "score": 0.0, "categories": [], "casualties": None,
             "matches": [], "title": "", "url": "", "source": "", "story_id": None, "rule_version": None,
@@ -274,6 +275,7 @@ def _fold_evidence(event: dict[str, Any], evidence: Evidence) -> None:
     new_towns = [[t.key, t.name, t.lat, t.lon, t.country] for t in evidence.towns if t.key not in known]
     event["towns"] = (event["towns"] + _unique(new_towns))[:MAX_TOWNS]
     event["regions"] = _union(event.get("regions") or [], sorted(evidence.regions), MAX_TOWNS)
+    event["main"] = _union(event.get("main") or [], sorted(evidence.main), MAX_TOWNS)
     event["countries"] = _union(event["countries"], sorted(evidence.countries), 20)
     event["places"] = _union(event["places"], [name for _, name in evidence.places], MAX_PLACES)
 
@@ -288,7 +290,7 @@ def _absorb(into: dict[str, Any], other: Mapping[str, Any]) -> None:
     into["mentions"] += other["mentions"]
     into["articles"] = _union(list(other["articles"]), into["articles"], 2 * MAX_ARTICLES)[-MAX_ARTICLES:]
     for name, cap in (("languages", 20), ("tags", MAX_TAGS), ("feeds", MAX_FEEDS), ("categories", 50),
-                      ("countries", 20), ("places", MAX_PLACES), ("regions", MAX_TOWNS)):
+                      ("countries", 20), ("places", MAX_PLACES), ("regions", MAX_TOWNS), ("main", MAX_TOWNS)):
         into[name] = _union(into.get(name) or [], other.get(name) or [], cap)
     into["towns"] = (into["towns"] + [t for t in other["towns"] if t[0] not in {x[0] for x in into["towns"]}]
                      )[:MAX_TOWNS]

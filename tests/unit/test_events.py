@@ -190,10 +190,6 @@ def test_two_events_found_to_be_one_are_merged_and_the_younger_alert_closes(rule
     assert {"wire.example", "daily.example"} <= set(carried[-1]["sources"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "streams/events/evidence.py counts a town that is also a watchlist place twice (p:<town> from the "
-    "gazetteer and w:<entity> from the escalation matches, 3.0 each): since rules 2026.12.1 watch "
-    "Mogadishu, two reports that share only that town share 6.0 >= JOIN_MIN 3.5 and join"))
 def test_a_watched_town_is_one_clue_not_two(rules: Rules) -> None:
     first = report(40, "2023-05-02T06:00:00Z", "Car bomb kills 8 in Mogadishu",
                    "A car bomb killed 8 people in Mogadishu on Tuesday morning.", "wire.example")

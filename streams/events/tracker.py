@@ -31,7 +31,7 @@ from streams.events.store import CANDIDATE_WINDOW, EVENT_RETENTION, EventIndex, 
 MAX_ARTICLES = 20       # article ids listed in an alert, newest last
 MAX_MATCHES = 25
 MAX_PROFILE = 160       # evidence keys kept per event (the heaviest)
-MAX_TOWNS, MAX_PLACES, MAX_TAGS, MAX_FEEDS, MAX_STORIES = 12, 10, 30, 100, 500
+MAX_TOWNS, MAX_PLACES, MAX_TAGS, MAX_FEEDS, MAX_STORIES, MAX_TOLLS = 12, 10, 30, 100, 500, 10
 MAX_CANDIDATES = 12     # events weighed per article (those sharing the most evidence)
 RETRIEVAL_POSTINGS = 48  # a key shown by more recent events than this is too common to find candidates by
 
@@ -73,7 +73,7 @@ class EventTracker:
         evidence = evidence_of(article)
         self.sweeper.see(epoch(evidence.at))
         plan = Plan(str(article["id"]), None)
-        target, others = self._choose(index, article, evidence)
+        target, others, discount = self._choose(index, article, evidence)
         if target is None:
             target = _new_event(event_id_of(evidence.article_id), evidence)
             plan.opened = True
@@ -83,7 +83,7 @@ class EventTracker:
         if contributed and not evidence.digest:
             # with this article's evidence, is another open event it also matches the same occurrence?
             for other in others:
-                if matching.same_occurrence(target, other):
+                if matching.same_occurrence(target, other, discount):
                     target = self._merge(index, target, dict(other), plan)
         self._remember(index, target, article, evidence, contributed)
         alert = plan_alert(target, self.policy)
@@ -108,12 +108,13 @@ class EventTracker:
     # -- choosing ------------------------------------------------------------------------------
 
     def _choose(self, index: EventIndex, article: Mapping[str, Any], evidence: Evidence
-                ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """(the event the article joins or None, other events it would also join)."""
+                ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, float]]:
+        """(the event the article joins or None, other events it would also join, what each of its
+        keys is worth of its weight)."""
         now = epoch(evidence.at)
-        counts, candidates = self._candidates(index, evidence)
-        worth = matching.values(evidence, counts)
+        worth, candidates = self._candidates(index, evidence)
         total = sum(worth.values())
+        discount = {key: worth[key] / weight for key, weight in evidence.keys.items() if weight}
         story = index.story_event(str(article.get("story_id") or ""), now)
         story_event = index.event(story) if story else None
         passing = []
@@ -125,16 +126,15 @@ class EventTracker:
         ranked = [p[2] for p in passing]
         if story_event is not None and not evidence.digest and matching.weigh(
                 evidence, story_event, worth, total, story_prior=True).joins:
-            return story_event, [e for e in ranked if e["id"] != story_event["id"]]
+            return story_event, [e for e in ranked if e["id"] != story_event["id"]], discount
         if not ranked:
-            return None, []
-        return ranked[0], ranked[1:]
+            return None, [], discount
+        return ranked[0], ranked[1:], discount
 
-    def _candidates(self, index: EventIndex, evidence: Evidence) -> tuple[dict[str, int], list[dict[str, Any]]]:
-        """How many recent events showed each of the article's keys, and the open events sharing the
-        most evidence with it (resolved through merges, each once). An event is found by what the
-        article's keys are worth in the weighing (`matching.values`), so that every event that could
-        pass is read."""
+    def _candidates(self, index: EventIndex, evidence: Evidence) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """What the article's keys are worth, given how many events showed them before
+        (`matching.values`), and the open events sharing the most of that worth with it (resolved
+        through merges, each once): every event that could pass is read."""
         now = epoch(evidence.at)
         horizon = now - CANDIDATE_WINDOW.total_seconds()
         background = now - matching.BURST
@@ -164,7 +164,7 @@ class EventTracker:
             if event is not None and event["id"] not in seen and event["last"] >= horizon:
                 seen.add(event["id"])
                 events.append(event)
-        return counts, events
+        return worth, events
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -207,7 +207,7 @@ def _new_event(event_id: str, evidence: Evidence) -> dict[str, Any]:
             "stories": {}, "sources": [], "copies": 0, "mentions": 0, "articles": [], "languages": [],
             "tags": [], "feeds": [], "severity": "none", "score": 0.0, "categories": [], "casualties": None,
             "matches": [], "title": "", "url": "", "source": "", "story_id": None, "rule_version": None,
-            "emitted": None, "merged_into": None, "again": False, "continuing": 0}
+            "emitted": None, "merged_into": None, "again": False, "continuing": 0, "kinds": [], "tolls": []}
 
 
 def _fold(event: dict[str, Any], article: Mapping[str, Any], evidence: Evidence, rule_version: str | None) -> bool:
@@ -241,8 +241,11 @@ def _fold(event: dict[str, Any], article: Mapping[str, Any], evidence: Evidence,
     event["languages"] = _union(event["languages"], [evidence.language], 20)
     event["categories"] = _union(event["categories"], list(esc.get("categories") or ()), 50)
     event["again"] = bool(event.get("again") or evidence.new_occurrence)
+    event["kinds"] = _union(event.get("kinds") or [], sorted(evidence.kinds), 20)
     event["continuing"] = int(event.get("continuing") or 0) + evidence.continuing
     _fold_casualties(event, esc.get("casualties"), evidence)
+    if evidence.casualties and evidence.casualties not in (event.get("tolls") or ()):
+        event["tolls"] = ([*(event.get("tolls") or ()), evidence.casualties])[-MAX_TOLLS:]
     _fold_evidence(event, evidence)
     severity, score = esc.get("severity", "none"), float(esc.get("score", 0.0))
     rank, current = RANK[severity], RANK[event["severity"]]
@@ -286,11 +289,12 @@ def _absorb(into: dict[str, Any], other: Mapping[str, Any]) -> None:
     into["sources"] = _union(into["sources"], other["sources"], MAX_STORIES)
     into["copies"] += other["copies"]
     into["again"] = bool(into.get("again") or other.get("again"))
+    into["tolls"] = _union(list(into.get("tolls") or ()), list(other.get("tolls") or ()), 2 * MAX_TOLLS)[-MAX_TOLLS:]
     into["continuing"] = int(into.get("continuing") or 0) + int(other.get("continuing") or 0)
     into["mentions"] += other["mentions"]
     into["articles"] = _union(list(other["articles"]), into["articles"], 2 * MAX_ARTICLES)[-MAX_ARTICLES:]
     for name, cap in (("languages", 20), ("tags", MAX_TAGS), ("feeds", MAX_FEEDS), ("categories", 50),
-                      ("countries", 20), ("places", MAX_PLACES), ("regions", MAX_TOWNS), ("main", MAX_TOWNS)):
+                      ("countries", 20), ("places", MAX_PLACES), ("regions", MAX_TOWNS), ("main", MAX_TOWNS), ("kinds", 20)):
         into[name] = _union(into.get(name) or [], other.get(name) or [], cap)
     into["towns"] = (into["towns"] + [t for t in other["towns"] if t[0] not in {x[0] for x in into["towns"]}]
                      )[:MAX_TOWNS]

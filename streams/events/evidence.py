@@ -60,6 +60,7 @@ class Evidence:
     regions: set[str] = field(default_factory=set)   # keys of watchlist places that are not a town found
     main: set[str] = field(default_factory=set)      # where it happened: the towns and regions of the headline
     speakers: set[str] = field(default_factory=set)  # capitals that speak for their government ("Kyiv says")
+    capitals: set[str] = field(default_factory=set)  # the towns it names that are national capitals
     countries: set[str] = field(default_factory=set)
     casualties: int | None = None
     categories: list[str] = field(default_factory=list)
@@ -176,6 +177,8 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
         if place.town:
             _add_place(found, place.key, place.name, town_weight)
             found.towns.append(place)
+            if gaz.capital(place):
+                found.capitals.add(place.key)
         elif place.region:
             _add_place(found, place.key, place.name, REGION)
             found.regions.add(place.key)

@@ -33,6 +33,7 @@ BURST = 12 * HOUR            # how common a key is, is counted over the events s
 TOWN_FLOOR = 0.5              # a busy town is worth at least this part of a quiet one
 JOIN_MIN = 2.5                # shared evidence (weighted, rarity-discounted) an article needs to join
 LATE_MIN = 4.0                # ... when it comes later than FRESH and says it is an update
+LATE_IDENTIFYING = 1.5        # ... or when it shares this much besides places: a toll, a site, names
 STRONG_MIN = 6.5              # ... when it comes later and does not
 SHARE_MIN = 0.22              # share of the article's own evidence found in the event
 DIGEST_SHARE_MIN = 0.35       # a round-up must match one of its stories well to point to it; so must a
@@ -45,6 +46,8 @@ KINDS = frozenset({"armed_attack", "rocket_missile", "bombing", "explosion", "ho
                    "riot", "force_order", "invasion", "mass_violence"})
 MERGE_MIN = 5.0               # evidence two events must share to be one
 MERGE_CONTAINED = 0.7        # ... or the share of the smaller event's evidence the other has
+QUIET = 0.5                   # a region named by so few recent events that it keeps this part of its weight
+MERGE_IDENTIFYING = 1.5       # what two events found (not bridged) must share besides places to be one
 UNSEEN = 0.5                  # what a key the bridging article lacks is worth of its weight, in a merge
 MERGE_ONSETS = 12 * HOUR      # ... and how close their onsets must be
 
@@ -84,7 +87,8 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     shared = sum(worth[key] for key in common) + toll
     # what tells this occurrence from others at the same place: names, figures, sites, rare words
     identifying = sum(worth[key] for key in common if not key.startswith(_PLACE_KEYS)) + toll
-    if _same_kind(evidence, event):
+    same_kind = _same_kind(evidence, event)
+    if same_kind:
         shared += KIND
     share = shared / total if total else 0.0
     verdict = Verdict(event["id"], round(shared, 3), round(share, 3), False, "")
@@ -99,9 +103,15 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
         return Verdict(verdict.event_id, verdict.shared, verdict.share, True, "same story")
     if since_onset > LATEST:
         return _no(verdict, "too long after the event began")
-    if since_onset <= FRESH or (evidence.continuing and continuing(event)
-                                and evidence.at.timestamp() - event["last"] <= FRESH):
+    if since_onset <= FRESH and same_kind and _same_place(evidence, event, worth) and not _other_site(evidence,
+                                                                                                       profile):
+        needed = 0.0        # one strike or wave of strikes (one shooting, ...) on one place and day
+    elif since_onset <= FRESH or (evidence.continuing and continuing(event)
+                                  and evidence.at.timestamp() - event["last"] <= FRESH):
         needed = JOIN_MIN   # fresh, or fighting that goes on and is still being reported
+    elif same_kind and identifying >= LATE_IDENTIFYING and not _other_site(evidence, profile) and (
+            _same_place(evidence, event, worth) or identifying >= 2 * LATE_IDENTIFYING):
+        needed = JOIN_MIN   # a later report of it: the same place and kind, and its toll, site or names
     else:
         needed = LATE_MIN if evidence.update else STRONG_MIN
     if shared < needed:
@@ -113,6 +123,35 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
 
 
 _PLACE_KEYS = ("p:", "w:", "r:", "c:")
+
+
+def _same_place(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, float]) -> bool:
+    """Whether the article and the event happened in one town (or towns close together): where the
+    headline of one says it happened (else a town other than a capital it names, which is often its
+    government), the other names too. A region holds many towns; it is one place only while few
+    other events name it (Nagorno-Karabakh on the day of its offensive, not Crimea in a war)."""
+    towns = {t[0] for t in event["towns"] if t[2] is not None}
+    regions = {key for key in set(event.get("regions") or ()) & evidence.regions
+               if worth.get(key, 0.0) >= QUIET * evidence.keys.get(key, 0.0)}
+    if regions:
+        return True
+    mine = {key for key in evidence.main if key.startswith("p:")} or {
+        town.key for town in evidence.towns if town.key not in evidence.capitals}
+    if mine & towns:
+        return True
+    theirs = {key for key in event.get("main") or () if key.startswith("p:")}
+    if theirs & evidence.specific:
+        return True
+    where = [t for t in event["towns"] if t[0] in theirs] if theirs else []
+    return any(distance_km(a, Place(t[0], t[1], t[4], t[2], t[3])) <= NEAR_KM
+               for a in evidence.towns if a.key in mine for t in where)
+
+
+def _other_site(evidence: Evidence, profile: Mapping[str, float]) -> bool:
+    """Whether the article names what was hit and the event names only other sites (a hospital, a
+    mosque): another occurrence in the same place, or a detail; either way not enough to join on."""
+    mine = [key for key in evidence.keys if key.startswith("s:")]
+    return bool(mine) and not any(key in profile for key in mine) and any(key.startswith("s:") for key in profile)
 
 
 def continuing(event: Mapping[str, Any]) -> bool:
@@ -167,12 +206,25 @@ def place_conflict(evidence: Evidence, event: Mapping[str, Any]) -> str:
     return ""
 
 
-def same_occurrence(a: Mapping[str, Any], b: Mapping[str, Any], discount: Mapping[str, float]) -> bool:
+def same_occurrence(a: Mapping[str, Any], b: Mapping[str, Any], discount: Mapping[str, float],
+                    bridged: bool = True) -> bool:
     """Whether two open events are one: onsets close, the places of their headlines compatible, and
     much evidence in common, each key discounted as the bridging article's keys were for how common
-    they are (`discount`: its worth over its weight; keys it lacks count half)."""
+    they are (`discount`: its worth over its weight; keys it lacks count half). `bridged`: an article
+    just reported both; otherwise (two events the article's evidence found) they must be one as an
+    analyst would join two reports: the same kind of violence, in the same place, and what tells the
+    occurrence apart (a toll, a site, names) in common."""
     if abs(a["onset"] - b["onset"]) > MERGE_ONSETS or _apart(a, b):
         return False
+    if not bridged:
+        if bool(a.get("again")) != bool(b.get("again")) or not _kinds_meet(a, b):
+            return False
+        common = [key for key in a["profile"] if key in b["profile"] and not key.startswith(_PLACE_KEYS)]
+        tolls = [t for t in a.get("tolls") or () if _toll(t, b.get("tolls") or ())]
+        identifying = sum(min(a["profile"][k], b["profile"][k]) * discount.get(k, UNSEEN) for k in common) + (
+            TOLL if tolls else 0.0)
+        return identifying >= MERGE_IDENTIFYING and (
+            _places_meet(a, b) or identifying >= 2 * MERGE_IDENTIFYING)
 
     def worth(profile: Mapping[str, float], keys: Iterable[str]) -> float:
         return sum(profile[key] * discount.get(key, UNSEEN) for key in keys)
@@ -202,6 +254,19 @@ def _apart(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     if heads_a and heads_b and not heads_a & heads_b and not (towns_a and towns_b):
         return True
     return bool(a["countries"] and b["countries"] and not set(a["countries"]) & set(b["countries"]))
+
+
+def _kinds_meet(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if a.get("kinds") and b.get("kinds"):
+        return bool(set(a["kinds"]) & set(b["kinds"]))
+    return bool(KINDS.intersection(a["categories"]).intersection(b["categories"]))
+
+
+def _places_meet(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether where one event happened (its headlines' towns and regions) is named by the other."""
+    named_a = {t[0] for t in a["towns"]} | set(a.get("regions") or ())
+    named_b = {t[0] for t in b["towns"]} | set(b.get("regions") or ())
+    return bool(set(a.get("main") or ()) & named_b or set(b.get("main") or ()) & named_a)
 
 
 def _where(event: Mapping[str, Any]) -> list[list[Any]]:

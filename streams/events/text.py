@@ -108,7 +108,7 @@ _SITE_WORDS = {
     "airport": "airport aeroport airfield airbase", "bridge": "bridge pont", "shipyard": "shipyard dock docks",
     "refinery": "refinery raffinerie", "depot": "depot warehouse entrepot", "embassy": "embassy ambassade",
     "consulate": "consulate consulat", "camp": "camp", "prison": "prison jail", "wedding": "wedding mariage",
-    "funeral": "funeral funerailles", "festival": "festival", "concert": "concert", "stadium": "stadium stade",
+    "funeral": "funeral funerailles", "festival": "festival", "concert": "concert", "theatre": "theatre theater theatre", "stadium": "stadium stade",
     "mall": "mall supermarket", "hotel": "hotel", "station": "station gare", "train": "train",
     "bus": "bus", "convoy": "convoy convoi", "checkpoint": "checkpoint", "barracks": "barracks caserne",
     "headquarters": "headquarters hq", "parliament": "parliament parlement", "power": "powerplant",

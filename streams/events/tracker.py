@@ -73,7 +73,7 @@ class EventTracker:
         evidence = evidence_of(article)
         self.sweeper.see(epoch(evidence.at))
         plan = Plan(str(article["id"]), None)
-        target, others, discount = self._choose(index, article, evidence)
+        target, others, candidates, discount = self._choose(index, article, evidence)
         if target is None:
             target = _new_event(event_id_of(evidence.article_id), evidence)
             plan.opened = True
@@ -85,6 +85,12 @@ class EventTracker:
             for other in others:
                 if matching.same_occurrence(target, other, discount):
                     target = self._merge(index, target, dict(other), plan)
+            # and is an event it found but does not report the same occurrence as the one it joined?
+            merged = {target["id"], *plan.merged}
+            for other in candidates:
+                if other["id"] not in merged and matching.same_occurrence(target, other, discount, bridged=False):
+                    target = self._merge(index, target, dict(other), plan)
+                    merged = {target["id"], *plan.merged}
         self._remember(index, target, article, evidence, contributed)
         alert = plan_alert(target, self.policy)
         if alert is not None:
@@ -108,9 +114,9 @@ class EventTracker:
     # -- choosing ------------------------------------------------------------------------------
 
     def _choose(self, index: EventIndex, article: Mapping[str, Any], evidence: Evidence
-                ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, float]]:
-        """(the event the article joins or None, other events it would also join, what each of its
-        keys is worth of its weight)."""
+                ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]], dict[str, float]]:
+        """(the event the article joins or None, other events it would also join, the events it found,
+        what each of its keys is worth of its weight)."""
         now = epoch(evidence.at)
         worth, candidates = self._candidates(index, evidence)
         total = sum(worth.values())
@@ -126,10 +132,10 @@ class EventTracker:
         ranked = [p[2] for p in passing]
         if story_event is not None and not evidence.digest and matching.weigh(
                 evidence, story_event, worth, total, story_prior=True).joins:
-            return story_event, [e for e in ranked if e["id"] != story_event["id"]], discount
+            return story_event, [e for e in ranked if e["id"] != story_event["id"]], candidates, discount
         if not ranked:
-            return None, [], discount
-        return ranked[0], ranked[1:], discount
+            return None, [], candidates, discount
+        return ranked[0], ranked[1:], candidates, discount
 
     def _candidates(self, index: EventIndex, evidence: Evidence) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """What the article's keys are worth, given how many events showed them before

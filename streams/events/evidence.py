@@ -153,7 +153,10 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
     reliable = not title_case(words)
     in_place = [False] * len(words)
     spans = list(gaz.find(words, reliable))
-    named = {s[0].country for _, _, s in spans if not s[0].town}   # countries, and those of regions
+    # the countries the field names, by name (or as the country of a region) or by nationality: where
+    # a town name has several senses, the one in a country named ("Belgrade" with "Serbian" troops)
+    named = {s[0].country for _, _, s in spans if not s[0].town} | {
+        code for code in (gaz.demonym(w.low) for w in words if w.capital) if code}
     places = []
     for n, (start, end, senses) in enumerate(spans):
         place = next((p for p in senses if p.country in named), senses[0])   # the sense in a country named

@@ -82,8 +82,9 @@ class Gazetteer:
         A name starts with a capital. A one-word town name that is also a common word ("Police",
         "Nice", "Reading", or "Navy" spelt like the town of Nave) counts only where its capital means
         something, inside a sentence of a field not written in Title Case, and only as written; a
-        city of a million people is the exception (its name is the common use). Countries are not
-        words of that kind."""
+        city of a million people is the exception (its name is the common use). A name of several
+        common words ("White House") is a town only if a city of a million. Countries are not words of
+        that kind."""
         i, n = 0, len(words)
         while i < n:
             if not words[i].capital:
@@ -100,6 +101,9 @@ class Gazetteer:
                 if senses and size == 1 and senses[0].town and self.commonness(last.low) >= COMMON_ZIPF:
                     senses = [p for p in senses if self.population(p) >= 1_000_000 or (
                         reliable_capitals and not last.initial and fold(p.name) == last.low)]
+                elif senses and senses[0].town and all(self.commonness(t.low) >= COMMON_ZIPF for t in span):
+                    # a phrase of common words ("White House", "Port Allen") is a town only if a city
+                    senses = [p for p in senses if self.population(p) >= 1_000_000]
                 if senses:
                     found = (i, i + size, senses)
                     break

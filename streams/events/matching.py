@@ -106,8 +106,8 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     if since_onset <= FRESH and same_kind and _same_place(evidence, event, worth) and not _other_site(evidence,
                                                                                                        profile):
         needed = 0.0        # one strike or wave of strikes (one shooting, ...) on one place and day
-    elif since_onset <= FRESH or (evidence.continuing and continuing(event)
-                                  and evidence.at.timestamp() - event["last"] <= FRESH):
+    elif since_onset <= FRESH or (continuing(event) and evidence.at.timestamp() - event["last"] <= FRESH and (
+            evidence.continuing or same_kind and _same_place(evidence, event, worth))):
         needed = JOIN_MIN   # fresh, or fighting that goes on and is still being reported
     elif same_kind and identifying >= LATE_IDENTIFYING and not _other_site(evidence, profile) and (
             _same_place(evidence, event, worth) or identifying >= 2 * LATE_IDENTIFYING):

@@ -85,7 +85,8 @@ def tokens(text: str) -> list[Token]:
                 bare = _POSSESSIVE.sub("", _ELISION.sub("", word))
                 owner, word = len(bare) < len(_ELISION.sub("", word)), bare
             if word:
-                out.append(Token(word, fold(word), word[0].isupper(), initial, None, pause, owner))
+                low = word.lower() if word.isascii() and "`" not in word else fold(word)
+                out.append(Token(word, low, word[0].isupper(), initial, None, pause, owner))
         initial = pause = False
     return out
 

@@ -94,7 +94,9 @@ def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = No
                      casualties=esc.get("casualties"), categories=list(esc.get("categories") or ()), digest=digest)
     folded = fold(title + " . " + body)
     found.update = bool(UPDATE.search(folded))
-    found.new_occurrence = bool(NEW_OCCURRENCE.search(folded))
+    # a new occurrence is what a headline says it reports ("another blast hits ..."); a summary that
+    # mentions another attack of the day does so as context
+    found.new_occurrence = bool(NEW_OCCURRENCE.search(fold(title)))
     found.continuing = "invasion" in found.categories or bool(CONTINUING.search(folded))
     watched = [m for m in esc.get("matches") or ()
                if m.get("category") == "watchlist" and m.get("entity") and _in_lead(m, digest)]

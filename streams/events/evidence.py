@@ -11,6 +11,7 @@ them; words are compared within a language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,7 @@ trois quatre plus moins alors aussi apres avant encore fait faire selon lors not
 personnes href http https html www quot nbsp amp
 """
 _STOP = frozenset(_STOP_WORDS.split())
+_ARTICLED = re.compile(r"^(?:al|el|ad|ag|ar|as|ash|at|az|an|ez)-[a-z]{3,}$")
 # Verbs after which a capital is its government: "Kyiv says", "Moscow accuses", "Washington warns".
 _SPEAKS = frozenset("""says said claims claimed accuses accused denies denied warns warned vows vowed announces
 announced insists insisted rejects rejected confirms confirmed blames blamed urges urged dit affirme accuse
@@ -219,6 +221,10 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
                 found.countries.add(code)
                 continue
         zipf = gaz.commonness(low)
+        if _ARTICLED.match(low):   # "al-Ahli", "Al-Shifa", "el-Hilweh": a name, however it is capitalised
+            key = "n:" + skeleton(low)
+            found.keys[key] = max(found.keys.get(key, 0.0), NAME)
+            continue
         if word.capital and zipf < 4.0 and (reliable and not word.initial or zipf < 3.0):
             key, weight = "n:" + skeleton(low), NAME * min(1.0, 1.25 - zipf / 4)
         elif zipf < COMMON_TERM:

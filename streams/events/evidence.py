@@ -44,6 +44,7 @@ trois quatre plus moins alors aussi apres avant encore fait faire selon lors not
 personnes href http https html www quot nbsp amp
 """
 _STOP = frozenset(_STOP_WORDS.split())
+_TO_A_GOVERNMENT = frozenset("to from between against".split())   # "intelligence to Kyiv", "from Kyiv"
 _ARTICLED = re.compile(r"^(?:al|el|ad|ag|ar|as|ash|at|az|an|ez)-[a-z]{3,}$")
 # Verbs after which a capital is its government: "Kyiv says", "Moscow accuses", "Washington warns".
 _SPEAKS = frozenset("""says said claims claimed accuses accused denies denied warns warned vows vowed announces
@@ -177,10 +178,10 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
             continue   # a person's name ("Viktor Sokolov") or a namesake town abroad: its words are names
         for i in range(start, end):
             in_place[i] = True
-        if place.town and gaz.capital(place) and (words[end - 1].possessive or end < len(words)
-                                                  and words[end].low in _SPEAKS):
+        if place.town and gaz.capital(place) and (words[end - 1].possessive or end < len(words) and words[
+                end].low in _SPEAKS or start > 0 and words[start - 1].low in _TO_A_GOVERNMENT):
             found.speakers.add(skeleton(" ".join(w.text for w in words[start:end])))
-            continue   # "Kyiv says", "Moscow's war": a government, not where it happened
+            continue   # "Kyiv says", "Moscow's war", "intelligence to Kyiv": a government, not where it happened
         if place.town:
             _add_place(found, place.key, place.name, town_weight)
             found.towns.append(place)

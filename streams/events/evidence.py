@@ -19,7 +19,20 @@ from typing import Any
 
 from connectors.article import parse_time
 from streams.events import gazetteer
-from streams.events.text import CONTINUING, KINDS, NEW_OCCURRENCE, SITES, UPDATE, Token, fold, is_digest, lead, skeleton, title_case, tokens
+from streams.events.text import (
+    CONTINUING,
+    KINDS,
+    NEW_OCCURRENCE,
+    SITES,
+    UPDATE,
+    Token,
+    fold,
+    is_digest,
+    lead,
+    skeleton,
+    title_case,
+    tokens,
+)
 
 LEAD_CHARS = 500          # of the body: feed summaries are shorter; a full text's lead says what happened
 
@@ -44,12 +57,13 @@ trois quatre plus moins alors aussi apres avant encore fait faire selon lors not
 personnes href http https html www quot nbsp amp
 """
 _STOP = frozenset(_STOP_WORDS.split())
-_TO_A_GOVERNMENT = frozenset("to from between against".split())   # "intelligence to Kyiv", "from Kyiv"
+_TO_A_GOVERNMENT = frozenset({"to", "from", "between", "against"})   # "intelligence to Kyiv", "from Kyiv"
 _ARTICLED = re.compile(r"^(?:al|el|ad|ag|ar|as|ash|at|az|an|ez)-[a-z]{3,}$")
 # Verbs after which a capital is its government: "Kyiv says", "Moscow accuses", "Washington warns".
-_SPEAKS = frozenset("""says said claims claimed accuses accused denies denied warns warned vows vowed announces
-announced insists insisted rejects rejected confirms confirmed blames blamed urges urged dit affirme accuse
-dement annonce assure confirme denonce exige""".split())
+_SPEAKING = """says said claims claimed accuses accused denies denied warns warned vows vowed announces announced
+insists insisted rejects rejected confirms confirmed blames blamed urges urged dit affirme accuse dement annonce assure
+confirme denonce exige"""
+_SPEAKS = frozenset(_SPEAKING.split())
 
 
 @dataclass
@@ -72,6 +86,7 @@ class Evidence:
     new_occurrence: bool = False              # ... or that this happened again
     continuing: bool = False                  # it reports fighting that goes on (an offensive, clashes)
     digest: bool = False                      # the item carries several stories
+    copy: bool = False                        # a copy of an earlier article (dedupe's copy_of)
 
     @property
     def weight(self) -> float:
@@ -94,7 +109,8 @@ def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = No
         title, body = lead(title, body)
     found = Evidence(article_id=str(article["id"]), at=parse_time(article["published_at"]),
                      language=str(norm.get("language") or article.get("language") or ""), keys={}, places=[],
-                     casualties=esc.get("casualties"), categories=list(esc.get("categories") or ()), digest=digest)
+                     casualties=esc.get("casualties"), categories=list(esc.get("categories") or ()), digest=digest,
+                     copy=bool(article.get("copy_of")))
     folded = fold(title + " . " + body)
     found.update = bool(UPDATE.search(folded))
     # a new occurrence is what a headline says it reports ("another blast hits ..."); a summary that
@@ -110,6 +126,15 @@ def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = No
     # Blinken arrived in Kyiv"): it counts for less
     _read_field(found, body, gaz, TOWN / 2 if found.main else TOWN)
     _read_watchlist(found, [m for m in watched if m.get("field") != "title"], gaz)
+    # a capital the summary names beside other towns speaks for its government ("as Kyiv and Moscow
+    # trade drone attacks", "during Blinken's visit to Kyiv"): where it happened is the other town
+    passing = {key for key in found.capitals if key not in found.main}
+    if passing and any(town.key not in found.capitals for town in found.towns):
+        found.towns = [town for town in found.towns if town.key not in passing]
+        found.places = [(key, name) for key, name in found.places if key not in passing]
+        for key in passing:
+            found.keys.pop(key, None)
+        found.capitals -= passing
     for key in [k for k in found.keys if k.startswith("w:")]:
         found.keys.pop("n:" + key[2:], None)      # a watchlist name is not counted twice ...
     for match in watched:                         # ... nor as the words it is written with
@@ -158,13 +183,13 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
     reliable = not title_case(words)
     in_place = [False] * len(words)
     spans = list(gaz.find(words, reliable))
-    # the countries the field names, by name (or as the country of a region) or by nationality: where
-    # a town name has several senses, the one in a country named ("Belgrade" with "Serbian" troops)
-    named = {s[0].country for _, _, s in spans if not s[0].town} | {
-        code for code in (gaz.demonym(w.low) for w in words if w.capital) if code}
+    # the countries the field names (or as the country of a region); where a town name has several
+    # senses, the one in a country named, also by nationality ("Belgrade" with "Serbian" troops)
+    named = {s[0].country for _, _, s in spans if not s[0].town}
+    nationalities = named | {code for code in (gaz.demonym(w.low) for w in words if w.capital) if code}
     places = []
     for n, (start, end, senses) in enumerate(spans):
-        place = next((p for p in senses if p.country in named), senses[0])   # the sense in a country named
+        place = next((p for p in senses if p.country in nationalities), senses[0])
         code = gaz.demonym(words[start].low) if end - start == 1 and place.town else None
         if code and not gaz.prominent(place):   # "Cuban", not Cobán
             place = gaz.country(code)
@@ -173,7 +198,7 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
     # where the report is: the countries it names, else those of places already read (the headline),
     # else the country of its first town
     home = named | found.countries or {p.country for p, in_name in places[:1] if p.town and not in_name}
-    for (place, in_name), (start, end, _) in zip(places, spans):
+    for (place, in_name), (start, end, _) in zip(places, spans, strict=True):
         if place.town and not gaz.prominent(place) and (in_name or home and place.country not in home):
             continue   # a person's name ("Viktor Sokolov") or a namesake town abroad: its words are names
         for i in range(start, end):
@@ -251,7 +276,8 @@ def _inside_a_name(words: list[Token], start: int, end: int) -> bool:
     following = end < len(words) and words[end].capital and not words[end].pause
     if end - start > 1:   # "New York Times": a name that holds a place name
         return following and not words[end].initial
-    before = start > 0 and words[start - 1].capital and not words[start - 1].initial and not words[start].pause
+    before = (start > 0 and words[start - 1].capital and not words[start - 1].initial and not words[start].pause
+              and not words[start - 1].possessive)   # "Ukraine's Poltava" is a town of Ukraine
     return before or following and not words[start].initial
 
 

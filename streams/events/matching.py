@@ -90,16 +90,25 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     same_kind = _same_kind(evidence, event)
     if same_kind:
         shared += KIND
+    # both name the kind of violence, and kinds that do not go together: a shooting and a bombing in one
+    # town are two occurrences (strikes and fighting are one war's, and go together)
+    other_kind = not same_kind and bool(evidence.kinds) and bool(event.get("kinds")) and not (
+        _widen(evidence.kinds) & _WAR and _widen(event["kinds"]) & _WAR)
     share = shared / total if total else 0.0
     verdict = Verdict(event["id"], round(shared, 3), round(share, 3), False, "")
     conflict = place_conflict(evidence, event)
     if conflict:
         return _no(verdict, conflict)
     since_onset = abs(evidence.at.timestamp() - event["onset"])
-    if evidence.new_occurrence and not event.get("again") and (since_onset > AGAIN_GRACE or shared < STRONG_MIN):
+    goes_on = evidence.continuing and continuing(event)   # "for a second day" of an offensive is the offensive
+    if evidence.new_occurrence and not event.get("again") and not goes_on and (
+            since_onset > AGAIN_GRACE or shared < STRONG_MIN):
         # "another blast", "again": not the occurrence its reports so far describe (unless they said so too)
         return _no(verdict, "reported as a new occurrence")
-    if story_prior:
+    if story_prior and (evidence.copy or since_onset <= FRESH or evidence.update or (
+            identifying >= IDENTIFYING_MIN and not _other_site(evidence, profile))):
+        # a copy follows its story; so does a rewrite, unless it comes the next day and shares nothing
+        # that tells the occurrence apart (another strike on the town, written up as the same story)
         return Verdict(verdict.event_id, verdict.shared, verdict.share, True, "same story")
     if since_onset > LATEST:
         return _no(verdict, "too long after the event began")
@@ -114,6 +123,8 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
         needed = JOIN_MIN   # a later report of it: the same place and kind, and its toll, site or names
     else:
         needed = LATE_MIN if evidence.update else STRONG_MIN
+    if other_kind:
+        needed = max(needed, JOIN_MIN) + KIND
     if shared < needed:
         return _no(verdict, f"shares {shared:.1f} < {needed}")
     if share < (DIGEST_SHARE_MIN if evidence.digest or identifying < IDENTIFYING_MIN else SHARE_MIN):
@@ -175,7 +186,7 @@ def _same_kind(evidence: Evidence, event: Mapping[str, Any]) -> bool:
     gunman), by their words; where either names none, by the rules' categories of violence."""
     theirs = event.get("kinds")
     if evidence.kinds and theirs:
-        return bool(evidence.kinds.intersection(theirs))
+        return bool(_widen(evidence.kinds) & _widen(theirs))
     return bool(KINDS.intersection(evidence.categories).intersection(event["categories"]))
 
 
@@ -200,9 +211,9 @@ def place_conflict(evidence: Evidence, event: Mapping[str, Any]) -> str:
         their_places = [Place(t[0], t[1], t[4], t[2], t[3]) for t in their_towns]
         if not any(distance_km(a, b) <= NEAR_KM for a in mine for b in their_places):
             return "different towns"
-    if evidence.countries and event["countries"] and not evidence.countries & set(event["countries"]):
-        if not (same_region or evidence.specific & {town[0] for town in event["towns"]}):
-            return "different countries"
+    if evidence.countries and event["countries"] and not evidence.countries & set(event["countries"]) and not (
+            same_region or evidence.specific & {town[0] for town in event["towns"]}):
+        return "different countries"
     return ""
 
 
@@ -256,9 +267,20 @@ def _apart(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return bool(a["countries"] and b["countries"] and not set(a["countries"]) & set(b["countries"]))
 
 
+_WAR = frozenset({"strike", "fighting"})
+
+
+def _widen(kinds: Iterable[str]) -> set[str]:
+    """A blast is heard where missiles land and where bombs go off: it meets strikes and bombings."""
+    wide = set(kinds)
+    if "blast" in wide:
+        wide |= {"strike", "bombing"}
+    return wide | ({"blast"} if wide & {"strike", "bombing"} else set())
+
+
 def _kinds_meet(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     if a.get("kinds") and b.get("kinds"):
-        return bool(set(a["kinds"]) & set(b["kinds"]))
+        return bool(_widen(a["kinds"]) & _widen(b["kinds"]))
     return bool(KINDS.intersection(a["categories"]).intersection(b["categories"]))
 
 

@@ -109,7 +109,8 @@ _SITE_WORDS = {
     "airport": "airport aeroport airfield airbase", "bridge": "bridge pont", "shipyard": "shipyard dock docks",
     "refinery": "refinery raffinerie", "depot": "depot warehouse entrepot", "embassy": "embassy ambassade",
     "consulate": "consulate consulat", "camp": "camp", "prison": "prison jail", "wedding": "wedding mariage",
-    "funeral": "funeral funerailles", "festival": "festival", "concert": "concert", "theatre": "theatre theater theatre", "stadium": "stadium stade",
+    "funeral": "funeral funerailles", "festival": "festival", "concert": "concert", "theatre": "theatre theater",
+    "stadium": "stadium stade",
     "mall": "mall supermarket", "hotel": "hotel", "station": "station gare", "train": "train",
     "bus": "bus", "convoy": "convoy convoi", "checkpoint": "checkpoint", "barracks": "barracks caserne",
     "headquarters": "headquarters hq", "parliament": "parliament parlement", "power": "powerplant",
@@ -120,15 +121,17 @@ _SITE_WORDS = {
 SITES = {word: site for site, words in _SITE_WORDS.items() for word in words.split()}
 # The kind of violence, as reports of one occurrence name it in either language: strikes from afar
 # (missiles, drones, shelling: one wave is often all three), a bombing, a shooting, a stabbing,
-# fighting. A strike on a city and a shooting there the same day are two occurrences.
+# fighting; a blast may be a strike or a bombing. A strike on a city and a shooting there the same day
+# are two occurrences.
 _KIND_WORDS = {
     "strike": "strike strikes airstrike airstrikes air-strike frappe frappes raid raids drone drones uav uavs shahed "
     "shaheds missile missiles rocket rockets ballistic roquette roquettes shelling shelled shells artillery mortar "
     "mortars bombardment bombardement obus pilonnage barrage",
-    "bombing": "bomb bombs bombing bombings bomber bombers blast blasts explosion explosions explosive explosives "
+    "blast": "blast blasts explosion explosions explode explodes exploded exploding",
+    "bombing": "bomb bombs bombing bombings bomber bombers explosive explosives "
     "ied suicide car-bomb attentat kamikaze", "shooting": "shooting shootings shot shooter gunman gunmen gunfire "
     "gunshot gunshots gunfight shootout fusillade tireur tirs ambush ambushed embuscade", "stabbing": "stabbing "
-    "stabbed knife couteau poignarde", "fighting": "clash clashes fighting battle battles combat combats "
+    "stabbed knife couteau poignarde", "fighting": "clash clashes fighting battle battles combats "
     "affrontements heurts offensive incursion invasion assault assaut", "hostage": "hostage hostages kidnapped "
     "kidnapping abducted abduction otage otages enleve enlevement", "riot": "riot riots rioting unrest emeute "
     "emeutes", "arson": "arson firebomb firebombs incendiaire",

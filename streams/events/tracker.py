@@ -209,7 +209,8 @@ def _survivor(index: EventIndex, event_id: str, known: dict[str, str]) -> str:
 def _new_event(event_id: str, evidence: Evidence) -> dict[str, Any]:
     at = evidence.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"id": event_id, "onset": epoch(evidence.at), "last": epoch(evidence.at), "first_seen": at,
-            "updated_at": at, "clock": None, "profile": {}, "towns": [], "regions": [], "main": [], "countries": [], "places": [],
+            "updated_at": at, "clock": None, "profile": {}, "towns": [], "regions": [], "main": [], "countries": [],
+            "places": [],
             "stories": {}, "sources": [], "copies": 0, "mentions": 0, "articles": [], "languages": [],
             "tags": [], "feeds": [], "severity": "none", "score": 0.0, "categories": [], "casualties": None,
             "matches": [], "title": "", "url": "", "source": "", "story_id": None, "rule_version": None,
@@ -300,7 +301,8 @@ def _absorb(into: dict[str, Any], other: Mapping[str, Any]) -> None:
     into["mentions"] += other["mentions"]
     into["articles"] = _union(list(other["articles"]), into["articles"], 2 * MAX_ARTICLES)[-MAX_ARTICLES:]
     for name, cap in (("languages", 20), ("tags", MAX_TAGS), ("feeds", MAX_FEEDS), ("categories", 50),
-                      ("countries", 20), ("places", MAX_PLACES), ("regions", MAX_TOWNS), ("main", MAX_TOWNS), ("kinds", 20)):
+                      ("countries", 20), ("places", MAX_PLACES), ("regions", MAX_TOWNS), ("main", MAX_TOWNS),
+                      ("kinds", 20)):
         into[name] = _union(into.get(name) or [], other.get(name) or [], cap)
     into["towns"] = (into["towns"] + [t for t in other["towns"] if t[0] not in {x[0] for x in into["towns"]}]
                      )[:MAX_TOWNS]

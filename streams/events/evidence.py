@@ -34,7 +34,7 @@ from streams.events.text import (
     tokens,
 )
 
-LEAD_CHARS = 500          # of the body: feed summaries are shorter; a full text's lead says what happened
+LEAD_CHARS = 400          # of the body: feed summaries are shorter; a full text's lead says what happened
 
 # Weights of one shared key, by kind (before rarity): a town is the strongest single clue.
 TOWN, REGION, COUNTRY, ACTOR, NAME, TERM = 3.0, 2.0, 0.6, 1.5, 1.5, 0.8
@@ -57,6 +57,10 @@ trois quatre plus moins alors aussi apres avant encore fait faire selon lors not
 personnes href http https html www quot nbsp amp
 """
 _STOP = frozenset(_STOP_WORDS.split())
+# Words read as what they say of an occurrence: a kind of violence ("k" and the kind), a site (its key);
+# a kind's plural or a site's ("strikes", "hospitals") is looked up without its "s".
+_LEXICON: dict[str, Any] = {**{word: "s:" + site for word, site in SITES.items()},
+                            **{word: ("k", kind) for word, kind in KINDS.items()}}
 _TO_A_GOVERNMENT = frozenset({"to", "from", "between", "against"})   # "intelligence to Kyiv", "from Kyiv"
 _ARTICLED = re.compile(r"^(?:al|el|ad|ag|ar|as|ash|at|az|an|ez)-[a-z]{3,}$")
 # Verbs after which a capital is its government: "Kyiv says", "Moscow accuses", "Washington warns".
@@ -91,6 +95,11 @@ class Evidence:
     @property
     def weight(self) -> float:
         return sum(self.keys.values())
+
+    @property
+    def sites(self) -> list[str]:
+        """Keys of what was hit (a market, a hospital)."""
+        return [key for key in self.keys if key.startswith("s:")]
 
     @property
     def specific(self) -> set[str]:
@@ -186,11 +195,12 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
     # the countries the field names (or as the country of a region); where a town name has several
     # senses, the one in a country named, also by nationality ("Belgrade" with "Serbian" troops)
     named = {s[0].country for _, _, s in spans if not s[0].town}
-    nationalities = named | {code for code in (gaz.demonym(w.low) for w in words if w.capital) if code}
+    demonyms = {w.low: gaz.demonym(w.low) for w in words if w.capital and w.number is None}
+    nationalities = named | {code for code in demonyms.values() if code}
     places = []
     for n, (start, end, senses) in enumerate(spans):
         place = next((p for p in senses if p.country in nationalities), senses[0])
-        code = gaz.demonym(words[start].low) if end - start == 1 and place.town else None
+        code = demonyms.get(words[start].low) if end - start == 1 and place.town else None
         if code and not gaz.prominent(place):   # "Cuban", not Cobán
             place = gaz.country(code)
             spans[n] = (start, end, [place])
@@ -227,30 +237,29 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
                 found.keys[key] = max(found.keys.get(key, 0.0), NUMBER if word.number >= 10 else NUMBER_SMALL)
             continue
         low = word.low
-        kind = KINDS.get(low)
-        if kind:
-            found.kinds.add(kind)
-            continue   # the kind of violence is compared as a kind, not as a word
-        if word.capital and "-" in low and _countries_in(found, word.text, gaz):
-            continue   # "Russia-Ukraine war", "Armenia-Azerbaijan conflict": two countries, not a name
-        site = SITES.get(low) or (SITES.get(low[:-1]) if low.endswith("s") else None)
-        if site:
-            found.keys["s:" + site] = SITE
+        known = _LEXICON.get(low) or (_LEXICON.get(low[:-1]) if low[-1:] == "s" else None)
+        if known:
+            if known[0] == "k":    # the kind of violence is compared as a kind, not as a word
+                found.kinds.add(known[1])
+            else:                  # what was hit
+                found.keys[known] = SITE
             continue
+        hyphen = "-" in low
+        if hyphen and word.capital and _countries_in(found, word.text, gaz):
+            continue   # "Russia-Ukraine war", "Armenia-Azerbaijan conflict": two countries, not a name
         if len(low) < 4 or low in _STOP:
             continue
-        if word.capital:
-            code = gaz.demonym(low)
-            if code:   # "Iraqi", "Syrian": the country it names, as a country
-                place = gaz.country(code)
-                _add_place(found, place.key, place.name, COUNTRY)
-                found.countries.add(code)
-                continue
-        zipf = gaz.commonness(low)
-        if _ARTICLED.match(low):   # "al-Ahli", "Al-Shifa", "el-Hilweh": a name, however it is capitalised
+        code = demonyms.get(low) if word.capital else None
+        if code:   # "Iraqi", "Syrian": the country it names, as a country
+            place = gaz.country(code)
+            _add_place(found, place.key, place.name, COUNTRY)
+            found.countries.add(code)
+            continue
+        if hyphen and _ARTICLED.match(low):   # "al-Ahli", "Al-Shifa", "el-Hilweh": a name, however capitalised
             key = "n:" + skeleton(low)
             found.keys[key] = max(found.keys.get(key, 0.0), NAME)
             continue
+        zipf = gaz.commonness(low)
         if word.capital and zipf < 4.0 and (reliable and not word.initial or zipf < 3.0):
             key, weight = "n:" + skeleton(low), NAME * min(1.0, 1.25 - zipf / 4)
         elif zipf < COMMON_TERM:

@@ -31,9 +31,9 @@ MAX_SENSES = 4               # towns kept per alias, most populous first
 REGION_OVER_TOWN = 500_000  # a region is meant by its name rather than a smaller town of that name ("California")
 COMMON_ZIPF = 4.0            # a word this common (Zipf scale) is a word before it is a town
 # How a nationality adjective is made from its country's name: Syria-n, Iraq-i, Ukrain(e)-ian,
-# Chin(a)-ese, Somali(a): the ending taken off, and what the name may have lost.
-_DEMONYM_ENDINGS = (("n", ("",)), ("i", ("",)), ("ian", ("", "e", "a")), ("an", ("", "a", "o")),
-                    ("ese", ("", "a", "e")), ("", ("a",)))
+# Chin(a)-ese, Somal(ia)-i: the ending taken off, and what the name may have lost.
+_DEMONYM_ENDINGS = (("n", ("",)), ("i", ("", "ia")), ("ian", ("", "e", "a")), ("an", ("", "a", "o")),
+                    ("ese", ("", "a", "e")))
 _CONNECTORS = frozenset({"al", "el", "ad", "as", "ash", "az", "ez", "de", "du", "des", "la", "le", "les",
                          "di", "da", "do", "dos", "bin", "ibn", "abu", "on", "upon", "sur", "am", "an", "i"})
 
@@ -97,7 +97,7 @@ class Gazetteer:
                 last = span[-1]
                 if size > 1 and (last.low in _CONNECTORS or not last.capital):
                     continue
-                senses = self._senses(skeleton(" ".join(t.text for t in span)))
+                senses = self._senses(skeleton(span[0].text if size == 1 else " ".join(t.text for t in span)))
                 if senses and size == 1 and senses[0].town and self.commonness(last.low) >= COMMON_ZIPF:
                     senses = [p for p in senses if self.population(p) >= 1_000_000 or (
                         reliable_capitals and not last.initial and fold(p.name) == last.low)]
@@ -128,6 +128,8 @@ class Gazetteer:
         if word in self._demonyms:
             return self._demonyms[word]
         found = None
+        if not word.endswith(("n", "i", "ese")):
+            return None
         for ending, restore in _DEMONYM_ENDINGS:
             if word.endswith(ending) and len(word) - len(ending) >= 3:
                 base = word[:len(word) - len(ending)] if ending else word

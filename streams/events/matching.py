@@ -78,6 +78,9 @@ def values(evidence: Evidence, counts: Mapping[str, int]) -> dict[str, float]:
 def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, float], total: float,
           story_prior: bool = False) -> Verdict:
     """Whether `evidence` (an article's, its keys worth `worth`, `total` together) reports `event`."""
+    conflict = place_conflict(evidence, event)
+    if conflict:
+        return Verdict(event["id"], 0.0, 0.0, False, conflict)
     profile = event["profile"]
     common = [key for key in worth if key in profile] if len(worth) <= len(profile) else [
         key for key in profile if key in worth]
@@ -96,9 +99,6 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
         _widen(evidence.kinds) & _WAR and _widen(event["kinds"]) & _WAR)
     share = shared / total if total else 0.0
     verdict = Verdict(event["id"], round(shared, 3), round(share, 3), False, "")
-    conflict = place_conflict(evidence, event)
-    if conflict:
-        return _no(verdict, conflict)
     since_onset = abs(evidence.at.timestamp() - event["onset"])
     goes_on = evidence.continuing and continuing(event)   # "for a second day" of an offensive is the offensive
     if evidence.new_occurrence and not event.get("again") and not goes_on and (
@@ -112,14 +112,14 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
         return Verdict(verdict.event_id, verdict.shared, verdict.share, True, "same story")
     if since_onset > LATEST:
         return _no(verdict, "too long after the event began")
-    if since_onset <= FRESH and same_kind and _same_place(evidence, event, worth) and not _other_site(evidence,
-                                                                                                       profile):
+    place = _same_place(evidence, event, worth) if same_kind else False
+    if since_onset <= FRESH and place and not _other_site(evidence, profile):
         needed = 0.0        # one strike or wave of strikes (one shooting, ...) on one place and day
     elif since_onset <= FRESH or (continuing(event) and evidence.at.timestamp() - event["last"] <= FRESH and (
-            evidence.continuing or same_kind and _same_place(evidence, event, worth))):
+            evidence.continuing or place)):
         needed = JOIN_MIN   # fresh, or fighting that goes on and is still being reported
     elif same_kind and identifying >= LATE_IDENTIFYING and not _other_site(evidence, profile) and (
-            _same_place(evidence, event, worth) or identifying >= 2 * LATE_IDENTIFYING):
+            place or identifying >= 2 * LATE_IDENTIFYING):
         needed = JOIN_MIN   # a later report of it: the same place and kind, and its toll, site or names
     else:
         needed = LATE_MIN if evidence.update else STRONG_MIN
@@ -161,7 +161,7 @@ def _same_place(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str
 def _other_site(evidence: Evidence, profile: Mapping[str, float]) -> bool:
     """Whether the article names what was hit and the event names only other sites (a hospital, a
     mosque): another occurrence in the same place, or a detail; either way not enough to join on."""
-    mine = [key for key in evidence.keys if key.startswith("s:")]
+    mine = evidence.sites
     return bool(mine) and not any(key in profile for key in mine) and any(key.startswith("s:") for key in profile)
 
 

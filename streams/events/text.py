@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from itertools import groupby
 from typing import NamedTuple
 
 _COMBINING = re.compile(r"[\u0300-\u036f]")
@@ -32,6 +31,7 @@ def fold(text: str) -> str:
 _DIGRAPHS = (("ou", "u"), ("ch", "sh"), ("dj", "j"), ("kh", "k"), ("gh", "g"), ("ph", "f"), ("q", "k"),
              ("w", "v"), ("y", "i"), ("e", "i"), ("o", "u"), ("c", "k"))
 _NOT_LETTER = re.compile(r"[^a-z0-9 ]+")
+_DOUBLED = re.compile(r"(.)\1+")
 _ARTICLE = re.compile(r"^(?:al|el|ad|ag|ar|as|at|az|ash|an|ez|es) ")
 
 
@@ -42,7 +42,7 @@ def skeleton(name: str) -> str:
     text = _ARTICLE.sub("", text)   # "al-Bukamal" ~ "Bukamal"
     for a, b in _DIGRAPHS:
         text = text.replace(a, b)
-    return " ".join("".join(letter for letter, _ in groupby(text)).split())   # doubled letters once
+    return " ".join(_DOUBLED.sub(r"\1", text).split())   # doubled letters once
 
 
 class Token(NamedTuple):   # (a tuple: a few hundred are made per article, a dataclass is slower to build)
@@ -60,22 +60,22 @@ _TOKEN = re.compile(r"&#\d+;?|\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?![\d])|\d+|[^\
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _ELISION = re.compile(r"^(?:[ldjnmstc]|qu|jusqu|lorsqu|puisqu)['\u2019](?=\w)", re.IGNORECASE)
 _SENTENCE_END = frozenset(".!?:;|\u2013\u2014")
+_PUNCTUATION = _SENTENCE_END | {","}
 
 
 def tokens(text: str) -> list[Token]:
     """Words and numbers of `text`, each knowing whether a sentence starts with it."""
     out: list[Token] = []
     initial, pause = True, False
-    for match in _TOKEN.finditer(text):
-        word = match.group()
-        if word.startswith("&#"):
+    for word in _TOKEN.findall(text):
+        if len(word) == 1 and word in _PUNCTUATION:
+            if word == ",":
+                pause = True
+            else:
+                initial = True
+            continue
+        if word[0] == "&":
             continue   # a character reference left in a feed's text ("&#8220;"), not a number
-        if word == ",":
-            pause = True
-            continue
-        if word in _SENTENCE_END:
-            initial = True
-            continue
         if word[0].isdigit():
             digits = re.sub(r"\D", "", word)
             out.append(Token(word, word, False, initial, int(digits) if len(digits) < 9 else None, pause))

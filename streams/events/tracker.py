@@ -32,7 +32,8 @@ MAX_ARTICLES = 20       # article ids listed in an alert, newest last
 MAX_MATCHES = 25
 MAX_PROFILE = 160       # evidence keys kept per event (the heaviest)
 MAX_TOWNS, MAX_PLACES, MAX_TAGS, MAX_FEEDS, MAX_STORIES, MAX_TOLLS = 12, 10, 30, 100, 500, 10
-MAX_CANDIDATES = 12     # events weighed per article (those sharing the most evidence)
+PLACE_KEYS = ("p:", "w:", "r:")
+MAX_CANDIDATES = 6      # events weighed per article (those sharing the most evidence)
 RETRIEVAL_POSTINGS = 48  # a key shown by more recent events than this is too common to find candidates by
 
 
@@ -148,12 +149,19 @@ class EventTracker:
         recent: dict[str, list[str]] = {}
         survivors: dict[str, str] = {}
         for key in evidence.keys:
-            entries = [entry for entry in index.postings(key) if entry[1] >= horizon]
-            ids = [entry[0] for entry in entries]
-            # how common the key was before the last hours, in distinct events (two events merged into
-            # one are one): the reports of one occurrence now in the news do not make its places common
-            older = [entry[0] for entry in entries if entry[-1] <= background]
-            counts[key] = len({_survivor(index, e, survivors) for e in older}) if len(older) > 1 else len(older)
+            entries = index.postings(key)
+            if not entries:
+                counts[key] = 0
+                recent[key] = []
+                continue
+            ids = [entry[0] for entry in entries if entry[1] >= horizon]
+            # how common the key was before the last hours: the reports of one occurrence now in the news
+            # do not make its places common (and a place's events merged into one are one)
+            older = [entry[0] for entry in entries if entry[1] >= horizon and entry[-1] <= background]
+            if len(older) > 1 and key.startswith(PLACE_KEYS):
+                counts[key] = len({_survivor(index, e, survivors) for e in older})
+            else:
+                counts[key] = len(older)
             if len(ids) <= RETRIEVAL_POSTINGS:
                 recent[key] = ids
         worth = matching.values(evidence, counts)

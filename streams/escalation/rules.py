@@ -145,33 +145,46 @@ class Rules:
         for k, (field_name, text, field_factor, padded) in enumerate(scanned):
             hits.extend(self._scan(matcher, text, field_name, field_factor, padded, context.ambiguous,
                                    None if starts is None else starts[k], named, _year(normed)))
+        on_conflict, soft_cap = self._headline(matcher, scanned, named)
+        if any(h.sentence[0] == "title" and h.match.get("modifier") == "dated" for h in hits):
+            on_conflict = False  # "Pentagon to interview troops over 2021 Kabul bombing": the summary recounts it
         verdict = assess(hits, context, mass_casualties=self.severity["mass_casualties"],
                          casualty_bonus=self.casualty_bonus, category_cap=self.scoring["category_cap"],
                          names=len({m["entity"] for m in watch_matches}), watch_weight=self.watchlist.weight,
                          watch_cap=self.watchlist.cap, repeat_bonus=self.scoring["repeat_bonus"],
-                         headline_on_conflict=self._headline_on_conflict(matcher, scanned, named))
+                         headline_on_conflict=on_conflict, headline_soft_cap=soft_cap)
         matches = [hit.match for hit in verdict.counted]
         if verdict.severity != "none":
             matches.extend(watch_matches)
         return Escalation(severity=verdict.severity, score=verdict.score, categories=verdict.categories,
                           casualties=verdict.casualties, matches=matches)
 
-    def _headline_on_conflict(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
-                              named: set[tuple[str, int]]) -> bool:
-        """Whether the headline names armed conflict: a watchlist name, a place or word of the rules'
-        `headline` list (a weapon alone does not: "governor bans firearms in public" is gun policy);
-        never when it is framed by a modifier marked `frames` (aftermath, history, supply, ...)."""
+    def _headline(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
+                  named: set[tuple[str, int]]) -> tuple[bool, str | None]:
+        """What the headline says about the item: (whether it names armed conflict, the soft cap it sets).
+
+        It names armed conflict with a watchlist name, a place or word of the rules' `headline` list (a
+        weapon alone does not: "governor bans firearms in public" is gun policy), never when a modifier
+        marked `frames` (aftermath, history, supply, ...) frames it. A framing modifier for ambiguous
+        phrases (`applies_to: ambiguous`: a flood, an earthquake, a fuel depot) leaves the question open
+        and sets its cap on the item's ambiguous phrases instead: "Libya floods: what we know" recounts
+        deaths, not killings, while an air strike its summary reports still counts."""
         for field_name, _text, _factor, padded in scanned:
             if field_name == "title":
                 folded = padded[1:]
-                framing = [name for _, _, name in matcher.modifiers.find_all(folded, padded, 0, len(folded))
-                           if self.modifiers[name].frames]
-                if framing:
-                    return False  # "Victims sue over 2018 attack", "Germany to supply drones": not an event
+                soft_cap: str | None = None
+                for _, _, name in matcher.modifiers.find_all(folded, padded, 0, len(folded)):
+                    modifier = self.modifiers[name]
+                    if not modifier.frames:
+                        continue
+                    if not modifier.ambiguous_only:
+                        return False, None  # "Victims sue over 2018 attack", "Germany to supply drones"
+                    if modifier.cap is not None and (soft_cap is None or RANK[modifier.cap] < RANK[soft_cap]):
+                        soft_cap = modifier.cap
                 if any(f == "title" for f, _ in named):
-                    return True
-                return bool(matcher.headline.find_context(folded, padded, 0, len(folded)))
-        return True  # no headline: nothing says the body's violence is background
+                    return True, soft_cap
+                return bool(matcher.headline.find_context(folded, padded, 0, len(folded))), soft_cap
+        return True, None  # no headline: nothing says the body's violence is background
 
     def _scan(self, matcher: LanguageMatcher, text: str, field_name: str, field_factor: float, padded: str,
               ambiguous_allowed: bool, starts: list[int] | None, named: set[tuple[str, int]],

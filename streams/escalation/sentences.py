@@ -144,8 +144,8 @@ class Sentences:
                 if distance >= window or words[idx][1] in lang.count_stop:
                     break  # a stop word ("wounded") owns the numbers beyond it
                 value = _number_at(lang, words, idx, after_side=side == 1)
-                if value is not None and _age_or_year(self.text, words[idx][0], words[idx][1]):
-                    continue  # "Dancer, 22, killed": an age; "the 2019 killing": a year
+                if value is not None and _not_people(self.text, words[idx][0], words[idx][1]):
+                    continue  # "Dancer, 22, killed": an age; "the 2019 killing": a year; "a £900,000 house"
                 if value is not None:
                     found.append((distance, side, value))
                     break
@@ -153,15 +153,21 @@ class Sentences:
 
 
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
-# a year, not after "since"/"depuis" (a comparison: "the deadliest attack since 2014"), not a count
-_DATED = re.compile(r"(?<![\d,.])(?<!since )(?<!depuis )\b((?:19|20)\d\d)(?:'s|s)?\b(?![,.]\d)"
+# a year, not after "since"/"depuis" (a comparison: "the deadliest attack since 2014") or "marking" (a
+# rally marking 2005's pullout is today's), not a count
+_DATED = re.compile(r"(?<![\d,.])(?<!since )(?<!depuis )(?<!marking )(?<!marks )(?<!commemorating )"
+                    r"\b((?:19|20)\d\d)(?:'s|s)?\b(?![,.]\d)"
                     r"(?!\s*(?:people|persons|soldiers|civilians|troops|dead|killed|victims|personnes|morts|soldats))")
 
 
-def _age_or_year(text: str, pos: int, token: str) -> bool:
-    """A number that is a person's age or a year, not a count of people: a four-digit year
-    ("the 2019 killing"), an age set off by commas after a name ("Ilona Kaydanov, 22, was killed")."""
-    if _YEAR.fullmatch(token):
+_CURRENCY = frozenset("$£€¥₹₽")
+
+
+def _not_people(text: str, pos: int, token: str) -> bool:
+    """A number that is a person's age, a year or a sum, not a count of people: a four-digit year
+    ("the 2019 killing"), an age set off by commas after a name ("Ilona Kaydanov, 22, was killed"), an
+    amount ("shot dead in a £900,000 manor house")."""
+    if _YEAR.fullmatch(token) or (pos > 0 and text[pos - 1] in _CURRENCY):
         return True
     before, after = text[max(0, pos - 2):pos], text[pos + len(token):pos + len(token) + 1]
     return before == ", " and after == "," and pos >= 3 and text[pos - 3].isalpha()

@@ -48,6 +48,7 @@ class NameIndex:
     # longest (fuzz.ratio <= 200 * min(len) / sum(len): longer n-grams only drift further away)
     lengths: Mapping[str, tuple[frozenset[int], int]]
     threshold: float
+    exact_below: int                                        # shorter keys (of n-gram or alias) match exactly
     folds: tuple[tuple[str, str], ...]
 
 
@@ -73,7 +74,7 @@ def name_index(watch: Watchlist) -> NameIndex:
         if sizes not in by_sizes:
             by_sizes[sizes] = _compatible_lengths(sizes, watch.threshold)
         lengths[prefix] = by_sizes[sizes]
-    return NameIndex(buckets, exact, max_tokens + 1, lengths, float(watch.threshold), watch.folds)
+    return NameIndex(buckets, exact, max_tokens + 1, lengths, float(watch.threshold), watch.exact_below, watch.folds)
 
 
 def _compatible_lengths(sizes: frozenset[int], threshold: float) -> tuple[frozenset[int], int]:
@@ -118,6 +119,16 @@ def reachable(key: str, keys: list[str], threshold: float) -> bool:
     return False
 
 
+def fuzzy_hit(joined: str, keys: list[str], index: NameIndex) -> tuple[str, float, int] | None:
+    """The alias key closest to `joined` at or above the threshold. A short name one letter away from
+    another is another name ("Derna" is not "Deraa", "Homs" not "Hums"): where either key is shorter
+    than `exact_below`, only the same key matches."""
+    hit = process.extractOne(joined, keys, scorer=fuzz.ratio, score_cutoff=index.threshold)
+    if hit is not None and hit[1] < 100.0 and min(len(joined), len(hit[0])) < index.exact_below:
+        return None
+    return hit
+
+
 def best_name(words: list[str], index: NameIndex, keys: Memo[str, tuple[str, str]],
               steps: Memo[str, Any]) -> tuple[float, int, Entity] | None:
     """Best watchlist entity for the n-grams starting at words[0]: (similarity, last word, entity).
@@ -143,7 +154,7 @@ def best_name(words: list[str], index: NameIndex, keys: Memo[str, tuple[str, str
         step_key = skeleton[:2] + joined
         step = steps.get(step_key)
         if step is None:
-            hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=index.threshold) \
+            hit = fuzzy_hit(joined, bucket[0], index) \
                 if len(joined) in lengths else None  # no key of a length that could reach the threshold
             step = steps.keep(step_key, (hit, reachable(joined, bucket[0], index.threshold)))
         hit = step[0]
@@ -166,7 +177,7 @@ def best_name_plainly(words: list[str], index: NameIndex) -> tuple[float, int, E
         bucket = index.buckets.get(skeleton[:2])
         if bucket is None:
             break
-        hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=index.threshold)
+        hit = fuzzy_hit(joined, bucket[0], index)
         if hit is not None and (best is None or hit[1] > best[0]):
             best = (hit[1], j, bucket[1][hit[2]])
     return best

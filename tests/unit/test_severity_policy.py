@@ -112,6 +112,9 @@ NONE = [
      "https://news.example/world/ceasefire-signed"),
     ("Allies pledge new air defence package for Kyiv", "The aid includes missiles and training for crews.",
      "https://news.example/world/europe/air-defence-aid"),
+    # obituaries: an age at death in the headline
+    ("Lawyer who fought for fair housing dies at 83", "He battled banks in court for four decades.",
+     "https://news.example/us/lawyer-obituary"),
     # disasters and accidents framed by the headline: their dead were not killed by anyone
     ("Floods in eastern Libya: what we know", "More than 5,000 people were killed after two dams burst above Derna.",
      "https://news.example/world/africa/floods-explainer"),

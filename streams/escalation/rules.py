@@ -37,7 +37,7 @@ from streams.escalation.model import (
     merge_languages,
 )
 from streams.escalation.phrases import fold
-from streams.escalation.sentences import Sentences
+from streams.escalation.sentences import Sentences, own_words
 from streams.escalation.watchlist import NameFinder
 from streams.normalize import MAX_TITLE_CHARS  # normalisation cuts titles there; the scorer keeps the bound
 
@@ -195,14 +195,15 @@ class Rules:
         sentences: Sentences | None = None
         named_sentences: set[int] = set()
         for start, end, meta in matcher.phrases.find_events(folded, padded, starts):
-            category, _phrase, ambiguous = meta
+            category, phrase, ambiguous = meta
             if ambiguous and not ambiguous_allowed:
                 continue
             cat = self.categories[category]
             if sentences is None:
                 sentences = Sentences(text, folded, padded, matcher, whole=field_name == "title")
                 named_sentences = {sentences.bounds(pos)[0] for f, pos in named if f == field_name}
-            factor, cap, soft_cap, modifier = sentences.modifier_effect(start, end, self.modifiers, ambiguous)
+            factor, cap, soft_cap, modifier = sentences.modifier_effect(start, end, self.modifiers, ambiguous,
+                                                                        own_words(phrase))
             if factor <= 0:
                 continue
             index = sentences.bounds(start)[0]

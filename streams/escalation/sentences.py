@@ -4,11 +4,13 @@ casualty count next to a phrase."""
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from streams.escalation.model import MAX_CASUALTIES, SEVERITIES, Language, Modifier
+from streams.escalation.phrases import fold
 
 if TYPE_CHECKING:
     from streams.escalation.matching import LanguageMatcher, PhraseSet
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 _RANK = {name: i for i, name in enumerate(SEVERITIES)}
 
 _WORD = re.compile(r"[\w'][\w'\-]*")
+_CLAUSE = re.compile(r"[,;]")
 _COUNT_WORD = re.compile(r"\d{1,3}(?:[,.\u202f\u00a0]\d{3})+(?!\d)|[\w'][\w'\-]*")  # keeps "1,200" whole
 # Titles before names ("Dr. Ashraf Ghani", "Gen. Haftar") do not end a sentence.
 _ABBREVIATIONS = ["Dr", "Mr", "Mrs", "Ms", "Gen", "Lt", "Col", "Sgt", "Capt", "Maj", "Gov", "Sen", "Rep",
@@ -63,10 +66,11 @@ class Sentences:
         return factor, which
 
     def modifier_effect(self, start: int, end: int, modifiers: Mapping[str, Modifier],
-                        ambiguous: bool = True) -> tuple[float, str | None, str | None, str]:
+                        ambiguous: bool = True, own: tuple[str, ...] = ()) -> tuple[float, str | None, str | None, str]:
         """(smallest factor, lowest cap, lowest cap of the modifiers for ambiguous phrases only, the name
         of the modifier that decided) of the modifiers that apply to the phrase at start:end; `ambiguous`
-        says whether the phrase is (modifiers for ambiguous phrases only pass the others by)."""
+        says whether the phrase is (modifiers for ambiguous phrases only pass the others by); `own`: the
+        phrase's own words (own_words), which never modify it ("breaching an agreement to pause fire")."""
         if self.matcher.modifiers.regex is None:
             return 1.0, None, None, ""
         i, s_start, s_end = self.bounds(start)
@@ -84,13 +88,20 @@ class Sentences:
             if not stronger:
                 continue
             if h_end <= start:
-                applies = mod.sentence or _words_between(self.folded, h_end, start) < mod.before
+                applies = mod.sentence or (_words_between(self.folded, h_end, start) < mod.before
+                                           # what drops a phrase ends at a comma: "fires, no water, and bodies"
+                                           and not ((mod.factor <= 0 or mod.cap == "none")
+                                                    and _CLAUSE.search(self.folded, h_end, start))
+                                           # and a negation takes the nearest phrase: "no casualties in the
+                                           # rocket attack" negates the casualties, not the attack
+                                           and not (mod.factor <= 0 and self._phrase_between(h_end, start)))
             elif h_start >= end:
                 applies = mod.sentence or _words_between(self.folded, end, h_start) < mod.after
             elif h_start > start and h_end < end:
                 # inside a phrase's gap ("drivers called off a four-day strike"), unless the word
                 # starts an event phrase itself ("employees stopped work in a strike")
-                applies = not self.matcher.phrases.starts_phrase(self.folded, h_start)
+                applies = not self.matcher.phrases.starts_phrase(self.folded, h_start) \
+                    and not _all_own(_WORD.findall(self.folded, h_start, h_end), own)
             else:
                 applies = False  # the modifier overlaps the phrase's own words
             if applies:
@@ -111,6 +122,10 @@ class Sentences:
         if found is None:
             found = self._sets[key] = [(int(m.group(1)), 0) for m in _DATED.finditer(self.folded, s_start, s_end)]
         return any(1900 <= value < year for value, _ in found)
+
+    def _phrase_between(self, a: int, b: int) -> bool:
+        starts = self.matcher.phrases.starts_phrase
+        return any(starts(self.folded, m.start()) for m in _WORD.finditer(self.folded, a, b))
 
     def has_other(self, phrases: PhraseSet, start: int, end: int) -> bool:
         """Whether the sentence holding start:end holds a phrase of `phrases` (armed context) outside
@@ -201,6 +216,24 @@ def parse_number(token: str, lang: Language) -> int | None:
         if all(p in lang.number_words for p in parts):
             return sum(lang.number_words[p] for p in parts)
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def own_words(phrase: str) -> tuple[str, ...]:
+    """The literal words of a phrase as written in the rules, folded; a word with endings ("kill*",
+    "strik{e,es}") as its stem followed by "*"."""
+    out = []
+    for word in re.split(r"[\s|_]+", fold(phrase)):
+        if not word or word[0] == "~" or word == "#":
+            continue
+        stem = word.split("{", 1)[0].rstrip("*")
+        out.append(stem + "*" if stem != word else word)
+    return tuple(out)
+
+
+def _all_own(words: list[str], own: tuple[str, ...]) -> bool:
+    return bool(words) and bool(own) and all(
+        any(w == o or (o.endswith("*") and w.startswith(o[:-1])) for o in own) for w in words)
 
 
 def _words_between(text: str, a: int, b: int) -> int:

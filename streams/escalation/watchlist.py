@@ -5,7 +5,7 @@ dropped, the transliteration pairs applied, doubled letters collapsed), the keys
 that word are compared with the aliases' keys by rapidfuzz `ratio`, and the best one at or above the
 threshold is the match. Aliases are bucketed by the first two consonants of their key's skeleton, so
 only names that already sound alike are compared ("Boukamal" and "Abu Kamal" are both "bk...").
-Aliases shorter than 5 letters (acronyms) match exactly, case-sensitive.
+Aliases shorter than 5 letters (acronyms) match exactly, case-sensitive (and with a possessive 's).
 
 `find_names_plainly` is the definition: every capitalised word start, in text order. `NameFinder.find`
 finds the same names for less: the name screen (namescreen.py) first leaves out the capitalised runs
@@ -58,7 +58,8 @@ def name_index(watch: Watchlist) -> NameIndex:
     max_tokens = 1
     for entity in watch.entities:
         for alias in entity.exact:
-            exact[alias] = entity
+            for form in (alias, alias + "'s", alias + "’s"):   # "Kyiv's sky", "Gaza’s border"
+                exact[form] = entity
         for alias in entity.keys:
             words = alias.split()
             max_tokens = max(max_tokens, len(words))
@@ -122,9 +123,10 @@ def reachable(key: str, keys: list[str], threshold: float) -> bool:
 def fuzzy_hit(joined: str, keys: list[str], index: NameIndex) -> tuple[str, float, int] | None:
     """The alias key closest to `joined` at or above the threshold. A short name one letter away from
     another is another name ("Derna" is not "Deraa", "Homs" not "Hums"): where either key is shorter
-    than `exact_below`, only the same key matches."""
+    than `exact_below`, only the same key matches, or the key and an "s" ("Kyiv's", "Houthis")."""
     hit = process.extractOne(joined, keys, scorer=fuzz.ratio, score_cutoff=index.threshold)
-    if hit is not None and hit[1] < 100.0 and min(len(joined), len(hit[0])) < index.exact_below:
+    if hit is not None and hit[1] < 100.0 and min(len(joined), len(hit[0])) < index.exact_below \
+            and joined != hit[0] + "s":
         return None
     return hit
 

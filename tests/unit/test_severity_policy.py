@@ -265,6 +265,20 @@ def test_a_short_place_name_is_not_its_one_letter_neighbour(rules: Rules) -> Non
     watched = [m["entity"] for m in rules.score(item("Air strike near Deraa kills two", "")).matches
                if m["category"] == "watchlist"]
     assert watched == ["Daraa"]
+    # a short name with a possessive is still the name
+    esc = rules.score(item("Reporter takes cover as blast lights up Kyiv's night sky", ""))
+    assert esc.severity == "medium" and "Kyiv" in [m.get("entity") for m in esc.matches]
+
+
+def test_a_negation_or_a_fire_a_clause_away_does_not_reach_the_phrase(rules: Rules) -> None:
+    assert severity(rules, "Mariupol: fires, no water, and bodies in the streets", "") != "none"
+    assert severity(rules, "No casualties in rocket attack on border town", "") in ("medium", "low")
+    assert severity(rules, "House fire kills three children", "") == "none"
+
+
+def test_a_phrase_s_own_words_never_modify_it(rules: Rules) -> None:
+    # "agreement" ends a strike ("a deal ended the strike"), not the breach of an agreement to pause fire
+    assert severity(rules, "Russia accused of breaching agreement to pause fire in besieged Mariupol", "") == "medium"
 
 
 def test_a_revised_toll_is_the_latest_figure_in_the_article(rules: Rules) -> None:

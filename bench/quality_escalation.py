@@ -1,7 +1,8 @@
-"""Escalation quality on a labelled set: precision / recall / F1 of `severity >= medium`.
+"""Escalation quality on a labelled set: precision / recall / F1 of `severity >= --min-severity` (medium).
 
     .venv/bin/python bench/quality_escalation.py [DATA_DIR] [--rules FILE] [--replay] [--show fp,fn]
     .venv/bin/python bench/quality_escalation.py --set bench/holdout/escalation
+    .venv/bin/python bench/quality_escalation.py --min-severity low     # CAMEO material conflict = low+
 
 DATA_DIR defaults to ../shared/data (relative to the repo root) and must hold
 escalation-dev/articles.jsonl and escalation-dev/labels.jsonl (label true / false / null = not scored).
@@ -30,8 +31,6 @@ sys.path.insert(0, str(ROOT))
 from streams.escalation import DEFAULT_RULES, SEVERITIES, Rules  # noqa: E402
 from streams.normalize import normalize  # noqa: E402
 from streams.pipeline import Pipeline  # noqa: E402
-
-FLAG_FROM = SEVERITIES.index("medium")
 
 
 def decisions_in_process(articles: Path, rules_path: Path) -> dict[str, dict]:
@@ -81,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", default="", help="print ids and scores of: fp, fn (comma separated)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--set", help="folder holding articles.jsonl and labels.jsonl (instead of DATA_DIR)")
+    parser.add_argument("--min-severity", default="medium", choices=SEVERITIES[1:],
+                        help="flagged = severity at least this (default medium: what is alerted)")
     parser.add_argument("--half", choices=("odd", "even"),
                         help="score only the ids ending in an odd / even number (held-out tuning / test halves)")
     args = parser.parse_args(argv)
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             counts["unscored" if label is None else "missing"] += 1
             continue
         esc = decision["escalation"]
-        flagged = SEVERITIES.index(esc["severity"]) >= FLAG_FROM
+        flagged = SEVERITIES.index(esc["severity"]) >= SEVERITIES.index(args.min_severity)
         outcome = {(True, True): "tp", (False, True): "fp", (True, False): "fn", (False, False): "tn"}[
             (bool(label), flagged)]
         counts[outcome] += 1
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{name}: P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}   "
+    print(f"{name} (flagged = {args.min_severity}+): P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}   "
           f"(tp {tp}, fp {fp}, fn {fn}, tn {counts['tn']}; {counts['unscored']} unscored, "
           f"{counts['missing']} without decision)")
     print(f"pipeline {elapsed:.1f} s for {len(decisions)} articles; Rules.score alone "

@@ -103,7 +103,9 @@ class Sentences:
                 applies = not self.matcher.phrases.starts_phrase(self.folded, h_start) \
                     and not _all_own(_WORD.findall(self.folded, h_start, h_end), own)
             else:
-                applies = False  # the modifier overlaps the phrase's own words
+                # the modifier overlaps the phrase's own words: it applies where it holds the whole phrase
+                # and more ("missile test", "gas explosion"), not where it is part of it
+                applies = h_start <= start and h_end >= end and h_end - h_start > end - start
             if applies:
                 if mod.factor < factor:
                     factor, which = mod.factor, name

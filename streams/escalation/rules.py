@@ -132,6 +132,13 @@ class Rules:
         max_chars = int(self.scoring["max_chars"])
         fields = (("title", title[:MAX_TITLE_CHARS], self.scoring["title_factor"]),
                   (body_field, body[:max_chars], 1.0))
+        scanned = [(field_name, text, field_factor, " " + fold(text)) for field_name, text, field_factor in fields
+                   if text]
+        starts = matcher.phrases.field_starts([padded for *_, padded in scanned])
+        found = [list(matcher.phrases.find_events(padded[1:], padded, None if starts is None else starts[k]))
+                 for k, (*_, padded) in enumerate(scanned)]
+        if not any(found):
+            return Escalation()  # no phrase at all (most articles): the context and the names cannot matter
         context = self.context.assess(normed, title)
         if context.cap == "none":
             return Escalation()
@@ -139,12 +146,10 @@ class Rules:
         watch_matches = self.names.find(fields) if self.watchlist.entities else []
         named = {(m["field"], m["start"]) for m in watch_matches}
         hits: list[Hit] = []
-        scanned = [(field_name, text, field_factor, " " + fold(text)) for field_name, text, field_factor in fields
-                   if text]
-        starts = matcher.phrases.field_starts([padded for *_, padded in scanned])
-        for k, (field_name, text, field_factor, padded) in enumerate(scanned):
-            hits.extend(self._scan(matcher, text, field_name, field_factor, padded, context.ambiguous,
-                                   None if starts is None else starts[k], named, _year(normed)))
+        for events, (field_name, text, field_factor, padded) in zip(found, scanned, strict=True):
+            if events:
+                hits.extend(self._scan(matcher, text, field_name, field_factor, padded, context.ambiguous, events,
+                                       named, _year(normed)))
         on_conflict, soft_cap = self._headline(matcher, scanned, named)
         if any(h.sentence[0] == "title" and h.match.get("modifier") == "dated" for h in hits):
             on_conflict = False  # "Pentagon to interview troops over 2021 Kabul bombing": the summary recounts it
@@ -187,14 +192,15 @@ class Rules:
         return True, None  # no headline: nothing says the body's violence is background
 
     def _scan(self, matcher: LanguageMatcher, text: str, field_name: str, field_factor: float, padded: str,
-              ambiguous_allowed: bool, starts: list[int] | None, named: set[tuple[str, int]],
+              ambiguous_allowed: bool, events: list[tuple[int, int, Any]], named: set[tuple[str, int]],
               year: int | None = None) -> Iterator[Hit]:
-        """Phrase matches of one field; `padded` is " " + fold(text), `starts` from PhraseSet.field_starts,
-        `named` the (field, offset) of watchlist names (armed context for their sentence)."""
+        """Hits of the phrase matches of one field; `padded` is " " + fold(text), `events` what
+        PhraseSet.find_events found in it, `named` the (field, offset) of watchlist names (armed context for
+        their sentence)."""
         folded = padded[1:]
         sentences: Sentences | None = None
         named_sentences: set[int] = set()
-        for start, end, meta in matcher.phrases.find_events(folded, padded, starts):
+        for start, end, meta in events:
             category, phrase, ambiguous = meta
             if ambiguous and not ambiguous_allowed:
                 continue

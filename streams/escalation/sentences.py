@@ -54,6 +54,14 @@ class Sentences:
         self.starts = [0, *ends]
         self._mods: dict[int, list[tuple[int, int, str]]] = {}
         self._sets: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._set_starts: dict[int, list[int] | None] = {}
+
+    def _starts(self, phrases: PhraseSet) -> list[int] | None:
+        """Where phrases of the set may start in this field (PhraseSet.starts_in), found once."""
+        key = id(phrases)
+        if key not in self._set_starts:
+            self._set_starts[key] = phrases.starts_in(self.padded)
+        return self._set_starts[key]
 
     def bounds(self, pos: int) -> tuple[int, int, int]:
         i = bisect.bisect_right(self.starts, pos) - 1
@@ -76,7 +84,8 @@ class Sentences:
         i, s_start, s_end = self.bounds(start)
         hits = self._mods.get(i)
         if hits is None:
-            hits = self._mods[i] = list(self.matcher.modifiers.find_all(self.folded, self.padded, s_start, s_end))
+            hits = self._mods[i] = list(self.matcher.modifiers.find_all(self.folded, self.padded, s_start, s_end,
+                                                                        self._starts(self.matcher.modifiers)))
         factor, which = 1.0, ""
         caps: dict[bool, str | None] = {False: None, True: None}
         for h_start, h_end, name in hits:
@@ -122,7 +131,8 @@ class Sentences:
         key = (-1, i)
         found = self._sets.get(key)
         if found is None:
-            found = self._sets[key] = [(int(m.group(1)), 0) for m in _DATED.finditer(self.folded, s_start, s_end)]
+            found = self._sets[key] = [(int(m.group(1)), 0) for m in _DATED.finditer(self.folded, s_start, s_end)
+                                       if _dates(self.folded, m.start())]
         return any(1900 <= value < year for value, _ in found)
 
     def _phrase_between(self, a: int, b: int) -> bool:
@@ -138,7 +148,8 @@ class Sentences:
         key = (id(phrases), i)
         found = self._sets.get(key)
         if found is None:
-            found = self._sets[key] = phrases.find_context(self.folded, self.padded, s_start, s_end)
+            found = self._sets[key] = phrases.find_context(self.folded, self.padded, s_start, s_end,
+                                                           self._starts(phrases))
         first = _WORD.match(self.folded, start)
         first_end = first.end() if first is not None else end
         last = list(_WORD.finditer(self.folded, start, end))
@@ -172,12 +183,22 @@ class Sentences:
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 # a year, not after "since"/"depuis" (a comparison: "the deadliest attack since 2014") or "marking" (a
 # rally marking 2005's pullout is today's), not a count
-_DATED = re.compile(r"(?<![\d,.])(?<!since )(?<!depuis )(?<!marking )(?<!marks )(?<!commemorating )"
-                    r"\b((?:19|20)\d\d)(?:'s|s)?\b(?![,.]\d)"
+# (the words before are checked apart: a pattern that starts with lookbehinds is tried at every position)
+_NOT_DATING = ("since ", "depuis ", "marking ", "marks ", "commemorating ")
+_DATED = re.compile(r"\b((?:19|20)\d\d)(?:'s|s)?\b(?![,.]\d)"
                     r"(?!\s*(?:people|persons|soldiers|civilians|troops|dead|killed|victims|personnes|morts|soldats))")
 
 
 _CURRENCY = frozenset("$£€¥₹₽")
+
+
+def _dates(text: str, pos: int) -> bool:
+    """Whether the year at `pos` dates its sentence: not part of a figure ("1,2019"), not after a word
+    that compares or commemorates ("since 2014", "marking 2005's pullout")."""
+    if pos > 0 and text[pos - 1] in "0123456789,.":
+        return False
+    before = text[max(0, pos - 14):pos]
+    return not before.endswith(_NOT_DATING)
 
 
 def _not_people(text: str, pos: int, token: str) -> bool:

@@ -71,7 +71,8 @@ class Verdict:
 def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
            casualty_bonus: Iterable[tuple[int, float]], category_cap: float, names: int,
            watch_weight: float, watch_cap: float, headline_on_conflict: bool = True,
-           repeat_bonus: float = 0.25, headline_soft_cap: str | None = None) -> Verdict:
+           repeat_bonus: float = 0.25, headline_soft_cap: str | None = None,
+           lead_soft_cap: str | None = None) -> Verdict:
     """The severity the hits establish, under the article's context.
 
     `headline_on_conflict`: the headline names armed conflict (an armed actor, a weapon, a conflict
@@ -81,12 +82,18 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
 
     `headline_soft_cap`: the headline is about a disaster or an accident and reports no violence; the
     summary's ambiguous phrases reach at most this (the deaths of a flood), unless their sentence
-    names violence unambiguously."""
+    names violence unambiguously. `lead_soft_cap`: the summary's first sentence says so ("a blast at a
+    fuel depot"); where neither it nor the headline names violence unambiguously, every ambiguous phrase
+    of the item, the headline's too, reaches at most this."""
     # "a building collapsed after an air strike, killing five": an accident's words explain away an
     # ambiguous death only where nothing in the sentence names violence unambiguously
     violent = {h.sentence for h in hits if not h.ambiguous and RANK[h.category.tier] >= MEDIUM}
     for hit in hits:
         hit.explained = hit.sentence not in violent
+    if lead_soft_cap is not None and not any(s[0] == "title" or s[1] == 0 for s in violent):
+        for hit in hits:
+            if hit.ambiguous and (hit.soft_cap is None or RANK[lead_soft_cap] < RANK[hit.soft_cap]):
+                hit.soft_cap = lead_soft_cap
     # a headline that reports violence (even in words it alone does not ground: "a father killed 3 of his
     # kids") opens the item to its summary's details
     headline_event = any(h.sentence[0] == "title" and RANK[h.tier] >= MEDIUM for h in hits)

@@ -37,7 +37,7 @@ from streams.escalation.model import (
     merge_languages,
 )
 from streams.escalation.phrases import fold
-from streams.escalation.sentences import Sentences, own_words
+from streams.escalation.sentences import Sentences, own_words, sentence_bounds
 from streams.escalation.watchlist import NameFinder
 from streams.normalize import MAX_TITLE_CHARS  # normalisation cuts titles there; the scorer keeps the bound
 
@@ -157,7 +157,8 @@ class Rules:
                          casualty_bonus=self.casualty_bonus, category_cap=self.scoring["category_cap"],
                          names=len({m["entity"] for m in watch_matches}), watch_weight=self.watchlist.weight,
                          watch_cap=self.watchlist.cap, repeat_bonus=self.scoring["repeat_bonus"],
-                         headline_on_conflict=on_conflict, headline_soft_cap=soft_cap)
+                         headline_on_conflict=on_conflict, headline_soft_cap=soft_cap,
+                         lead_soft_cap=self._lead_soft_cap(matcher, scanned))
         matches = [hit.match for hit in verdict.counted]
         if verdict.severity != "none":
             matches.extend(watch_matches)
@@ -190,6 +191,21 @@ class Rules:
                     return True, soft_cap
                 return bool(matcher.headline.find_context(folded, padded, 0, len(folded))), soft_cap
         return True, None  # no headline: nothing says the body's violence is background
+
+    def _lead_soft_cap(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]]) -> str | None:
+        """The cap of the disaster and accident framing (`frames` modifiers for ambiguous phrases) in the
+        summary's first sentence: "Explosion kills 20" / "... in a blast at a fuel depot"."""
+        cap: str | None = None
+        for field_name, text, _factor, padded in scanned:
+            if field_name == "title":
+                continue
+            _, end = sentence_bounds(text, 0)
+            for _, _, name in matcher.modifiers.find_all(padded[1:], padded, 0, end):
+                modifier = self.modifiers[name]
+                if modifier.frames and modifier.ambiguous_only and modifier.cap is not None \
+                        and (cap is None or RANK[modifier.cap] < RANK[cap]):
+                    cap = modifier.cap
+        return cap
 
     def _scan(self, matcher: LanguageMatcher, text: str, field_name: str, field_factor: float, padded: str,
               ambiguous_allowed: bool, events: list[tuple[int, int, Any]], named: set[tuple[str, int]],

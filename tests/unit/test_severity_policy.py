@@ -122,6 +122,10 @@ NONE = [
      "Soldiers joined aid teams clearing roads in the mountains.", "https://news.example/world/africa/quake"),
     ("20 dead in explosion at gas station crowded with families fleeing the enclave",
      "Hundreds were injured in the blast, officials said.", "https://news.example/world/europe/fuel-blast"),
+    ("Explosion kills 20 in breakaway Nagorno-Karabakh as thousands flee",
+     "The blast at a fuel depot also injured hundreds of people queueing for petrol.",
+     "https://news.example/world/europe/depot-blast"),
+    ("Soldier dies of heart attack during parade rehearsal", "", "https://news.example/uk/soldier-dies"),
     ("Invasion of the killer hornets: beekeeper loses his hives", "The insects massacred thousands of bees in a week.",
      "https://news.example/uk/hornets"),
 ]
@@ -203,6 +207,9 @@ HIGH = [
     ("Deadly explosion hits Gaza rally near the fence", "At least five people were killed in an explosion near "
                                                        "the separation fence."),
     ("Woman found shot dead in £900,000 country house", "A man has been arrested on suspicion of murder."),
+    # a fuel depot in the lead does not explain away a drone strike on it, nor a car bomb at a fuel station
+    ("Blast kills five in Mogadishu", "A car bomb exploded near a fuel station in the capital."),
+    ("Explosion at army barracks injures four", "Officials blamed a grenade thrown over the wall."),
 ]
 
 

@@ -126,6 +126,11 @@ NONE = [
      "The blast at a fuel depot also injured hundreds of people queueing for petrol.",
      "https://news.example/world/europe/depot-blast"),
     ("Soldier dies of heart attack during parade rehearsal", "", "https://news.example/uk/soldier-dies"),
+    # an epidemic's "battle" and deaths; an explainer's headline
+    ("State is finally winning its coronavirus battle, even as deaths keep rising", "",
+     "https://news.example/us/state-virus"),
+    ("Why the alliance is not sending troops into the war", "Leaders fear a wider conflict with a nuclear power.",
+     "https://news.example/world/why-no-troops"),
     ("Invasion of the killer hornets: beekeeper loses his hives", "The insects massacred thousands of bees in a week.",
      "https://news.example/uk/hornets"),
 ]

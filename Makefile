@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit pythons lint bench clean
+.PHONY: run test unit unit-python pythons lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("wirewatch needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -24,11 +24,15 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
+unit-python: $(STAMP)  # the unit suite on the pure-Python reference (no compiled kernel)
+	WIREWATCH_IMPL=python $(BIN)/python -m pytest -q tests/unit
+
 pythons:  # the unit suite on Python 3.12 and 3.13 (pyenv), each in its own .venv-pyX.Y
 	.ci/pythons
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams connectors tests bench
+	$(BIN)/python deploy/dev/check-layout.py
 	$(BIN)/mypy streams connectors
 	@if command -v amtool >/dev/null 2>&1; then amtool check-config deploy/alertmanager/alertmanager.yml; \
 	  else echo "lint: amtool missing (deploy/dev/ensure-tools.sh test installs it)" >&2; exit 1; fi

@@ -1,6 +1,7 @@
 """Escalation scoring speed: process CPU µs per article for `Rules.score` alone (after normalisation).
 
     .venv/bin/python bench/escalation_speed.py [DATA_DIR] [--rules FILE] [--repeat N] [--profile] [--evict-mb 16]
+    .venv/bin/python bench/escalation_speed.py --feeds rld.jsonl --only feeds [--root /tmp/other-checkout]
 
 Corpora:
   seed     the 3.3 kB seed article (seeds/000_*.txt), scored many times
@@ -8,9 +9,12 @@ Corpora:
   dev      escalation-dev sentences (DATA_DIR/escalation-dev/articles.jsonl, ../shared/data by default)
   bbc      the first 500 dedup-dev articles (BBC News, ~2 kB: business, politics, sport, tech -
            what a typical feed article looks like); data corpora are skipped when the folder is missing
+  feeds    the first --feeds-limit (2,000) items of --feeds FILE, a real-feed corpus in the article contract
+           (a slice of realfeeds-dev/*.jsonl.gz, unzipped): what the monitor really scores
   synth    500 synthetic articles (bench/synth.py, ~2.2 kB, the replay benchmark's traffic)
-  bbc-cold / synth-cold  2,000 articles each (first dedup-dev / synthetic), every article scored once by
-           freshly loaded rules: caches start empty as in a stream of new articles (best of 3 rounds)
+  bbc-cold / synth-cold / feeds-cold  2,000 articles each (first dedup-dev / synthetic / --feeds), every
+           article scored once by freshly loaded rules: caches start empty as in a stream of new articles
+           (best of 3 rounds)
 
 Each corpus is scored `--repeat` times; the figure is the best round (process CPU time, so other
 processes on a shared machine do not count), plus the median. The first round also fills the
@@ -18,6 +22,8 @@ watchlist caches, as a long-running worker does (the -cold corpora measure new t
 `--profile` prints a cProfile of the seed rounds (`--profile-corpus NAME` for another corpus).
 `--evict-mb 16` writes over a 16 MB buffer before each article (not timed), so every article starts with
 cold CPU caches as in the replay benchmark, where the other stages run in between.
+`--root DIR` imports another checkout's code (e.g. `git worktree add /tmp/base COMMIT`), so that two
+trees can be timed in turn on the same machine with the same corpora.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if "--root" in sys.argv[:-1]:  # another checkout's code (read before the imports below)
+    ROOT = Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -72,10 +80,16 @@ def rounds(rules: Rules, items: list[dict], repeat: int, evict: bytearray | None
     return [score_all(rules, items, evict) for _ in range(repeat)]
 
 
+def load_rules(path: str) -> Rules:
+    """The rules with their matchers compiled (`prepared`; a checkout from before it compiles on load)."""
+    rules = Rules.load(path)
+    return rules.prepared() if hasattr(rules, "prepared") else rules
+
+
 def cold_rounds(path: str, items: list[dict], repeat: int, evict: bytearray | None = None) -> list[float]:
     """µs per article, each article scored once by freshly loaded rules (empty caches; the matchers
     compiled before the clock starts, as a worker's are)."""
-    return [score_all(Rules.load(path).prepared(), items, evict) for _ in range(repeat)]
+    return [score_all(load_rules(path), items, evict) for _ in range(repeat)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-corpus", default="seed")
     parser.add_argument("--only", help="comma-separated corpus names")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--feeds", help="a real-feed corpus (JSON lines in the article contract): corpus 'feeds'")
+    parser.add_argument("--feeds-limit", type=int, default=2000)
+    parser.add_argument("--root", help="the checkout whose code is timed (default: this one)")
     parser.add_argument("--evict-mb", type=int, default=0,
                         help="write over a buffer of this many MB before each article (not timed): cold CPU "
                              "caches, as in the replay benchmark (16 is more than the last-level cache)")
@@ -94,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     evict = bytearray(args.evict_mb << 20) if args.evict_mb else None
 
     started = time.process_time()
-    rules = Rules.load(args.rules).prepared()
+    rules = load_rules(args.rules)
     load_ms = (time.process_time() - started) * 1e3
     corpora = {"seed": [seed_article()] * 200, "seed-big": [seed_article(6)] * 30}
     dev = Path(args.data) / "escalation-dev" / "articles.jsonl"
@@ -104,11 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     if bbc.is_file():
         with bbc.open("rb") as lines:
             corpora["bbc"] = [normalize(json.loads(line)) for _, line in zip(range(500), lines, strict=False)]
+    if args.feeds:
+        with open(args.feeds, "rb") as lines:
+            corpora["feeds"] = [normalize(json.loads(line)) for _, line in zip(range(args.feeds_limit), lines,
+                                                                               strict=False)]
     corpora["synth"] = [normalize(a) for a in Synth(seed=3).articles(500)]
     cold = {"synth-cold": [normalize(a) for a in Synth(seed=5).articles(2000)]}
     if bbc.is_file():
         with bbc.open("rb") as lines:
             cold["bbc-cold"] = [normalize(json.loads(line)) for _, line in zip(range(2000), lines, strict=False)]
+    if args.feeds:
+        cold["feeds-cold"] = corpora["feeds"]
     if args.only:
         keep = set(args.only.split(","))
         corpora = {k: v for k, v in corpora.items() if k in keep}

@@ -1,7 +1,13 @@
-"""Escalation quality on a labelled set: precision / recall / F1 of `severity >= medium`.
+"""Escalation quality on a labelled set: precision / recall / F1 of `severity >= --min-severity` (medium).
 
     .venv/bin/python bench/quality_escalation.py [DATA_DIR] [--rules FILE] [--replay] [--show fp,fn]
     .venv/bin/python bench/quality_escalation.py --set bench/holdout/escalation
+    .venv/bin/python bench/quality_escalation.py --min-severity low     # CAMEO material conflict = low+
+    .venv/bin/python bench/quality_escalation.py --set bench/holdout/escalation-3 --policy
+
+--policy scores against severity.jsonl (the set relabelled by the severity policy: none .. critical per
+item, see bench/holdout/README.md) instead of the CAMEO labels: flagged = severity >= --min-severity
+against label >= --min-severity, and a confusion table of label by predicted severity.
 
 DATA_DIR defaults to ../shared/data (relative to the repo root) and must hold
 escalation-dev/articles.jsonl and escalation-dev/labels.jsonl (label true / false / null = not scored).
@@ -30,8 +36,6 @@ sys.path.insert(0, str(ROOT))
 from streams.escalation import DEFAULT_RULES, SEVERITIES, Rules  # noqa: E402
 from streams.normalize import normalize  # noqa: E402
 from streams.pipeline import Pipeline  # noqa: E402
-
-FLAG_FROM = SEVERITIES.index("medium")
 
 
 def decisions_in_process(articles: Path, rules_path: Path) -> dict[str, dict]:
@@ -81,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", default="", help="print ids and scores of: fp, fn (comma separated)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--set", help="folder holding articles.jsonl and labels.jsonl (instead of DATA_DIR)")
+    parser.add_argument("--min-severity", default="medium", choices=SEVERITIES[1:],
+                        help="flagged = severity at least this (default medium: what is alerted)")
+    parser.add_argument("--policy", action="store_true",
+                        help="score against the set's severity.jsonl (labels by the severity policy)")
     parser.add_argument("--half", choices=("odd", "even"),
                         help="score only the ids ending in an odd / even number (held-out tuning / test halves)")
     args = parser.parse_args(argv)
@@ -88,7 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(args.set) if args.set else Path(args.data) / "escalation-dev"
     name = str(args.set) if args.set else base.name
     articles, labels_path = base / "articles.jsonl", base / "labels.jsonl"
-    labels = {row["id"]: row["label"] for row in map(json.loads, labels_path.open("rb"))}
+    least = SEVERITIES.index(args.min_severity)
+    policy: dict[str, str] = {}
+    if args.policy:
+        policy = {row["id"]: row["severity"] for row in map(json.loads, (base / "severity.jsonl").open("rb"))}
+        labels = {key: SEVERITIES.index(value) >= least for key, value in policy.items()}
+    else:
+        labels = {row["id"]: row["label"] for row in map(json.loads, labels_path.open("rb"))}
     if args.half:
         labels = {key: label for key, label in labels.items() if _half(key) == args.half}
         name += f" ({args.half} half)"
@@ -101,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     counts: Counter[str] = Counter()
     by_language: dict[str, Counter[str]] = {}
     by_severity: dict[str, Counter[str]] = {s: Counter() for s in SEVERITIES}
+    confusion: dict[str, Counter[str]] = {s: Counter() for s in SEVERITIES}
     by_category: dict[str, Counter[str]] = {}
     shown = set(filter(None, args.show.split(",")))
     for article_id, label in labels.items():
@@ -109,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             counts["unscored" if label is None else "missing"] += 1
             continue
         esc = decision["escalation"]
-        flagged = SEVERITIES.index(esc["severity"]) >= FLAG_FROM
+        flagged = SEVERITIES.index(esc["severity"]) >= least
+        if article_id in policy:
+            confusion[policy[article_id]][esc["severity"]] += 1
         outcome = {(True, True): "tp", (False, True): "fp", (True, False): "fn", (False, False): "tn"}[
             (bool(label), flagged)]
         counts[outcome] += 1
@@ -134,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{name}: P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}   "
+    print(f"{name} (flagged = {args.min_severity}+): P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}   "
           f"(tp {tp}, fp {fp}, fn {fn}, tn {counts['tn']}; {counts['unscored']} unscored, "
           f"{counts['missing']} without decision)")
     print(f"pipeline {elapsed:.1f} s for {len(decisions)} articles; Rules.score alone "
@@ -145,10 +162,15 @@ def main(argv: list[str] | None = None) -> int:
             r_l = row["tp"] / (row["tp"] + row["fn"]) if row["tp"] + row["fn"] else 0.0
             print(f"  {language}: P {p_l:.3f}  R {r_l:.3f}  (tp {row['tp']}, fp {row['fp']}, fn {row['fn']}, "
                   f"tn {row['tn']})")
-    print("\nseverity    label=true  label=false")
-    for severity in SEVERITIES:
-        row = by_severity[severity]
-        print(f"{severity:<10} {row['true']:>10} {row['false']:>12}")
+    if policy:
+        print("\nlabel \\ predicted " + "".join(f"{s:>9}" for s in SEVERITIES))
+        for label in SEVERITIES:
+            print(f"{label:<18}" + "".join(f"{confusion[label][s]:>9}" for s in SEVERITIES))
+    else:
+        print("\nseverity    label=true  label=false")
+        for severity in SEVERITIES:
+            row = by_severity[severity]
+            print(f"{severity:<10} {row['true']:>10} {row['false']:>12}")
     print("\ncategory               tp   fp   fn   tn   (articles where the category fired)")
     for category, row in sorted(by_category.items(), key=lambda kv: -sum(kv[1].values())):
         print(f"{category:<20} {row['tp']:>4} {row['fp']:>4} {row['fn']:>4} {row['tn']:>4}")

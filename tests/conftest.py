@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from helpers.tools import require
+from hypothesis import find
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from connectors.settings import Settings, Topics
 from streams.shell.localkafka import LocalKafka, free_port
@@ -20,6 +22,14 @@ from streams.shell.localkafka import LocalKafka, free_port
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hypothesis_charmap() -> None:
+    """Hypothesis builds its Unicode character map the first time a test draws text (seconds on a fresh
+    clone, then kept in .hypothesis/). Counted as that test's data generation, it tripped the `too_slow`
+    health check on a busy CI machine; built once before the first test, it counts for none."""
+    find(st.text(min_size=1), lambda _: True)
 
 
 @pytest.fixture(scope="session")

@@ -71,22 +71,43 @@ class Verdict:
 def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
            casualty_bonus: Iterable[tuple[int, float]], category_cap: float, names: int,
            watch_weight: float, watch_cap: float, headline_on_conflict: bool = True,
-           repeat_bonus: float = 0.25) -> Verdict:
+           repeat_bonus: float = 0.25, headline_soft_cap: str | None = None,
+           lead_soft_cap: str | None = None) -> Verdict:
     """The severity the hits establish, under the article's context.
 
     `headline_on_conflict`: the headline names armed conflict (an armed actor, a weapon, a conflict
     place, "war latest") even where it reports no event itself. A feed item's headline says what it
     is about: where it reports no violence and names no conflict (a lawsuit, a policy, a film, a
-    memorial), the violence its summary recounts is background, at most low."""
+    memorial), the violence its summary recounts is background, at most low.
+
+    `headline_soft_cap`: the headline is about a disaster or an accident and reports no violence; the
+    summary's ambiguous phrases reach at most this (the deaths of a flood), unless their sentence
+    names violence unambiguously. `lead_soft_cap`: the summary's first sentence says so ("a blast at a
+    fuel depot"); where neither it nor the headline names violence unambiguously, every ambiguous phrase
+    of the item, the headline's too, reaches at most this."""
     # "a building collapsed after an air strike, killing five": an accident's words explain away an
     # ambiguous death only where nothing in the sentence names violence unambiguously
     violent = {h.sentence for h in hits if not h.ambiguous and RANK[h.category.tier] >= MEDIUM}
     for hit in hits:
         hit.explained = hit.sentence not in violent
-    counted = [h for h in hits if _grounded(h, hits)]
+    if lead_soft_cap is not None and not any(s[0] == "title" or s[1] == 0 for s in violent):
+        for hit in hits:
+            if hit.ambiguous and (hit.soft_cap is None or RANK[lead_soft_cap] < RANK[hit.soft_cap]):
+                hit.soft_cap = lead_soft_cap
     # a headline that reports violence (even in words it alone does not ground: "a father killed 3 of his
     # kids") opens the item to its summary's details
     headline_event = any(h.sentence[0] == "title" and RANK[h.tier] >= MEDIUM for h in hits)
+    if headline_soft_cap is not None and not headline_event:
+        for hit in hits:
+            if hit.ambiguous and hit.sentence[0] != "title" \
+                    and (hit.soft_cap is None or RANK[headline_soft_cap] < RANK[hit.soft_cap]):
+                hit.soft_cap = headline_soft_cap
+    counted = [h for h in hits if _grounded(h, hits)]
+    if any(h.sentence[0] == "title" and RANK[h.tier] >= MEDIUM for h in counted):
+        # the headline reports violence: the summary's dead and wounded are its victims ("Deadly explosion
+        # hits Gaza rally" / "five Palestinians killed in an explosion next to the fence")
+        have = {id(h) for h in counted}
+        counted += [h for h in hits if h.category.counts and h.sentence[0] != "title" and id(h) not in have]
     if not (headline_event or headline_on_conflict):
         for hit in counted:
             if hit.sentence[0] != "title" and (hit.cap is None or RANK[hit.cap] > RANK["low"]):

@@ -162,7 +162,7 @@ def load_rules(path: str | Path) -> dict[str, Any]:
         if "default_language" in top else "en"
     languages: dict[str, _LanguageDraft] = {}
     entities: list[Entity] = []
-    watch: dict[str, Any] = {"weight": 0.5, "cap": 1.5, "threshold": 88.0, "folds": []}
+    watch: dict[str, Any] = {"weight": 0.5, "cap": 1.5, "threshold": 88.0, "exact_below": 6, "folds": []}
     files = [str(main_path)]
     parts: list[tuple[_Doc, dict[str, yaml.Node]]] = [(doc, top)]
     if "include" in top:
@@ -204,6 +204,7 @@ def load_rules(path: str | Path) -> dict[str, Any]:
             "scoring": scoring, "casualty_bonus": tuple(casualty_bonus), "default_language": default_language,
             "files": tuple(files), "language_rules": {code: lang.frozen() for code, lang in languages.items()},
             "watchlist": Watchlist(weight=watch["weight"], cap=watch["cap"], threshold=watch["threshold"],
+                                   exact_below=int(watch["exact_below"]),
                                    folds=tuple(watch["folds"]), entities=tuple(entities)),
             "contexts": tuple(contexts)}
 
@@ -366,8 +367,9 @@ def _modifiers(doc: _Doc, node: yaml.Node | None) -> dict[str, Modifier]:
 
 
 def _watchlist(doc: _Doc, node: yaml.Node, watch: dict[str, Any], entities: list[Entity]) -> None:
-    raw = doc.mapping(node, "watchlist", {"weight", "cap", "threshold", "transliteration", "actors", "places"})
-    for name, lo, hi in (("weight", 0, 10), ("cap", 0, 100), ("threshold", 50, 100)):
+    raw = doc.mapping(node, "watchlist", {"weight", "cap", "threshold", "exact_below", "transliteration",
+                                                     "actors", "places"})
+    for name, lo, hi in (("weight", 0, 10), ("cap", 0, 100), ("threshold", 50, 100), ("exact_below", 0, 20)):
         if name in raw:
             watch[name] = doc.number(raw[name], f"watchlist.{name}", lo=lo, hi=hi)
     if "transliteration" in raw:

@@ -9,6 +9,7 @@ regex tried them, so the answer is the phrase the regex chose.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -104,11 +105,19 @@ class PhraseSet:
             if meta is not None:
                 yield at, m_end - 1, meta
 
-    def find_all(self, text: str, padded: str, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
-        """Every phrase matching at a start the regex finds (a word may be in several lists)."""
+    def starts_in(self, padded: str) -> list[int] | None:
+        """phrase_starts of the set's literal anchors in `padded` (None: the set has none): a sorted
+        superset of the places a phrase may start, for find_all."""
+        return phrase_starts(self._literals, padded) if self._literals is not None else None
+
+    def find_all(self, text: str, padded: str, start: int, end: int,
+                 starts: list[int] | None = None) -> Iterator[tuple[int, int, Any]]:
+        """Every phrase matching at a start the regex finds (a word may be in several lists). `starts`
+        (starts_in of `padded`) saves trying the regex where no phrase can start: the same matches."""
         if self.regex is None:
             return
-        for m in self.regex.finditer(padded, start, end + 1):
+        for m in self.regex.finditer(padded, start, end + 1) if starts is None else \
+                self._matches_from(padded, start, end + 1, starts):
             m_start = m.start()
             head = text[m_start:m_start + self._depth]
             for n in range(len(head), -1, -1):
@@ -117,9 +126,26 @@ class PhraseSet:
                     if hit is not None:
                         yield m_start, hit.end(), meta
 
-    def find_context(self, text: str, padded: str, start: int, end: int) -> list[tuple[int, int]]:
+    def _matches_from(self, padded: str, start: int, end: int, starts: list[int]) -> Iterator[re.Match[str]]:
+        """What regex.finditer(padded, start, end) finds, tried only at `starts` (a sorted superset of
+        its match starts), each try resuming after the last match as finditer does."""
+        regex = self.regex
+        assert regex is not None
+        resume = start
+        for at in starts[bisect.bisect_left(starts, start):]:
+            if at >= end:
+                break
+            if at < resume:
+                continue
+            m = regex.match(padded, at, end)
+            if m is not None:
+                resume = m.end()
+                yield m
+
+    def find_context(self, text: str, padded: str, start: int, end: int,
+                     starts: list[int] | None = None) -> list[tuple[int, int]]:
         """Spans of the phrases in text[start:end] that no exclusion covers (a context list's matches)."""
-        found = list(self.find_all(text, padded, start, end))
+        found = list(self.find_all(text, padded, start, end, starts))
         excluded = [(a, b) for a, b, meta in found if meta is None]
         return [(a, b) for a, b, meta in found
                 if meta is not None and not any(x <= a and b <= y for x, y in excluded)]

@@ -129,5 +129,6 @@ class Watchlist:
     weight: float = 0.5
     cap: float = 1.5
     threshold: float = 88.0                                  # rapidfuzz ratio on folded names
+    exact_below: int = 6                                     # folded names shorter than this match exactly
     folds: tuple[tuple[str, str], ...] = ()                  # transliteration pairs, in order
     entities: tuple[Entity, ...] = ()

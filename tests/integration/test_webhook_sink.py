@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.alerts import publish_alerts
 from helpers.procs import read_until, settings_env, wirewatch
 
 from connectors.settings import Settings
@@ -130,17 +131,6 @@ def create_alert_topic(settings: Settings) -> None:
         admin.close()
 
 
-def publish(settings: Settings, alerts: list[dict]) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(**settings.kafka_options())
-    try:
-        for value in alerts:
-            producer.send(settings.topics.alerts, key=value["story_id"].encode(),
-                          value=json.dumps(value).encode()).get(30)
-    finally:
-        producer.close()
-
 
 def scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
@@ -169,7 +159,7 @@ def test_delivers_retries_dead_letters_and_resumes_after_restart(settings: Setti
     rejected = alert("s4", 1, "high")           # 400: not retryable, dead-lettered
     escalated = alert("s1", 2, "critical")
     endpoint.plan = {key_of(flaky): [500, 500], key_of(rejected): [400]}
-    publish(settings, [first, flaky, quiet, rejected, first, escalated])  # `first` twice: a replayed version
+    publish_alerts(settings, first, flaky, quiet, rejected, first, escalated)  # `first` twice: a replayed version
 
     env = settings_env(settings)
     metrics_port = free_port()
@@ -200,7 +190,7 @@ def test_delivers_retries_dead_letters_and_resumes_after_restart(settings: Setti
     # Restart with the same consumer group: it resumes after the settled alerts. Without committed
     # offsets it would start from the earliest record and post s1, s2 and the 400 again.
     latest = alert("s5", 1, "high")
-    publish(settings, [latest])
+    publish_alerts(settings, latest)
     requests_before = len(endpoint.requests)
     with wirewatch(sink_args(endpoint, "/hook", "json"), settings_env(settings), tmp_path / "sink2.log") as sink:
         endpoint.wait(lambda: key_of(latest) in endpoint.delivered(), 60, sink, tmp_path / "sink2.log")
@@ -212,7 +202,7 @@ def test_delivers_retries_dead_letters_and_resumes_after_restart(settings: Setti
 def test_slack_format(settings: Settings, endpoint: Endpoint, tmp_path: Path) -> None:
     create_alert_topic(settings)
     value = alert("s9", 3, "critical", title="Strikes <kill> 12 & wound dozens")
-    publish(settings, [value])
+    publish_alerts(settings, value)
     log = tmp_path / "sink.log"
     with wirewatch(sink_args(endpoint, "/slack", "slack"), settings_env(settings), log) as sink:
         endpoint.wait(lambda: key_of(value) in endpoint.delivered(), 60, sink, log)

@@ -89,11 +89,16 @@ def _verdict(article: object) -> str | None:
     return None
 
 
-_values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12),
+# Text from a fixed alphabet: a strategy over all of Unicode builds Hypothesis' character map the first time
+# it runs (seconds on a fresh clone, counted as data generation: the `too_slow` health check failed CI on a
+# busy machine). Validation depends on types, lengths and formats, which these characters cover.
+_ALPHABET = "aZ09 -:.+TzéЖ\n\t\x00\u202e😀"
+_text = st.text(alphabet=_ALPHABET, max_size=12)
+_values = st.one_of(st.none(), st.booleans(), st.integers(), _text,
                     st.sampled_from(["2021-02-26T05:12:00Z", "2021-02-26T05:12:00.5+00:00", "2021-02-26T05:12:00Z\n",
                                      "2021-02-26T05:12:00+01:00", "en", "EN", "eng", "", "x" * 200, "x" * 600]),
-                    st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=3),
-                    st.tuples(st.text(max_size=3)))
+                    st.lists(st.one_of(st.text(alphabet=_ALPHABET, max_size=3), st.integers()), max_size=3),
+                    st.tuples(st.text(alphabet=_ALPHABET, max_size=3)))
 
 
 @given(st.dictionaries(st.sampled_from([*valid(), "summary", "content", "language", "authors", "tags",

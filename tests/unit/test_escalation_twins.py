@@ -22,7 +22,7 @@ from streams.escalation.namekeys import name_key
 from streams.escalation.watchlist import NAME_START, RUN_CHAR, NameFinder, find_names_plainly
 
 ACCEL = "accel" in implementations()
-needs_accel = pytest.mark.skipif(not ACCEL, reason="WIREWATCH_IMPL=python: the compiled twins are not loaded")
+needs_accel = pytest.mark.accel  # (tests/unit/conftest.py deselects it where the kernels are not loaded)
 FIXTURE = [HealthCheck.function_scoped_fixture]
 
 

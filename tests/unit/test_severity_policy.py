@@ -112,6 +112,27 @@ NONE = [
      "https://news.example/world/ceasefire-signed"),
     ("Allies pledge new air defence package for Kyiv", "The aid includes missiles and training for crews.",
      "https://news.example/world/europe/air-defence-aid"),
+    # obituaries: an age at death in the headline
+    ("Lawyer who fought for fair housing dies at 83", "He battled banks in court for four decades.",
+     "https://news.example/us/lawyer-obituary"),
+    # disasters and accidents framed by the headline: their dead were not killed by anyone
+    ("Floods in eastern Libya: what we know", "More than 5,000 people were killed after two dams burst above Derna.",
+     "https://news.example/world/africa/floods-explainer"),
+    ("Rescuers battle to reach quake-hit villages as toll passes 2,000",
+     "Soldiers joined aid teams clearing roads in the mountains.", "https://news.example/world/africa/quake"),
+    ("20 dead in explosion at gas station crowded with families fleeing the enclave",
+     "Hundreds were injured in the blast, officials said.", "https://news.example/world/europe/fuel-blast"),
+    ("Explosion kills 20 in breakaway Nagorno-Karabakh as thousands flee",
+     "The blast at a fuel depot also injured hundreds of people queueing for petrol.",
+     "https://news.example/world/europe/depot-blast"),
+    ("Soldier dies of heart attack during parade rehearsal", "", "https://news.example/uk/soldier-dies"),
+    # an epidemic's "battle" and deaths; an explainer's headline
+    ("State is finally winning its coronavirus battle, even as deaths keep rising", "",
+     "https://news.example/us/state-virus"),
+    ("Why the alliance is not sending troops into the war", "Leaders fear a wider conflict with a nuclear power.",
+     "https://news.example/world/why-no-troops"),
+    ("Invasion of the killer hornets: beekeeper loses his hives", "The insects massacred thousands of bees in a week.",
+     "https://news.example/uk/hornets"),
 ]
 
 
@@ -132,6 +153,11 @@ LOW = [
     ("Man charged with murder after woman found dead in flat", "He will appear before magistrates on Monday."),
     ("Opinion: the next war will be fought with drones", "Armies are learning the lessons of the past two years."),
     ("Curfew imposed in northern city after days of tension", "Shops were ordered to close at dusk."),
+    # a headline about an earlier year's attack: the summary recounts it
+    ("Pentagon to question more troops over 2021 Kabul airport bombing",
+     "Critics say the assault, which killed 183 people, could have been stopped."),
+    ("House passes bill to protect a 19th-century massacre site",
+     "Soldiers massacred hundreds of people there in 1890."),
 ]
 
 
@@ -182,6 +208,13 @@ HIGH = [
     ("Roadside bomb wounds five police officers", "The blast hit their patrol vehicle."),
     ("Building collapses after air strike, killing a family of five",
      "Rescuers searched the rubble through the night."),
+    # a headline that reports violence makes its summary's dead its victims
+    ("Deadly explosion hits Gaza rally near the fence", "At least five people were killed in an explosion near "
+                                                       "the separation fence."),
+    ("Woman found shot dead in £900,000 country house", "A man has been arrested on suspicion of murder."),
+    # a fuel depot in the lead does not explain away a drone strike on it, nor a car bomb at a fuel station
+    ("Blast kills five in Mogadishu", "A car bomb exploded near a fuel station in the capital."),
+    ("Explosion at army barracks injures four", "Officials blamed a grenade thrown over the wall."),
 ]
 
 
@@ -230,6 +263,34 @@ def test_ages_years_scores_and_money_are_not_tolls(rules: Rules) -> None:
     assert esc.casualties == 12
     esc = rules.score(item("Actor dead at 80 after long illness", ""))
     assert esc.casualties is None
+    esc = rules.score(item("Woman found shot dead in £900,000 manor house", ""))
+    assert esc.casualties in (None, 1)
+    esc = rules.score(item("Russia fired 40 missiles overnight, killing three people", "", language="en"))
+    assert esc.casualties == 3
+
+
+def test_a_short_place_name_is_not_its_one_letter_neighbour(rules: Rules) -> None:
+    # Derna (Libya) is not Deraa (Syria): short names match the watchlist only exactly
+    watched = [m["entity"] for m in rules.score(item("Air strike near Derna kills two", "")).matches
+               if m["category"] == "watchlist"]
+    assert watched == []
+    watched = [m["entity"] for m in rules.score(item("Air strike near Deraa kills two", "")).matches
+               if m["category"] == "watchlist"]
+    assert watched == ["Daraa"]
+    # a short name with a possessive is still the name
+    esc = rules.score(item("Reporter takes cover as blast lights up Kyiv's night sky", ""))
+    assert esc.severity == "medium" and "Kyiv" in [m.get("entity") for m in esc.matches]
+
+
+def test_a_negation_or_a_fire_a_clause_away_does_not_reach_the_phrase(rules: Rules) -> None:
+    assert severity(rules, "Mariupol: fires, no water, and bodies in the streets", "") != "none"
+    assert severity(rules, "No casualties in rocket attack on border town", "") in ("medium", "low")
+    assert severity(rules, "House fire kills three children", "") == "none"
+
+
+def test_a_phrase_s_own_words_never_modify_it(rules: Rules) -> None:
+    # "agreement" ends a strike ("a deal ended the strike"), not the breach of an agreement to pause fire
+    assert severity(rules, "Russia accused of breaching agreement to pause fire in besieged Mariupol", "") == "medium"
 
 
 def test_a_revised_toll_is_the_latest_figure_in_the_article(rules: Rules) -> None:
@@ -264,6 +325,10 @@ FRENCH = [
     ("Incendie dans un immeuble : six morts", "Le feu serait parti d'un appartement du troisième étage.", "none"),
     ("L'armée lance une offensive terrestre dans la région", "Des chars ont franchi la frontière à l'aube.",
      "critical"),
+    ("Vingt ans de réclusion pour le meurtrier d'un jeune homme tué de 40 coups de couteau", "", "low"),
+    ("Inondations en Libye : ce que l'on sait", "Plus de 5 000 personnes ont été tuées après la rupture de deux "
+                                               "barrages.", "none"),
+    ("L'armée stoppe la contre-offensive grâce à son aviation", "", "none"),
 ]
 
 

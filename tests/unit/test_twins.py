@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers.impls import ACCEL_AVAILABLE, plain, twin_pairs
+from helpers.impls import plain, twin_pairs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import LCSseq
@@ -19,7 +19,7 @@ from rapidfuzz.distance import LCSseq
 from streams.normalize import key_span
 from streams.normalize.fingerprinting import KEY_SOURCE_CHARS, WORDS_FROM_CHARS
 
-pytestmark = pytest.mark.skipif(not ACCEL_AVAILABLE, reason="no compiled twins here (numba or WIREWATCH_IMPL)")
+pytestmark = pytest.mark.accel  # (tests/unit/conftest.py deselects it where the kernels are not loaded)
 
 PAIRS = {name: (reference, twin) for name, reference, twin in twin_pairs()}
 COVERED = {"normalize.tokenize", "normalize.unpack_words", "normalize.fingerprint_text", "dedupe.unpack_words",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -17,12 +18,15 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunspli
 import orjson
 from w3lib.url import canonicalize_url as _w3lib_canonicalize
 
-from connectors.errors import InvalidRecord
+from connectors.errors import ConfigError, InvalidRecord
 
-__all__ = ["InvalidRecord", "article_id", "canonical_url", "decode", "encode", "is_http_url", "legacy_article_id",
-           "note_legacy_id", "parse_time", "rfc3339", "schema", "validate"]
+__all__ = ["MAX_DEPTH", "InvalidRecord", "article_id", "canonical_url", "decode", "encode", "is_http_url",
+           "legacy_article_id", "note_legacy_id", "parse_time", "ready", "rfc3339", "schema", "validate"]
 
 REQUIRED = ("id", "url", "title", "published_at", "source", "feed")
+# Arrays and objects nested deeper than this are refused: no news item needs it, and deeper documents
+# make recursive code (the json module, encoders, validators) fail with RecursionError.
+MAX_DEPTH = 32
 
 # Query parameters that identify a campaign or a click, never the document.
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "_hs", "oly_")
@@ -151,7 +155,31 @@ def _validator() -> Any:
     and writes the error messages."""
     import jsonschema
 
-    return jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(schema(), format_checker=_format_checker())
+
+
+def _format_checker() -> Any:
+    """jsonschema's FormatChecker, refusing to start without a checker for a format the schema declares.
+
+    jsonschema checks a format only when the package that implements it is installed (`date-time`:
+    rfc3339-validator, `uri`: rfc3986-validator; the `format-nongpl` extra that pyproject.toml pins);
+    without it every value passes, silently: `fetched_at: "yesterday"` and `2023-02-30` were accepted
+    and then failed in scoring."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker()
+    missing = sorted(_formats(schema()) - set(checker.checkers))
+    if missing:
+        raise ConfigError(f"jsonschema cannot check the format(s) {', '.join(missing)} of the Article schema: "
+                          "install jsonschema[format-nongpl] (pyproject.toml pins it)", key="jsonschema")
+    return checker
+
+
+def ready() -> None:
+    """Build both validators now, at start: a missing format checker fails here (ConfigError), not on a
+    record."""
+    _validator()
+    _fast_validator()
 
 
 def _formats(node: Any) -> set[str]:
@@ -172,9 +200,8 @@ def _fast_validator() -> Any:
     the very end (stricter), and the one construct it accepts that jsonschema rejects (a tuple where
     the schema says array) never comes out of JSON and is routed to the reference in `validate`."""
     import fastjsonschema
-    import jsonschema
 
-    conforms = jsonschema.FormatChecker().conforms
+    conforms = _format_checker().conforms
     formats = {name: (lambda value, name=name: conforms(value, name)) for name in _formats(schema())}
     return fastjsonschema.compile(schema(), formats=formats)
 
@@ -197,10 +224,50 @@ def _reference_check(article: Mapping[str, Any]) -> None:
         raise InvalidRecord(f"article field {field}: {error.message}")
 
 
+def _too_deep(value: Any) -> bool:
+    """Whether arrays and objects nest deeper than MAX_DEPTH (iteratively: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(node, Mapping):
+            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, Mapping | list | tuple))
+        elif isinstance(node, list | tuple):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, Mapping | list | tuple))
+    return False
+
+
+def _refuse_deep(value: Any) -> None:
+    if _too_deep(value):
+        raise InvalidRecord(f"article nested deeper than {MAX_DEPTH} levels of arrays and objects")
+
+
+def _refuse_surrogates(article: Mapping[str, Any]) -> None:
+    """A lone surrogate (JSON's \\ud800 escape) is no Unicode text: it cannot be written as UTF-8, so a
+    stage that encodes the record would fail on it later. Refused here, naming the field."""
+    stack: list[tuple[str, Any]] = [(str(name), value) for name, value in article.items()]
+    while stack:
+        field, node = stack.pop()
+        if isinstance(node, str):
+            if not node.isascii() and _SURROGATE.search(node):
+                raise InvalidRecord(f"article field {field}: a lone surrogate (\\ud800-\\udfff) is not text")
+        elif isinstance(node, Mapping):
+            stack.extend((field, child) for child in node.values())
+            stack.extend((field, key) for key in node)
+        elif isinstance(node, list | tuple):
+            stack.extend((field, child) for child in node)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def validate(article: Any) -> dict[str, Any]:
     """Return the article if it satisfies the contract, else raise InvalidRecord naming the field."""
     if not isinstance(article, Mapping):
         raise InvalidRecord(f"an article must be a JSON object, not {type(article).__name__}")
+    _refuse_deep(article)
+    _refuse_surrogates(article)
     if type(article) is dict and not any(type(v) is tuple for v in article.values()):
         _check(article)
     else:  # not what JSON gives: jsonschema's own type rules (a tuple is no array there)
@@ -229,9 +296,17 @@ def _loads(raw: bytes | str) -> Any:
         except orjson.JSONDecodeError:
             pass
         else:
+            _refuse_deep(value)
             if type(value) is dict and _plain(value):
                 return value
-    return json.loads(raw)
+    try:
+        value = json.loads(raw)
+    except RecursionError as exc:  # deeper than the interpreter's stack (orjson stops at 1,024 levels)
+        raise InvalidRecord(f"article nested deeper than {MAX_DEPTH} levels of arrays and objects") from exc
+    _refuse_deep(value)
+    if isinstance(value, dict):    # (orjson refuses lone surrogates: only this path can hold them)
+        _refuse_surrogates(value)
+    return value
 
 
 def decode(raw: bytes | str) -> dict[str, Any]:

@@ -137,6 +137,8 @@ class Settings:
     session_timeout_s: float = 30.0           # consumer group session: how soon a dead worker's partitions move
     data_dir: str = ""                        # worker tables (RocksDB); "" = <state home>/worker
     liveness_timeout_s: float = 120.0         # /livez answers 503 once a heartbeat is older than this
+    order_buffer: int = 1024                  # records dedupe and the event stage hold to restore production order
+    order_hold_s: float = 0.25                # ... and how long at most (streams/order.py); 0 records: off
     connector: ConnectorSettings = field(default_factory=ConnectorSettings)
 
     @classmethod
@@ -161,6 +163,8 @@ class Settings:
             session_timeout_s=_float(env, "WIREWATCH_SESSION_TIMEOUT", 30.0, low=6.0),
             data_dir=_text(env, "WIREWATCH_DATA_DIR", os.path.join(state_home(env), "worker")),
             liveness_timeout_s=_float(env, "WIREWATCH_LIVENESS_TIMEOUT", 120.0, low=1.0),
+            order_buffer=_int(env, "WIREWATCH_ORDER_BUFFER", 1024, low=0, high=1_000_000),
+            order_hold_s=_float(env, "WIREWATCH_ORDER_HOLD", 0.25, low=0.01),
             connector=ConnectorSettings.from_env(env),
         )
 

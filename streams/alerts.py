@@ -13,13 +13,14 @@ interval.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.article import parse_time, rfc3339
 from streams.escalation import SEVERITIES
+from streams.plaintext import http_url, plain, safe_id
 
 RANK = {name: i for i, name in enumerate(SEVERITIES)}
 SPREAD_STEPS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -117,16 +118,60 @@ def _changes(last: Mapping[str, Any], event: Mapping[str, Any]) -> list[dict[str
 
 def render(event: Mapping[str, Any], version: int, reason: str, changes: list[dict[str, Any]],
            merged_into: str | None = None) -> dict[str, Any]:
-    """The alert message (streams/schemas/alert.schema.json)."""
-    return {"alert_id": alert_id(event["id"]), "version": version, "event_id": event["id"],
-            "story_id": event["story_id"], "severity": event["severity"], "score": event["score"],
-            "categories": list(event["categories"]), "casualties": event["casualties"], "title": event["title"],
-            "url": event["url"], "source": event["source"], "sources": list(event["sources"]),
-            "copies": event["copies"], "first_seen": event["first_seen"], "updated_at": event["updated_at"],
-            "reason": reason, "rule_version": event["rule_version"], "matches": list(event["matches"]),
-            "articles": list(event["articles"]), "languages": list(event["languages"]),
-            "places": list(event["places"]), "tags": list(event["tags"]), "feeds": list(event["feeds"]),
-            "merged_into": merged_into, "changes": changes}
+    """The alert message (streams/schemas/alert.schema.json): text only (`plain_alert`)."""
+    return plain_alert({
+        "alert_id": alert_id(event["id"]), "version": version, "event_id": event["id"],
+        "story_id": event["story_id"], "severity": event["severity"], "score": event["score"],
+        "categories": list(event["categories"]), "casualties": event["casualties"], "title": event["title"],
+        "url": event["url"], "source": event["source"], "sources": list(event["sources"]),
+        "copies": event["copies"], "first_seen": event["first_seen"], "updated_at": event["updated_at"],
+        "reason": reason, "rule_version": event["rule_version"], "matches": list(event["matches"]),
+        "articles": list(event["articles"]), "languages": list(event["languages"]),
+        "places": list(event["places"]), "tags": list(event["tags"]), "feeds": list(event["feeds"]),
+        "merged_into": merged_into, "changes": changes})
+
+
+# The longest text each field of an alert carries (characters).
+TEXT_LIMITS = {"title": 1000, "source": 512, "sources": 512, "categories": 100, "languages": 16, "places": 200,
+               "tags": 200, "feeds": 256, "rule_version": 100}
+_ID_LISTS = ("articles",)
+_IDS = ("event_id", "story_id")
+
+
+def plain_alert(alert: dict[str, Any]) -> dict[str, Any]:
+    """Every text field plain text (`streams.plaintext.plain`: no tags, entities, control or bidi
+    characters, within TEXT_LIMITS), `url` http(s) or "", ids of the contract's characters. Events keep
+    what the articles said; an alert says it as text, however the article was written."""
+    out = dict(alert)
+    for name, limit in TEXT_LIMITS.items():
+        value = out.get(name)
+        if isinstance(value, list):
+            out[name] = _unique(plain(item, limit) for item in value)
+        elif value is not None:
+            out[name] = plain(value, limit)
+    out["url"] = http_url(out.get("url"))
+    for name in _IDS:
+        if out.get(name) is not None:
+            out[name] = safe_id(out[name])
+    for name in _ID_LISTS:
+        out[name] = _unique(safe_id(item) for item in out.get(name) or ())
+    out["matches"] = [{k: _plain_value(v, 200) for k, v in match.items()} for match in out.get("matches") or ()
+                      if isinstance(match, Mapping)]
+    out["changes"] = [{k: _plain_value(v, 200) for k, v in change.items()} for change in out.get("changes") or ()
+                      if isinstance(change, Mapping)]
+    return out
+
+
+def _plain_value(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        return plain(value, limit)
+    if isinstance(value, list):
+        return [_plain_value(item, limit) for item in value]
+    return value
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(item for item in items if item))
 
 
 _TIMES: dict[str, datetime] = {}  # timestamp text -> parse_time(text): an event's times recur per article
@@ -151,5 +196,5 @@ def earlier(a: str, b: str) -> str:
     return a if _time(a) <= _time(b) else b
 
 
-__all__ = ["RANK", "AlertPolicy", "alert_id", "earlier", "later", "merged_alert", "plan_alert", "render",
-           "rfc3339"]
+__all__ = ["RANK", "TEXT_LIMITS", "AlertPolicy", "alert_id", "earlier", "later", "merged_alert", "plain_alert",
+           "plan_alert", "render", "rfc3339"]

@@ -12,6 +12,9 @@ Names (DESIGN.md, deploy/prometheus, deploy/grafana and docs/operations.md build
     wirewatch_stage_last_processed_timestamp_seconds{stage}    wall clock of the last record per stage
     wirewatch_stage_duration_seconds{stage}                    processing time of one record
     wirewatch_dlq_records_total{topic}                         records sent to <topic>.dlq
+    wirewatch_records_truncated_total{topic}                   records cut to the size bound before produced
+    wirewatch_event_time_corrected_total{flag}                 articles whose published_at the event-time
+                                                               rule bounded: ahead | floor | clock
     wirewatch_copies_collapsed_total{language}                 articles that were copies of a known one
     wirewatch_stories_total{language}                          new stories opened
     wirewatch_events_total{outcome}                            articles that opened an event (opened) or
@@ -41,6 +44,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.escalation import SEVERITIES
+from streams.eventtime import FLAGS
 
 STAGES = ("normalize", "dedupe", "score", "events")
 REASONS = ("new", "escalated", "spread", "merged")
@@ -68,6 +72,12 @@ class StreamMetrics:
                                   ["stage"], buckets=_SECONDS, registry=registry)
         self.failed = Counter("wirewatch_dlq_records_total", "Records sent to a DLQ, by source topic",
                               ["topic"], registry=registry)
+        self.truncated = Counter("wirewatch_records_truncated_total", "Records cut to the size bound "
+                                 "(streams/records.py) before they were produced, by topic", ["topic"],
+                                 registry=registry)
+        self.event_times = Counter("wirewatch_event_time_corrected_total", "Articles whose published_at the "
+                                   "event-time rule bounded (streams/eventtime.py), by flag", ["flag"],
+                                   registry=registry)
         self.copies = Counter("wirewatch_copies_collapsed_total", "Articles recognised as copies of a "
                               "known article", ["language"], registry=registry)
         self.stories = Counter("wirewatch_stories_total", "New stories opened", ["language"],
@@ -99,6 +109,8 @@ class StreamMetrics:
                 self.alerts.labels(severity, reason)
         for outcome in EVENT_OUTCOMES:
             self.events.labels(outcome)
+        for flag in FLAGS:
+            self.event_times.labels(flag)
 
     def start(self, app_id: str, dlq_topics: Iterable[str], categories: Iterable[str]) -> None:
         """Create the series known at start at zero and mark this worker as running."""
@@ -111,6 +123,7 @@ class StreamMetrics:
         self.info.labels(app_id, release).set(1)
         for topic in dlq_topics:
             self.failed.labels(topic)
+            self.truncated.labels(topic)
         for category in categories:
             self.alert_categories.labels(category)
 

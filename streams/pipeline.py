@@ -13,11 +13,13 @@ Only stories at `low` or above reach the event stage (`needs_event`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from connectors import article as contract
+from streams import eventtime
 from streams.alerts import RANK, AlertPolicy
 from streams.dedupe import DedupeIndex
 from streams.escalation import Rules, RulesHolder
@@ -31,10 +33,13 @@ _SCORED_FIELDS = ("id", "story_id", "copy_of", "url", "title", "published_at", "
                   "tags", "language")
 
 
-def normalize_stage(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
-    """Validate against the Article contract (raises InvalidRecord) and normalise."""
+def normalize_stage(raw: bytes | str | Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
+    """Validate against the Article contract (raises InvalidRecord), normalise, and stamp the event time
+    (`streams.eventtime`: the one rule every later stage reads, `now` the processing clock)."""
     article = contract.validate(raw) if isinstance(raw, Mapping) else contract.decode(raw)
-    return normalize(article)
+    normed = normalize(article)
+    normed["norm"]["time"] = eventtime.stamp(article, now)
+    return normed
 
 
 def dedupe_stage(normed: Mapping[str, Any], index: DedupeIndex) -> dict[str, Any]:
@@ -56,8 +61,11 @@ def score_stage(story_article: Mapping[str, Any], rules: Rules | RulesHolder
                 "event_id": None, "escalation": escalation}
     norm = story_article.get("norm") or {}
     scored = {name: story_article[name] for name in _SCORED_FIELDS if name in story_article}
+    # the event stage reads published_at as event time and fetched_at as arrival: both as the rule bounds them
+    moment = eventtime.of(story_article)
+    scored["published_at"], scored["fetched_at"] = moment.text, moment.arrival_text
     scored["norm"] = {"language": norm.get("language"), "title": norm.get("title", ""),
-                      "body": str(norm.get("body") or "")[:LEAD_CHARS]}
+                      "body": str(norm.get("body") or "")[:LEAD_CHARS], "time": moment.to_json()}
     scored["escalation"] = escalation
     scored["rule_version"] = rules.version
     return decision, scored
@@ -69,7 +77,13 @@ def needs_event(scored: Mapping[str, Any]) -> bool:
 
 
 def event_plan(scored: Mapping[str, Any], tracker: EventTracker) -> Plan:
-    """The article's event, the alert versions to publish and the state writes, not yet applied."""
+    """The article's event, the alert versions to publish and the state writes, not yet applied. An
+    article whose time nothing vouches for (`eventtime`, flag "clock") is taken at the stage's clock
+    when that is earlier, so that it never moves the event retention."""
+    moment = eventtime.of(scored)
+    if not moment.moves_clocks:
+        at = eventtime.rfc3339_seconds(eventtime.bounded(moment, tracker.sweeper.watermark))
+        scored = {**scored, "published_at": at, "fetched_at": at}
     return tracker.plan(scored, scored.get("rule_version"))
 
 
@@ -96,6 +110,7 @@ class Pipeline:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     dedupe_store: MutableMapping[str, Any] | None = None
     event_state: MutableMapping[str, Any] | None = None
+    clock: Callable[[], float] | None = time.time    # the processing clock (None: none, no bound from it)
 
     def __post_init__(self) -> None:
         self.index = DedupeIndex(self.dedupe_store)
@@ -103,21 +118,32 @@ class Pipeline:
 
     def process(self, raw: bytes | str | Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """(decision, alert versions published for it: none, one, or two when events merge)."""
-        decision, scored = score_stage(dedupe_stage(normalize_stage(raw), self.index), self.rules)
+        normed = normalize_stage(raw, None if self.clock is None else self.clock())
+        decision, scored = score_stage(dedupe_stage(normed, self.index), self.rules)
         return event_stage(decision, scored, self.events)
 
     def run(self, lines: Iterable[bytes | str]) -> Iterator[tuple[int, dict[str, Any] | None,
                                                              list[dict[str, Any]], Exception | None]]:
-        """Yield (line number, decision, alerts, error) per non-blank input line; errors do not stop it."""
+        """Yield (line number, decision, alerts, error) per non-blank input line. A line that fails in any
+        stage is yielded with its error and the run goes on, as the worker sends such a record to a DLQ
+        and goes on; only what no record causes (the disk, memory: `machine_error`) stops it."""
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 decision, alerts = self.process(line)
-            except contract.InvalidRecord as exc:
+            except Exception as exc:  # noqa: BLE001 (a record's failure, whatever its type: reported, counted)
+                if machine_error(exc):
+                    raise
                 yield number, None, [], exc
                 continue
             yield number, decision, alerts, None
+
+
+def machine_error(error: BaseException) -> bool:
+    """Failures of the machine (disk, memory), which no record causes: they stop a replay, as they stop
+    a worker, instead of being reported against a record."""
+    return isinstance(error, OSError | MemoryError)
 
 
 def warm_up() -> None:

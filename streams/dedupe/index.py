@@ -7,9 +7,10 @@ from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
+from streams import eventtime
 from streams.dedupe import steps
 from streams.dedupe.options import Decision, Options
-from streams.dedupe.window import Window, parse_time
+from streams.dedupe.window import Window
 
 ARTICLE = "a:"
 META = "m:"
@@ -110,8 +111,12 @@ class DedupeIndex:
         norm = normed["norm"]
         fp = norm["fingerprints"]
         part = self._window(norm.get("language") or "und")
-        ts = parse_time(normed.get("published_at"))
-        self._advance(part, ts)
+        moment = eventtime.of(normed)
+        if moment.moves_clocks:
+            ts = moment.at
+            self._advance(part, ts)
+        else:   # nothing vouches for its time: taken at the window's clock, which it never moves
+            ts = eventtime.bounded(moment, part.max_ts)
         common = max(MIN_COMMON, part.candidates.docs // COMMON_SHARE)
         words, counted, rare_keys, copy_seqs, story_seqs, any_hit = part.candidates.find(fp, common)
         decision = self._new_story(article_id)

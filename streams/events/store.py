@@ -61,7 +61,10 @@ class Pending(MutableMapping[str, Any]):
 
 
 def apply(state: MutableMapping[str, Any], writes: dict[str, Any]) -> None:
-    for key, value in writes.items():
+    """The writes in order, the article's assignment (`a:`) last: a worker killed part-way (the table's
+    changelog keeps a prefix of them) leaves the article unassigned, so it is planned again, instead of
+    assigned to an event whose state never arrived."""
+    for key, value in sorted(writes.items(), key=lambda item: item[0].startswith("a:")):
         if value is _DELETED:
             if key in state:
                 del state[key]

@@ -20,11 +20,13 @@ log = logging.getLogger("wirewatch")
 def _replay(args: argparse.Namespace) -> int:
     import tempfile
 
+    from connectors import article as contract
     from streams.escalation import Rules
     from streams.resources import default_rules
 
     if (args.articles is None) == (not args.seed):
         raise WirewatchError("give an ARTICLES file or --seed (the shipped seed feeds' articles), not both")
+    contract.ready()
     rules = Rules.load(args.rules or default_rules())
     # the dedupe window on disk, as in the worker's RocksDB table (a million articles hold ~3 GB of
     # records); scratch state of this run, in $TMPDIR
@@ -54,8 +56,8 @@ def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
             for number, decision, published, error in pipeline.run(_tracked(lines, bar)):
                 if error is not None:
                     errors += 1
-                    log.warning("skipped invalid article", extra={"line": number, "error": str(error)})
-                    print(f"{source}:{number}: {error}", file=sys.stderr)
+                    log.info("bad record skipped", extra={"line": number, "error": str(error)})
+                    print(f"{source}:{number}: {_reason(error)}", file=sys.stderr)
                     continue
                 out.write(_dumps(decision) + "\n")
                 decisions += 1
@@ -67,8 +69,23 @@ def _replay_with(args: argparse.Namespace, rules: Any, scratch: Path) -> int:
         store.close()
         if alerts_out is not None:
             alerts_out.close()
-    print(f"replay: {decisions} decisions, {alerts} alerts, {errors} invalid lines", file=sys.stderr)
-    return 1 if errors and not decisions else 0
+    print(f"replay: {decisions} decisions, {alerts} alerts, {errors} bad records", file=sys.stderr)
+    return REPLAY_BAD_RECORDS if errors else 0
+
+
+# `wirewatch replay` exit status when some records were bad (each reported as FILE:LINE: reason, the
+# summary line counting them): the run went on, its outputs hold every good record. 2 stays "could not
+# run" (a bad rule file, a bad option).
+REPLAY_BAD_RECORDS = 3
+
+
+def _reason(error: Exception) -> str:
+    """A bad record's error as the worker's DLQ header gives it: the contract's message, or the error's
+    class and message for a failure in a later stage."""
+    from connectors.errors import InvalidRecord
+
+    text = str(error)[:2000]
+    return text if isinstance(error, InvalidRecord) else f"{type(error).__name__}: {text}"
 
 
 def _tracked(lines: Any, bar: Any) -> Any:

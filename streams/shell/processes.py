@@ -52,6 +52,7 @@ def run_worker(settings: Settings, loglevel: str = "error") -> int:
 
 def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> int:
     """`wirewatch connect`: poll the feed list forever (or once), publishing to Kafka."""
+    from connectors import article as contract
     from connectors.feeds import load_feeds
     from connectors.metrics import ConnectorMetrics
     from connectors.publisher import is_transactional, make_producer
@@ -59,6 +60,7 @@ def run_connectors(settings: Settings, feeds_file: Path, once: bool = False) -> 
     from streams.shell.preflight import check_kafka
     from streams.shell.topics import ensure_topics
 
+    contract.ready()   # the producer validates every article against the contract, formats included
     feeds = load_feeds(feeds_file)
     check_kafka(settings)
     _until_kafka_answers(settings, "creating topics", lambda: ensure_topics(settings))

@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 
+from connectors import article as contract
 from connectors.settings import Settings
 from streams.alerts import AlertPolicy
 from streams.escalation import RuleReloader, Rules, RulesHolder
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, rules: Rules | RulesHolder | None = None,
                metrics: StreamMetrics | None = None) -> faust.App:
+    contract.ready()  # every record is checked against the Article contract: its formats must be checkable
     if rules is None:  # a broken rule file fails here, at start, with file, line and reason
         rules = RuleReloader(settings.rules_path or default_rules(), settings.rules_reload_s)
     metrics = metrics or StreamMetrics()

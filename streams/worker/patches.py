@@ -9,6 +9,9 @@ default write options).
 
 from __future__ import annotations
 
+import contextlib
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 FETCH_MAX_WAIT_MS = 100
@@ -17,6 +20,34 @@ FETCH_MAX_WAIT_MS = 100
 def apply() -> None:
     tune_consumer()
     tune_rocksdb()
+    current_event_var()
+
+
+def current_event_var() -> Any:
+    """The context variable that says which record an agent is processing (faust.streams._current_event).
+
+    A table write goes to the changelog partition, and the RocksDB partition, of that record. An agent
+    that processes a record later than it received it (the order buffer, streams/order.py) sets it to the
+    record's event for the time it processes it (`as_current`); Faust has no public setter."""
+    import contextvars
+
+    from faust import streams
+
+    var = getattr(streams, "_current_event", None)
+    if not isinstance(var, contextvars.ContextVar):
+        raise RuntimeError("faust.streams has no _current_event context variable; revisit streams.worker.patches")
+    return var
+
+
+@contextlib.contextmanager
+def as_current(event: Any) -> Iterator[None]:
+    """Process `event` as the agent's current record (table writes go to its partition)."""
+    var = current_event_var()
+    token = var.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        var.reset(token)
 
 
 def tune_consumer() -> None:

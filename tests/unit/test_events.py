@@ -217,6 +217,41 @@ def test_a_replayed_article_changes_nothing_and_a_plan_writes_nothing(rules: Rul
     assert (again.event_id, again.alerts, again.writes.keys()) == (plan.event_id, plan.alerts, plan.writes.keys())
 
 
+def test_a_worker_killed_while_writing_leaves_the_article_unassigned(rules: Rules) -> None:
+    """The table's changelog may keep any prefix of an article's writes: the assignment (`a:`) comes last,
+    so no prefix assigns the article to an event whose state was not written, and it is planned again."""
+    from streams.events.store import apply
+    from streams.pipeline import dedupe_stage, event_plan, normalize_stage, score_stage
+
+    class Killed(Exception):
+        pass
+
+    class DiesAfter(dict[str, Any]):
+        def __init__(self, state: dict[str, Any], writes: int) -> None:
+            super().__init__(state)
+            self.left = writes
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            if self.left == 0:
+                raise Killed(key)
+            self.left -= 1
+            super().__setitem__(key, value)
+
+    pipeline, events, _ = run(rules, MARKET[:1])
+    _, scored = score_stage(dedupe_stage(normalize_stage(MARKET[1]), pipeline.index), rules)
+    plan = event_plan(scored, pipeline.events)
+    keys = list(plan.writes)
+    assert "a:r2" in keys and len(keys) > 2 and keys[-1] != "a:r2"   # the plan itself does not write it last
+    for written in range(len(keys)):
+        state = DiesAfter(dict(pipeline.events.state), written)
+        with pytest.raises(Killed):
+            apply(state, plan.writes)
+        assert "a:r2" not in state, f"assigned after {written} of {len(keys)} writes"
+    state = DiesAfter(dict(pipeline.events.state), len(keys))
+    apply(state, plan.writes)
+    assert state["a:r2"][0] == plan.event_id == events["r1"]
+
+
 def test_events_past_the_retention_are_forgotten(rules: Rules) -> None:
     pipeline, events, _ = run(rules, MARKET[:1])
     late = report(30, "2023-03-14T10:00:00Z", "Gunmen kill four at a checkpoint in Maiduguri",

@@ -85,7 +85,7 @@ def test_no_metric_label_can_carry_a_url_or_title() -> None:
     StreamMetrics(registry)
     SinkMetrics("webhook", registry)
     allowed = {"stage", "topic", "partition", "language", "severity", "reason", "category", "app_id", "version",
-               "sink", "outcome", "le"}
+               "sink", "outcome", "flag", "le"}
     for family in registry.collect():
         for sample in family.samples:
             assert set(sample.labels) <= allowed, (family.name, sample.labels)

@@ -97,6 +97,8 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     # town are two occurrences (strikes and fighting are one war's, and go together)
     other_kind = not same_kind and bool(evidence.kinds) and bool(event.get("kinds")) and not (
         _widen(evidence.kinds) & _WAR and _widen(event["kinds"]) & _WAR)
+    # `total` leaves out the article's headline phrases: one counts when the event has it too
+    total += sum(worth[key] for key in common if key.startswith("h:"))
     share = shared / total if total else 0.0
     verdict = Verdict(event["id"], round(shared, 3), round(share, 3), False, "")
     since_onset = abs(evidence.at.timestamp() - event["onset"])

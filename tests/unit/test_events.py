@@ -350,3 +350,32 @@ def test_a_revised_toll_within_a_quarter_joins_without_a_town(rules: Rules) -> N
                      "daily.example")
     _, events, _ = run(rules, [first, revised])
     assert events["r69"] and events["r69"] == events["r70"]
+
+
+AID_WORKERS = [
+    report(81, "2024-05-11T08:20:00Z", "Russian shelling kills two foreign aid workers near front line",
+           "Two volunteers from Ireland and Chile died when shells hit their minibus as they delivered water near "
+           "the front line, their organisation said.", "wire.example"),
+    report(82, "2024-05-11T12:05:00Z", "Foreign aid workers die as shells hit their van near front line",
+           "Two staff members of a relief group were killed on Saturday when their vehicle came under fire, the "
+           "group said.", "daily.example"),
+]
+
+
+def test_independent_reports_with_the_same_headline_phrase_are_one_event(rules: Rules) -> None:
+    # no town, toll or name in common: the same words in both headlines ("foreign aid workers") name it
+    _, events, alerts = run(rules, AID_WORKERS)
+    assert events["r81"] and events["r81"] == events["r82"]
+    assert len({a["alert_id"] for a in alerts}) == 1
+
+
+def test_the_same_headline_phrase_in_two_towns_far_apart_is_two_events(rules: Rules) -> None:
+    _, events, _ = run(rules, [
+        report(83, "2024-06-02T09:00:00Z", "Sheriff's deputy shot dead in ambush in Sacramento",
+               "A sheriff's deputy was shot dead on Sunday while sitting in a patrol car in Sacramento, officials "
+               "said. The gunman fled.", "wire.example"),
+        report(84, "2024-06-02T11:30:00Z", "Sheriff's deputy shot dead in ambush in Houston",
+               "A sheriff's deputy was shot dead in an ambush outside a petrol station in Houston on Sunday, "
+               "police said.", "daily.example"),
+    ])
+    assert events["r83"] and events["r84"] and events["r83"] != events["r84"]

@@ -59,6 +59,8 @@ personnes href http https html www quot nbsp amp
 """
 _STOP = frozenset(_STOP_WORDS.split())
 # Words of a toll or of reporting that every headline of violence has: no part of a headline phrase.
+_SHORT_WORDS = frozenset("the and for but nor not are was has had its his her him she who how why you our out off "
+                         "per via any all can may own too les des une aux par sur est ont qui".split())
 _TOLL_WORDS = frozenset("""kill kills killed killing dead dies die died death deaths wounded wounds wounding injured
 injures injuring hurt least dozens scores more than says said say claims claimed claim told after amid morts blesses tue tues one two three four five six seven eight nine ten""".split())
 # Words read as what they say of an occurrence: a kind of violence ("k" and the kind), a site (its key);
@@ -95,6 +97,7 @@ class Evidence:
     continuing: bool = False                  # it reports fighting that goes on (an offensive, clashes)
     digest: bool = False                      # the item carries several stories
     copy: bool = False                        # a copy of an earlier article (dedupe's copy_of)
+    quiet: set[str] = field(default_factory=set)   # its countries named by no more than one other recent event
 
     @property
     def weight(self) -> float:
@@ -284,7 +287,7 @@ def _read_phrases(found: Evidence, words: list[Token], in_place: list[bool], dem
     previous = None
     for i, word in enumerate(words):
         low = word.low
-        if low in _STOP or (len(low) < 3 and word.number is None):
+        if low in _STOP or low in _SHORT_WORDS or (len(low) < 3 and word.number is None):
             continue
         if in_place[i] or word.number is not None or low in _TOLL_WORDS or demonyms.get(low) or (
                 _LEXICON.get(low) or (_LEXICON.get(low[:-1]) if low[-1:] == "s" else None)):

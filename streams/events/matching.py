@@ -93,6 +93,12 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     same_kind = _same_kind(evidence, event)
     if same_kind:
         shared += KIND
+    if same_kind and evidence.kinds and event.get("kinds") and not evidence.towns and not event["towns"]:
+        # where neither names a town, a country that no other event of the last two days named (Bahrain,
+        # Portugal; not Ukraine in a war) tells the occurrence as a region does: the same kind of
+        # violence there, both named in words, counts it twice (where towns are named, they decide: a
+        # strike and the retaliation name the same two countries)
+        shared += sum(worth[key] for key in common if key in evidence.quiet)
     # both name the kind of violence, and kinds that do not go together: a shooting and a bombing in one
     # town are two occurrences (strikes and fighting are one war's, and go together)
     other_kind = not same_kind and bool(evidence.kinds) and bool(event.get("kinds")) and not (

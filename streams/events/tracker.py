@@ -34,6 +34,7 @@ MAX_PROFILE = 160       # evidence keys kept per event (the heaviest)
 MAX_TOWNS, MAX_PLACES, MAX_TAGS, MAX_FEEDS, MAX_STORIES, MAX_TOLLS = 12, 10, 30, 100, 500, 10
 PLACE_KEYS = ("p:", "w:", "r:")
 MAX_CANDIDATES = 6      # events weighed per article (those sharing the most evidence)
+QUIET_EVENTS = 1        # a country no more than this many events of the last two days named is quiet
 RETRIEVAL_POSTINGS = 48  # a key shown by more recent events than this is too common to find candidates by
 
 
@@ -155,8 +156,12 @@ class EventTracker:
             if not entries:
                 counts[key] = 0
                 recent[key] = []
+                if key.startswith("c:"):
+                    evidence.quiet.add(key)
                 continue
             ids = [entry[0] for entry in entries if entry[1] >= horizon]
+            if key.startswith("c:") and len({_survivor(index, e, survivors) for e in ids}) <= QUIET_EVENTS:
+                evidence.quiet.add(key)
             # how common the key was before the last hours: the reports of one occurrence now in the news
             # do not make its places common (and events merged into one are one, for any key)
             older = [entry[0] for entry in entries if entry[1] >= horizon and entry[-1] <= background]

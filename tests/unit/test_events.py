@@ -379,3 +379,29 @@ def test_the_same_headline_phrase_in_two_towns_far_apart_is_two_events(rules: Ru
                "police said.", "daily.example"),
     ])
     assert events["r83"] and events["r84"] and events["r83"] != events["r84"]
+
+
+QUIET_COUNTRY = [
+    report(91, "2024-07-08T06:30:00Z", "Drone attack kills two Bahraini soldiers on Yemen border",
+           "Two soldiers serving with the coalition were killed when a drone struck their patrol post, the army "
+           "said.", "wire.example"),
+    report(92, "2024-07-08T09:45:00Z", "Bahrain mourns troops lost to drone strike from Yemen",
+           "The kingdom declared three days of mourning for the servicemen, whose funerals are to be held on "
+           "Tuesday.", "daily.example"),
+]
+
+
+def test_the_same_kind_of_violence_in_a_quiet_country_the_same_morning_is_one_event(rules: Rules) -> None:
+    # no town, toll or name in common; countries no other recent event named, and the same kind in words
+    _, events, _ = run(rules, QUIET_COUNTRY)
+    assert events["r91"] and events["r91"] == events["r92"]
+
+
+def test_another_kind_of_violence_in_a_quiet_country_stays_apart(rules: Rules) -> None:
+    _, events, _ = run(rules, [
+        QUIET_COUNTRY[0],
+        report(93, "2024-07-08T09:45:00Z", "Gunman opens fire at market in Bahrain, wounding four",
+               "Police said a man shot at shoppers before he was arrested; four people were taken to hospital.",
+               "daily.example"),
+    ])
+    assert events["r91"] and events["r93"] and events["r91"] != events["r93"]

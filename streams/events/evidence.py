@@ -236,6 +236,7 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
         else:
             _add_place(found, place.key, place.name, COUNTRY)
         found.countries.add(place.country)
+    _read_capitals(found, words, spans, places, demonyms, gaz, town_weight)
     if headline:
         _read_phrases(found, words, in_place, demonyms)
     for i, word in enumerate(words):
@@ -277,6 +278,32 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
         else:
             continue   # a common word says next to nothing about which occurrence, and costs a key
         found.keys[key] = max(found.keys.get(key, 0.0), weight)
+
+
+def _read_capitals(found: Evidence, words: list[Token], spans: list[Any], places: list[Any],
+                   demonyms: Mapping[str, Any], gaz: gazetteer.Gazetteer, town_weight: float) -> None:
+    """"The Ukrainian capital", "Sudan's capital", "la capitale ukrainienne": the capital town of that
+    country, as an analyst reads it (the town itself, not its government)."""
+    for i, word in enumerate(words):
+        if word.low not in _CAPITAL_WORDS:
+            continue
+        code = None
+        if i > 0:
+            code = demonyms.get(words[i - 1].low) if words[i - 1].capital else None
+            code = code or next((place.country for (start, end, _), (place, _) in zip(spans, places, strict=True)
+                                 if end == i and not place.town and not place.region), None)
+        if not code and i + 1 < len(words):   # French: "la capitale ukrainienne"
+            code = demonyms.get(words[i + 1].low) or gaz.demonym(words[i + 1].low)
+        town = gaz.capital_of(code) if code else None
+        if town is None or any(t.key == town.key for t in found.towns):
+            continue
+        _add_place(found, town.key, town.name, town_weight)
+        found.towns.append(town)
+        found.capitals.add(town.key)
+        found.countries.add(town.country)
+
+
+_CAPITAL_WORDS = frozenset({"capital", "capitale"})
 
 
 def _read_phrases(found: Evidence, words: list[Token], in_place: list[bool], demonyms: Mapping[str, Any]) -> None:

@@ -405,3 +405,28 @@ def test_another_kind_of_violence_in_a_quiet_country_stays_apart(rules: Rules) -
                "daily.example"),
     ])
     assert events["r91"] and events["r93"] and events["r91"] != events["r93"]
+
+
+CAPITAL = [
+    report(101, "2024-08-14T03:40:00Z", "Air defences shoot down drones over Kyiv overnight",
+           "Debris fell on two districts of Kyiv, the city military administration said; nobody was hurt.",
+           "wire.example"),
+    report(102, "2024-08-14T07:15:00Z", "Dozens of drones launched at the Ukrainian capital",
+           "Most were destroyed before they reached the city, officials said on Wednesday morning.", "daily.example"),
+]
+
+
+def test_the_capital_named_by_its_country_is_the_town(rules: Rules) -> None:
+    # "the Ukrainian capital" is Kyiv: the same kind of violence in the same town the same morning
+    _, events, _ = run(rules, CAPITAL)
+    assert events["r101"] and events["r101"] == events["r102"]
+
+
+def test_the_capital_of_another_country_is_another_town(rules: Rules) -> None:
+    _, events, _ = run(rules, [
+        CAPITAL[0],
+        report(103, "2024-08-14T07:15:00Z", "Dozens of drones launched at the Russian capital",
+               "Most were destroyed before they reached the city, officials said on Wednesday morning.",
+               "daily.example"),
+    ])
+    assert events["r101"] and events["r103"] and events["r101"] != events["r103"]

@@ -121,8 +121,11 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     if since_onset > LATEST:
         return _no(verdict, "too long after the event began")
     place = _same_place(evidence, event, worth) if same_kind else False
-    if since_onset <= FRESH and place and not _other_site(evidence, profile):
-        needed = 0.0        # one strike or wave of strikes (one shooting, ...) on one place and day
+    if since_onset <= FRESH and place and not _other_site(evidence, profile) and evidence.kinds and event.get("kinds"):
+        # one strike or wave of strikes (one shooting, ...) on one place and day; the kind as both name it
+        # in words (an event opened by a reaction, "attacks are war crimes, says ...", names none: the
+        # rules' categories say only that it is about violence, not which)
+        needed = 0.0
     elif since_onset <= FRESH or (continuing(event) and evidence.at.timestamp() - event["last"] <= FRESH and (
             evidence.continuing or place)):
         needed = JOIN_MIN   # fresh, or fighting that goes on and is still being reported

@@ -430,3 +430,29 @@ def test_the_capital_of_another_country_is_another_town(rules: Rules) -> None:
                "daily.example"),
     ])
     assert events["r101"] and events["r103"] and events["r101"] != events["r103"]
+
+
+REACTION = [
+    report(110, "2024-09-01T10:00:00Z", "Drone hits power station in Sumy",
+           "A drone damaged a power station in Sumy overnight, cutting electricity to several districts.",
+           "wire.example"),
+    report(111, "2024-09-02T10:00:00Z", "Artillery shells damage hospital in Sumy",
+           "Shells landed near a hospital in Sumy on Monday, the governor said; patients were moved to basements.",
+           "wire.example"),
+    report(112, "2024-09-03T20:00:00Z", "Missile strike on Sumy apartment block kills four",
+           "Four residents were killed when a missile hit a nine-storey block in Sumy on Tuesday evening.",
+           "wire.example"),
+    report(113, "2024-09-04T07:00:00Z", "Sumy attacks are war crimes, says foreign minister",
+           "The minister accused Moscow of terror against civilians and called for more air defence.",
+           "daily.example"),
+    report(114, "2024-09-04T09:30:00Z", "Video shows aftermath of Sumy missile strikes",
+           "Russian forces attacked a university in Sumy on Wednesday morning, officials said.",
+           "gazette.example"),
+]
+
+
+def test_a_strike_does_not_join_an_event_opened_by_a_reaction_on_the_town_alone(rules: Rules) -> None:
+    # the reaction names no kind of violence in words: a new strike on the busy town hours later shares
+    # only the town with it, which is not "one strike on one place and day"
+    _, events, _ = run(rules, REACTION)
+    assert events["r113"] and events["r114"] and events["r114"] != events["r113"]

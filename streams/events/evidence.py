@@ -304,6 +304,9 @@ def _read_capitals(found: Evidence, words: list[Token], spans: list[Any], places
 
 
 _CAPITAL_WORDS = frozenset({"capital", "capitale"})
+# British and American spellings of one word meet in a phrase: "air defence" / "air defense".
+_SPELLINGS = {"ence": "ense", "our": "or", "ise": "ize", "isation": "ization", "tre": "ter", "yse": "yze"}
+_SPELLING = re.compile(r"(?<=\w{3})(?:ence|our|isation|ise|tre|yse)(?=s?$)")
 
 
 def _read_phrases(found: Evidence, words: list[Token], in_place: list[bool], demonyms: Mapping[str, Any]) -> None:
@@ -313,17 +316,19 @@ def _read_phrases(found: Evidence, words: list[Token], in_place: list[bool], dem
     violence, what was hit or a toll word breaks a phrase: they are compared as what they are."""
     previous = None
     for i, word in enumerate(words):
-        low = word.low
-        if low in _STOP or low in _SHORT_WORDS or (len(low) < 3 and word.number is None):
-            continue
-        if in_place[i] or word.number is not None or low in _TOLL_WORDS or demonyms.get(low) or (
-                _LEXICON.get(low) or (_LEXICON.get(low[:-1]) if low[-1:] == "s" else None)):
+        if in_place[i] or word.number is not None or demonyms.get(word.low):
             previous = None
             continue
-        stem = _stem(low)
-        if previous is not None:
-            found.keys["h:" + previous + " " + stem] = PHRASE
-        previous = stem
+        for low in word.low.split("-") if "-" in word.low else (word.low,):   # "air-defense": two words
+            if low in _STOP or low in _SHORT_WORDS or len(low) < 3:
+                continue
+            if low in _TOLL_WORDS or _LEXICON.get(low) or (_LEXICON.get(low[:-1]) if low[-1:] == "s" else None):
+                previous = None
+                continue
+            stem = _stem(_SPELLING.sub(lambda m: _SPELLINGS[m.group(0)], low))
+            if previous is not None:
+                found.keys["h:" + previous + " " + stem] = PHRASE
+            previous = stem
 
 
 def _countries_in(found: Evidence, compound: str, gaz: gazetteer.Gazetteer) -> bool:

@@ -90,6 +90,9 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     shared = sum(worth[key] for key in common) + toll
     # what tells this occurrence from others at the same place: names, figures, sites, rare words
     identifying = sum(worth[key] for key in common if not key.startswith(_PLACE_KEYS)) + toll
+    # ... of which headline phrases tell one occurrence only together with its place ("sheriff's deputy" in
+    # Los Angeles), not anywhere in a war ("air defence system" in Crimea, the next day)
+    phrases = sum(worth[key] for key in common if key.startswith("h:"))
     same_kind = _same_kind(evidence, event)
     if same_kind:
         shared += KIND
@@ -130,7 +133,7 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
             evidence.continuing or place)):
         needed = JOIN_MIN   # fresh, or fighting that goes on and is still being reported
     elif same_kind and identifying >= LATE_IDENTIFYING and not _other_site(evidence, profile) and (
-            place or identifying >= 2 * LATE_IDENTIFYING):
+            place or identifying - phrases >= 2 * LATE_IDENTIFYING):
         needed = JOIN_MIN   # a later report of it: the same place and kind, and its toll, site or names
     else:
         needed = LATE_MIN if evidence.update else STRONG_MIN

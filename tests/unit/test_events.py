@@ -456,3 +456,25 @@ def test_a_strike_does_not_join_an_event_opened_by_a_reaction_on_the_town_alone(
     # only the town with it, which is not "one strike on one place and day"
     _, events, _ = run(rules, REACTION)
     assert events["r113"] and events["r114"] and events["r114"] != events["r113"]
+
+
+def test_british_and_american_spellings_meet_in_a_headline_phrase(rules: Rules) -> None:
+    _, events, _ = run(rules, [
+        report(121, "2024-10-02T05:10:00Z", "Ukraine says missiles destroyed an air defence system",
+               "The general staff said the launchers were hit overnight.", "wire.example"),
+        report(122, "2024-10-02T08:40:00Z", "Ukrainian Missile Strike Hits Russian Air-Defense System",
+               "Officials in Kyiv released a video of the launchers burning.", "daily.example"),
+    ])
+    assert events["r121"] and events["r121"] == events["r122"]
+
+
+def test_headline_phrases_alone_do_not_carry_a_report_to_the_next_day(rules: Rules) -> None:
+    # the same words in the headlines tell reports of one news cycle; the next day, with no place in
+    # common, "long range air defence radar system" may be another strike on another one
+    _, events, _ = run(rules, [
+        report(123, "2024-10-02T05:10:00Z", "Missiles destroy long range air defence radar system",
+               "Ukraine said the launchers were hit overnight.", "wire.example"),
+        report(124, "2024-10-03T03:40:00Z", "Drone swarm wrecks long range air defence radar system in the south",
+               "Kyiv said the unit was struck before dawn by its domestically built drones.", "daily.example"),
+    ])
+    assert events["r123"] and events["r124"] and events["r123"] != events["r124"]

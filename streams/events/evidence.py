@@ -58,11 +58,19 @@ trois quatre plus moins alors aussi apres avant encore fait faire selon lors not
 personnes href http https html www quot nbsp amp
 """
 _STOP = frozenset(_STOP_WORDS.split())
-# Words of a toll or of reporting that every headline of violence has: no part of a headline phrase.
-_SHORT_WORDS = frozenset("the and for but nor not are was has had its his her him she who how why you our out off "
-                         "per via any all can may own too les des une aux par sur est ont qui".split())
-_TOLL_WORDS = frozenset("""kill kills killed killing dead dies die died death deaths wounded wounds wounding injured
-injures injuring hurt least dozens scores more than says said say claims claimed claim told after amid morts blesses tue tues one two three four five six seven eight nine ten""".split())
+# Short function words (English and French) and the words of a toll or of reporting that every
+# headline of violence has: no part of a headline phrase.
+_SHORT_WORDS_TEXT = """
+the and for but nor not are was has had its his her him she who how why you our out off per via any all can
+may own too les des une aux par sur est ont qui
+"""
+_SHORT_WORDS = frozenset(_SHORT_WORDS_TEXT.split())
+_TOLL_WORDS_TEXT = """
+kill kills killed killing dead dies die died death deaths wounded wounds wounding injured injures injuring
+hurt least dozens scores more than says said say claims claimed claim told after amid morts blesses tue tues
+one two three four five six seven eight nine ten
+"""
+_TOLL_WORDS = frozenset(_TOLL_WORDS_TEXT.split())
 # Words read as what they say of an occurrence: a kind of violence ("k" and the kind), a site (its key);
 # a kind's plural or a site's ("strikes", "hospitals") is looked up without its "s".
 _LEXICON: dict[str, Any] = {**{word: "s:" + site for word, site in SITES.items()},

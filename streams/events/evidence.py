@@ -41,6 +41,7 @@ TOWN, REGION, COUNTRY, ACTOR, NAME, TERM = 3.0, 2.0, 0.6, 1.5, 1.5, 0.8
 NUMBER_SMALL, NUMBER = 0.3, 1.2      # below 10 numbers recur everywhere; larger ones identify
 SITE = 1.0                           # what was hit: a market, a hospital, a mosque, a port
 TERM_FLAT = 1.7
+PHRASE = 0.6                         # two words next to each other in the headline ("aid workers")
 COMMON_TERM = 4.4                    # Zipf frequency from which a word is not evidence (weight < 0.2)
 
 # Function words and reporting verbs of both languages that carry nothing about an occurrence.
@@ -57,6 +58,19 @@ trois quatre plus moins alors aussi apres avant encore fait faire selon lors not
 personnes href http https html www quot nbsp amp
 """
 _STOP = frozenset(_STOP_WORDS.split())
+# Short function words (English and French) and the words of a toll or of reporting that every
+# headline of violence has: no part of a headline phrase.
+_SHORT_WORDS_TEXT = """
+the and for but nor not are was has had its his her him she who how why you our out off per via any all can
+may own too les des une aux par sur est ont qui
+"""
+_SHORT_WORDS = frozenset(_SHORT_WORDS_TEXT.split())
+_TOLL_WORDS_TEXT = """
+kill kills killed killing dead dies die died death deaths wounded wounds wounding injured injures injuring
+hurt least dozens scores more than says said say claims claimed claim told after amid morts blesses tue tues
+one two three four five six seven eight nine ten
+"""
+_TOLL_WORDS = frozenset(_TOLL_WORDS_TEXT.split())
 # Words read as what they say of an occurrence: a kind of violence ("k" and the kind), a site (its key);
 # a kind's plural or a site's ("strikes", "hospitals") is looked up without its "s".
 _LEXICON: dict[str, Any] = {**{word: "s:" + site for word, site in SITES.items()},
@@ -91,6 +105,7 @@ class Evidence:
     continuing: bool = False                  # it reports fighting that goes on (an offensive, clashes)
     digest: bool = False                      # the item carries several stories
     copy: bool = False                        # a copy of an earlier article (dedupe's copy_of)
+    quiet: set[str] = field(default_factory=set)   # its countries named by no more than one other recent event
 
     @property
     def weight(self) -> float:
@@ -128,7 +143,7 @@ def evidence_of(article: Mapping[str, Any], gaz: gazetteer.Gazetteer | None = No
     found.continuing = "invasion" in found.categories or bool(CONTINUING.search(folded))
     watched = [m for m in esc.get("matches") or ()
                if m.get("category") == "watchlist" and m.get("entity") and _in_lead(m, digest)]
-    _read_field(found, title, gaz, TOWN)
+    _read_field(found, title, gaz, TOWN, headline=True)
     _read_watchlist(found, [m for m in watched if m.get("field") == "title"], gaz)
     found.main = {key for key, _ in found.places if not key.startswith("c:")}
     # a town only the summary names, when the headline says where it happened, is context ("hours after
@@ -185,7 +200,8 @@ def _add_place(found: Evidence, key: str, name: str, weight: float) -> None:
         found.places.append((key, name))
 
 
-def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weight: float) -> None:
+def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weight: float,
+                headline: bool = False) -> None:
     words = tokens(text)
     if not words:
         return
@@ -228,6 +244,9 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
         else:
             _add_place(found, place.key, place.name, COUNTRY)
         found.countries.add(place.country)
+    _read_capitals(found, words, spans, places, demonyms, gaz, town_weight)
+    if headline:
+        _read_phrases(found, words, in_place, demonyms)
     for i, word in enumerate(words):
         if in_place[i]:
             continue
@@ -267,6 +286,57 @@ def _read_field(found: Evidence, text: str, gaz: gazetteer.Gazetteer, town_weigh
         else:
             continue   # a common word says next to nothing about which occurrence, and costs a key
         found.keys[key] = max(found.keys.get(key, 0.0), weight)
+
+
+def _read_capitals(found: Evidence, words: list[Token], spans: list[Any], places: list[Any],
+                   demonyms: Mapping[str, Any], gaz: gazetteer.Gazetteer, town_weight: float) -> None:
+    """"The Ukrainian capital", "Sudan's capital", "la capitale ukrainienne": the capital town of that
+    country, as an analyst reads it (the town itself, not its government)."""
+    for i, word in enumerate(words):
+        if word.low not in _CAPITAL_WORDS:
+            continue
+        code = None
+        if i > 0:
+            code = demonyms.get(words[i - 1].low) if words[i - 1].capital else None
+            code = code or next((place.country for (start, end, _), (place, _) in zip(spans, places, strict=True)
+                                 if end == i and not place.town and not place.region), None)
+        if not code and i + 1 < len(words):   # French: "la capitale ukrainienne"
+            code = demonyms.get(words[i + 1].low) or gaz.demonym(words[i + 1].low)
+        town = gaz.capital_of(code) if code else None
+        if town is None or any(t.key == town.key for t in found.towns):
+            continue
+        _add_place(found, town.key, town.name, town_weight)
+        found.towns.append(town)
+        found.capitals.add(town.key)
+        found.countries.add(town.country)
+
+
+_CAPITAL_WORDS = frozenset({"capital", "capitale"})
+# British and American spellings of one word meet in a phrase: "air defence" / "air defense".
+_SPELLINGS = {"ence": "ense", "our": "or", "ise": "ize", "isation": "ization", "tre": "ter", "yse": "yze"}
+_SPELLING = re.compile(r"(?<=\w{3})(?:ence|our|isation|ise|tre|yse)(?=s?$)")
+
+
+def _read_phrases(found: Evidence, words: list[Token], in_place: list[bool], demonyms: Mapping[str, Any]) -> None:
+    """Headline phrases: pairs of words next to each other (function words skipped), as outlets that
+    write up one occurrence name it in the same words ("foreign aid workers", "sheriff's deputy",
+    "from east to west"), common words included. A place, a number, a nationality, the kind of
+    violence, what was hit or a toll word breaks a phrase: they are compared as what they are."""
+    previous = None
+    for i, word in enumerate(words):
+        if in_place[i] or word.number is not None or demonyms.get(word.low):
+            previous = None
+            continue
+        for low in word.low.split("-") if "-" in word.low else (word.low,):   # "air-defense": two words
+            if low in _STOP or low in _SHORT_WORDS or len(low) < 3:
+                continue
+            if low in _TOLL_WORDS or _LEXICON.get(low) or (_LEXICON.get(low[:-1]) if low[-1:] == "s" else None):
+                previous = None
+                continue
+            stem = _stem(_SPELLING.sub(lambda m: _SPELLINGS[m.group(0)], low))
+            if previous is not None:
+                found.keys["h:" + previous + " " + stem] = PHRASE
+            previous = stem
 
 
 def _countries_in(found: Evidence, compound: str, gaz: gazetteer.Gazetteer) -> bool:

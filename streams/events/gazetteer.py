@@ -155,6 +155,17 @@ class Gazetteer:
             place = self._towns[town_id] = Place("p:" + town_id, name, cc, float(lat), float(lon))
         return place
 
+    def capital_of(self, code: str) -> Place | None:
+        """The national capital of a country (its most populous town listed as a capital)."""
+        if not hasattr(self, "_capital_of"):
+            found: dict[str, Place] = {}
+            for town_id in sorted(self.capitals):
+                place = self.town(town_id)
+                if place.country not in found or self.population(place) > self.population(found[place.country]):
+                    found[place.country] = place
+            self._capital_of = found
+        return self._capital_of.get(code)
+
     def prominent(self, place: Place) -> bool:
         """A capital or a city of millions: named abroad as often as at home."""
         return place.key[2:] in self.capitals or self.population(place) >= 3_000_000

@@ -90,13 +90,24 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     shared = sum(worth[key] for key in common) + toll
     # what tells this occurrence from others at the same place: names, figures, sites, rare words
     identifying = sum(worth[key] for key in common if not key.startswith(_PLACE_KEYS)) + toll
+    # ... of which headline phrases tell one occurrence only together with its place ("sheriff's deputy" in
+    # Los Angeles), not anywhere in a war ("air defence system" in Crimea, the next day)
+    phrases = sum(worth[key] for key in common if key.startswith("h:"))
     same_kind = _same_kind(evidence, event)
     if same_kind:
         shared += KIND
+    if same_kind and evidence.kinds and event.get("kinds") and not evidence.towns and not event["towns"]:
+        # where neither names a town, a country that no other event of the last two days named (Bahrain,
+        # Portugal; not Ukraine in a war) tells the occurrence as a region does: the same kind of
+        # violence there, both named in words, counts it twice (where towns are named, they decide: a
+        # strike and the retaliation name the same two countries)
+        shared += sum(worth[key] for key in common if key in evidence.quiet)
     # both name the kind of violence, and kinds that do not go together: a shooting and a bombing in one
     # town are two occurrences (strikes and fighting are one war's, and go together)
     other_kind = not same_kind and bool(evidence.kinds) and bool(event.get("kinds")) and not (
         _widen(evidence.kinds) & _WAR and _widen(event["kinds"]) & _WAR)
+    # `total` leaves out the article's headline phrases: one counts when the event has it too
+    total += sum(worth[key] for key in common if key.startswith("h:"))
     share = shared / total if total else 0.0
     verdict = Verdict(event["id"], round(shared, 3), round(share, 3), False, "")
     since_onset = abs(evidence.at.timestamp() - event["onset"])
@@ -113,13 +124,16 @@ def weigh(evidence: Evidence, event: Mapping[str, Any], worth: Mapping[str, floa
     if since_onset > LATEST:
         return _no(verdict, "too long after the event began")
     place = _same_place(evidence, event, worth) if same_kind else False
-    if since_onset <= FRESH and place and not _other_site(evidence, profile):
-        needed = 0.0        # one strike or wave of strikes (one shooting, ...) on one place and day
+    if since_onset <= FRESH and place and not _other_site(evidence, profile) and evidence.kinds and event.get("kinds"):
+        # one strike or wave of strikes (one shooting, ...) on one place and day; the kind as both name it
+        # in words (an event opened by a reaction, "attacks are war crimes, says ...", names none: the
+        # rules' categories say only that it is about violence, not which)
+        needed = 0.0
     elif since_onset <= FRESH or (continuing(event) and evidence.at.timestamp() - event["last"] <= FRESH and (
             evidence.continuing or place)):
         needed = JOIN_MIN   # fresh, or fighting that goes on and is still being reported
     elif same_kind and identifying >= LATE_IDENTIFYING and not _other_site(evidence, profile) and (
-            place or identifying >= 2 * LATE_IDENTIFYING):
+            place or identifying - phrases >= 2 * LATE_IDENTIFYING):
         needed = JOIN_MIN   # a later report of it: the same place and kind, and its toll, site or names
     else:
         needed = LATE_MIN if evidence.update else STRONG_MIN

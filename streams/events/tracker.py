@@ -34,6 +34,7 @@ MAX_PROFILE = 160       # evidence keys kept per event (the heaviest)
 MAX_TOWNS, MAX_PLACES, MAX_TAGS, MAX_FEEDS, MAX_STORIES, MAX_TOLLS = 12, 10, 30, 100, 500, 10
 PLACE_KEYS = ("p:", "w:", "r:")
 MAX_CANDIDATES = 6      # events weighed per article (those sharing the most evidence)
+QUIET_EVENTS = 1        # a country no more than this many events of the last two days named is quiet
 RETRIEVAL_POSTINGS = 48  # a key shown by more recent events than this is too common to find candidates by
 
 
@@ -120,7 +121,9 @@ class EventTracker:
         what each of its keys is worth of its weight)."""
         now = epoch(evidence.at)
         worth, candidates = self._candidates(index, evidence)
-        total = sum(worth.values())
+        # a headline phrase counts when another report has it; its absence says nothing (the same words
+        # again are news, other words are not)
+        total = sum(value for key, value in worth.items() if not key.startswith("h:"))
         discount = {key: worth[key] / weight for key, weight in evidence.keys.items() if weight}
         story = index.story_event(str(article.get("story_id") or ""), now)
         story_event = index.event(story) if story else None
@@ -153,12 +156,16 @@ class EventTracker:
             if not entries:
                 counts[key] = 0
                 recent[key] = []
+                if key.startswith("c:"):
+                    evidence.quiet.add(key)
                 continue
             ids = [entry[0] for entry in entries if entry[1] >= horizon]
+            if key.startswith("c:") and len({_survivor(index, e, survivors) for e in ids}) <= QUIET_EVENTS:
+                evidence.quiet.add(key)
             # how common the key was before the last hours: the reports of one occurrence now in the news
-            # do not make its places common (and a place's events merged into one are one)
+            # do not make its places common (and events merged into one are one, for any key)
             older = [entry[0] for entry in entries if entry[1] >= horizon and entry[-1] <= background]
-            if len(older) > 1 and key.startswith(PLACE_KEYS):
+            if len(older) > 1:   # any key: one occurrence split in two and merged is one
                 counts[key] = len({_survivor(index, e, survivors) for e in older})
             else:
                 counts[key] = len(older)

@@ -385,3 +385,131 @@ def test_a_revised_toll_within_a_quarter_joins_without_a_town(rules: Rules) -> N
                      "daily.example")
     _, events, _ = run(rules, [first, revised])
     assert events["r69"] and events["r69"] == events["r70"]
+
+
+AID_WORKERS = [
+    report(81, "2024-05-11T08:20:00Z", "Russian shelling kills two foreign aid workers near front line",
+           "Two volunteers from Ireland and Chile died when shells hit their minibus as they delivered water near "
+           "the front line, their organisation said.", "wire.example"),
+    report(82, "2024-05-11T12:05:00Z", "Foreign aid workers die as shells hit their van near front line",
+           "Two staff members of a relief group were killed on Saturday when their vehicle came under fire, the "
+           "group said.", "daily.example"),
+]
+
+
+def test_independent_reports_with_the_same_headline_phrase_are_one_event(rules: Rules) -> None:
+    # no town, toll or name in common: the same words in both headlines ("foreign aid workers") name it
+    _, events, alerts = run(rules, AID_WORKERS)
+    assert events["r81"] and events["r81"] == events["r82"]
+    assert len({a["alert_id"] for a in alerts}) == 1
+
+
+def test_the_same_headline_phrase_in_two_towns_far_apart_is_two_events(rules: Rules) -> None:
+    _, events, _ = run(rules, [
+        report(83, "2024-06-02T09:00:00Z", "Sheriff's deputy shot dead in ambush in Sacramento",
+               "A sheriff's deputy was shot dead on Sunday while sitting in a patrol car in Sacramento, officials "
+               "said. The gunman fled.", "wire.example"),
+        report(84, "2024-06-02T11:30:00Z", "Sheriff's deputy shot dead in ambush in Houston",
+               "A sheriff's deputy was shot dead in an ambush outside a petrol station in Houston on Sunday, "
+               "police said.", "daily.example"),
+    ])
+    assert events["r83"] and events["r84"] and events["r83"] != events["r84"]
+
+
+QUIET_COUNTRY = [
+    report(91, "2024-07-08T06:30:00Z", "Drone attack kills two Bahraini soldiers on Yemen border",
+           "Two soldiers serving with the coalition were killed when a drone struck their patrol post, the army "
+           "said.", "wire.example"),
+    report(92, "2024-07-08T09:45:00Z", "Bahrain mourns troops lost to drone strike from Yemen",
+           "The kingdom declared three days of mourning for the servicemen, whose funerals are to be held on "
+           "Tuesday.", "daily.example"),
+]
+
+
+def test_the_same_kind_of_violence_in_a_quiet_country_the_same_morning_is_one_event(rules: Rules) -> None:
+    # no town, toll or name in common; countries no other recent event named, and the same kind in words
+    _, events, _ = run(rules, QUIET_COUNTRY)
+    assert events["r91"] and events["r91"] == events["r92"]
+
+
+def test_another_kind_of_violence_in_a_quiet_country_stays_apart(rules: Rules) -> None:
+    _, events, _ = run(rules, [
+        QUIET_COUNTRY[0],
+        report(93, "2024-07-08T09:45:00Z", "Gunman opens fire at market in Bahrain, wounding four",
+               "Police said a man shot at shoppers before he was arrested; four people were taken to hospital.",
+               "daily.example"),
+    ])
+    assert events["r91"] and events["r93"] and events["r91"] != events["r93"]
+
+
+CAPITAL = [
+    report(101, "2024-08-14T03:40:00Z", "Air defences shoot down drones over Kyiv overnight",
+           "Debris fell on two districts of Kyiv, the city military administration said; nobody was hurt.",
+           "wire.example"),
+    report(102, "2024-08-14T07:15:00Z", "Dozens of drones launched at the Ukrainian capital",
+           "Most were destroyed before they reached the city, officials said on Wednesday morning.", "daily.example"),
+]
+
+
+def test_the_capital_named_by_its_country_is_the_town(rules: Rules) -> None:
+    # "the Ukrainian capital" is Kyiv: the same kind of violence in the same town the same morning
+    _, events, _ = run(rules, CAPITAL)
+    assert events["r101"] and events["r101"] == events["r102"]
+
+
+def test_the_capital_of_another_country_is_another_town(rules: Rules) -> None:
+    _, events, _ = run(rules, [
+        CAPITAL[0],
+        report(103, "2024-08-14T07:15:00Z", "Dozens of drones launched at the Russian capital",
+               "Most were destroyed before they reached the city, officials said on Wednesday morning.",
+               "daily.example"),
+    ])
+    assert events["r101"] and events["r103"] and events["r101"] != events["r103"]
+
+
+REACTION = [
+    report(110, "2024-09-01T10:00:00Z", "Drone hits power station in Sumy",
+           "A drone damaged a power station in Sumy overnight, cutting electricity to several districts.",
+           "wire.example"),
+    report(111, "2024-09-02T10:00:00Z", "Artillery shells damage hospital in Sumy",
+           "Shells landed near a hospital in Sumy on Monday, the governor said; patients were moved to basements.",
+           "wire.example"),
+    report(112, "2024-09-03T20:00:00Z", "Missile strike on Sumy apartment block kills four",
+           "Four residents were killed when a missile hit a nine-storey block in Sumy on Tuesday evening.",
+           "wire.example"),
+    report(113, "2024-09-04T07:00:00Z", "Sumy attacks are war crimes, says foreign minister",
+           "The minister accused Moscow of terror against civilians and called for more air defence.",
+           "daily.example"),
+    report(114, "2024-09-04T09:30:00Z", "Video shows aftermath of Sumy missile strikes",
+           "Russian forces attacked a university in Sumy on Wednesday morning, officials said.",
+           "gazette.example"),
+]
+
+
+def test_a_strike_does_not_join_an_event_opened_by_a_reaction_on_the_town_alone(rules: Rules) -> None:
+    # the reaction names no kind of violence in words: a new strike on the busy town hours later shares
+    # only the town with it, which is not "one strike on one place and day"
+    _, events, _ = run(rules, REACTION)
+    assert events["r113"] and events["r114"] and events["r114"] != events["r113"]
+
+
+def test_british_and_american_spellings_meet_in_a_headline_phrase(rules: Rules) -> None:
+    _, events, _ = run(rules, [
+        report(121, "2024-10-02T05:10:00Z", "Ukraine says missiles destroyed an air defence system",
+               "The general staff said the launchers were hit overnight.", "wire.example"),
+        report(122, "2024-10-02T08:40:00Z", "Ukrainian Missile Strike Hits Russian Air-Defense System",
+               "Officials in Kyiv released a video of the launchers burning.", "daily.example"),
+    ])
+    assert events["r121"] and events["r121"] == events["r122"]
+
+
+def test_headline_phrases_alone_do_not_carry_a_report_to_the_next_day(rules: Rules) -> None:
+    # the same words in the headlines tell reports of one news cycle; the next day, with no place in
+    # common, "long range air defence radar system" may be another strike on another one
+    _, events, _ = run(rules, [
+        report(123, "2024-10-02T05:10:00Z", "Missiles destroy long range air defence radar system",
+               "Ukraine said the launchers were hit overnight.", "wire.example"),
+        report(124, "2024-10-03T03:40:00Z", "Drone swarm wrecks long range air defence radar system in the south",
+               "Kyiv said the unit was struck before dawn by its domestically built drones.", "daily.example"),
+    ])
+    assert events["r123"] and events["r124"] and events["r123"] != events["r124"]

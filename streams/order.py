@@ -23,12 +23,15 @@ would have them. It releases the first record once it holds more than `capacity`
 Within those bounds the stage takes the articles in production order whatever the partitions. (A
 producer whose clock is slow makes live records look old: they wait up to `catch_up_hold_s`.)
 
-Lanes: records that arrive in their order already are never reordered among themselves. Dedupe's input
-from one `news.articles` partition through one by-lang partition is such a lane (each source partition
-is normalised by one agent, in offset order), so a worker with one partition everywhere takes every
-record in topic order, exactly as before, even where timestamps go back (a producer's clock stepped).
-Records without a lane (the event stage's input has been through the story partitions) are ordered by
-their key alone.
+Lanes: records of one lane are released in their lane's order, never by their keys; lanes are merged by
+the key of their first record. Dedupe's input from one `news.articles` partition through one by-lang
+partition is such a lane, in arrival order (each source partition is normalised by one agent, in offset
+order). The event stage's input has been through the story partitions, so a source partition's records
+reach it out of order: its lane is the source partition, kept in offset order (`sequence`). Either way a
+worker with one partition everywhere takes every record in topic order, exactly as replay takes the
+file, even where timestamps go back (a producer's clock stepped) or where a producer sends records
+within one millisecond out of event-time order (a feed's items, newest first). Records without a lane
+are ordered by their key alone.
 
 Pure: the worker's agents feed it (streams/worker/agents.py); the tests run it on recorded orders.
 """
@@ -60,10 +63,22 @@ def key_of(record: Mapping[str, Any]) -> Key:
 
 def source_partition(record: Mapping[str, Any]) -> int | None:
     """The `news.articles` partition the record's article was produced to (None: unknown)."""
+    produced = _produced(record)
+    return produced[1] if produced is not None else None
+
+
+def source_offset(record: Mapping[str, Any]) -> int | None:
+    """The record's article's offset on its `news.articles` partition (None: unknown)."""
+    produced = _produced(record)
+    return produced[2] if produced is not None else None
+
+
+def _produced(record: Mapping[str, Any]) -> Sequence[Any] | None:
     norm = record.get("norm")
     produced = norm.get("produced") if isinstance(norm, Mapping) else None
-    if isinstance(produced, Sequence) and len(produced) == 3 and type(produced[1]) is int:
-        return produced[1]
+    if isinstance(produced, Sequence) and len(produced) == 3 and type(produced[1]) is int \
+            and type(produced[2]) is int:
+        return produced
     return None
 
 
@@ -73,8 +88,10 @@ class Reorder(Generic[T]):
         self.capacity, self.hold_s, self.max_bytes = capacity, hold_s, max_bytes
         self.catch_up_hold_s = max(hold_s, catch_up_hold_s)
         self.newest_ms = 0                                                  # newest production time seen
-        self._lanes: dict[Hashable, deque[tuple[Key, int, T, int]]] = {}   # lane -> (key, number, item, bytes)
-        self._heads: list[tuple[Key, int, Hashable]] = []                   # the lanes' first records, by key
+        # lane -> a heap of (sequence, number, key, item, bytes): its order is the sequence (the arrival
+        # number unless given)
+        self._lanes: dict[Hashable, list[tuple[int, int, Key, T, int]]] = {}
+        self._heads: list[tuple[Key, int, Hashable]] = []   # the lanes' first records, by key (stale ones skipped)
         self._arrivals: deque[tuple[float, int]] = deque()                  # (arrival time, number), oldest first
         self._held: set[int] = set()
         self._numbers = itertools.count()
@@ -83,12 +100,15 @@ class Reorder(Generic[T]):
     def __len__(self) -> int:
         return len(self._held)
 
-    def add(self, key: Key, item: T, now: float, size: int = 0, lane: Hashable | None = None) -> None:
+    def add(self, key: Key, item: T, now: float, size: int = 0, lane: Hashable | None = None,
+            sequence: int | None = None) -> None:
+        """Hold `item`. `lane`: records released in their lane's order, which is their arrival order, or
+        `sequence` (the same for every record of a lane: an offset) when they may arrive out of it."""
         number = next(self._numbers)
         lane = ("record", number) if lane is None else ("lane", lane)
-        queue = self._lanes.setdefault(lane, deque())
-        queue.append((key, number, item, size))
-        if len(queue) == 1:
+        queue = self._lanes.setdefault(lane, [])
+        heapq.heappush(queue, (number if sequence is None else sequence, number, key, item, size))
+        if queue[0][1] == number:              # the lane's first record now (an entry of the one before: stale)
             heapq.heappush(self._heads, (key, number, lane))
         self._arrivals.append((now, number))
         self._held.add(number)
@@ -116,12 +136,14 @@ class Reorder(Generic[T]):
         return bool(self._arrivals) and now - self._arrivals[0][0] >= hold
 
     def _pop(self) -> T:
-        _, _, lane = heapq.heappop(self._heads)
-        queue = self._lanes[lane]
-        _, number, item, size = queue.popleft()
+        while True:
+            _, head, lane = heapq.heappop(self._heads)
+            queue = self._lanes.get(lane)
+            if queue and queue[0][1] == head:
+                break                              # (else a stale entry: a record that is no longer first)
+        _, number, _, item, size = heapq.heappop(queue)
         if queue:
-            head_key, head_number = queue[0][0], queue[0][1]
-            heapq.heappush(self._heads, (head_key, head_number, lane))
+            heapq.heappush(self._heads, (queue[0][2], queue[0][1], lane))
         else:
             del self._lanes[lane]
         self._held.discard(number)

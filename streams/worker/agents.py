@@ -39,7 +39,7 @@ from streams.dedupe import DedupeIndex
 from streams.escalation import Rules, RulesHolder
 from streams.events.tracker import EventTracker, Plan
 from streams.metrics import StreamMetrics
-from streams.order import UNKNOWN, Reorder, key_of, source_partition
+from streams.order import UNKNOWN, Reorder, key_of, source_offset, source_partition
 from streams.pipeline import commit_events, dedupe_stage, event_plan, needs_event, normalize_stage, score_stage
 from streams.records import RecordTooLarge, dlq_copy, fit
 from streams.worker.acks import Acks
@@ -219,15 +219,20 @@ class Agents:
             async for event in stream.events():
                 acks.take(event)
                 item = Item(event)
-                key, lane = UNKNOWN, None
+                key, lane, sequence = UNKNOWN, None, None
                 with contextlib.suppress(Exception):    # (not JSON: released first, and to its DLQ)
                     item.value = orjson.loads(event.value)
                     key = key_of(item.value)
                     source = source_partition(item.value)
                     if stage == "dedupe" and source is not None:   # a source partition through one by-lang
                         lane = (event.message.partition, source)   # partition arrives in its order
+                    elif source is not None:
+                        # through the story partitions a source partition's records arrive out of order:
+                        # its offsets give it back (by key alone, records a producer sent within one
+                        # millisecond would go by event time, not as dedupe and replay took them)
+                        lane, sequence = source, source_offset(item.value)
                 async with lock:
-                    buffer.add(key, item, time.monotonic(), len(event.value or b""), lane)
+                    buffer.add(key, item, time.monotonic(), len(event.value or b""), lane, sequence)
                     await release(buffer.ready(time.monotonic(), time.time()))
         finally:
             flusher.cancel()

@@ -59,14 +59,10 @@ def test_the_rule() -> None:
 
 
 def violent_stream(n_stories: int = 24) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(originals on day 0, their copies 62 h later) of a stream with real headlines, so that the violent
-    stories alert and their copies (some with a higher toll) update those alerts."""
+    """(originals on day 0, their copies 62 h later): the violent stories alert and their copies (some with a
+    higher toll) update those alerts."""
     originals, copies = [], []
     for article in story_articles(n_stories, seed=5):
-        lead = article["content"].split("\n\n", 1)[0]
-        if "Rockets struck " in lead:
-            town = lead.split("Rockets struck ", 1)[1].split(" ", 1)[0]
-            article["title"] = f"Rocket attack on {town} kills civilians"
         if article["id"].endswith("c0"):
             originals.append(article)
         else:

@@ -26,7 +26,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -219,7 +219,8 @@ class Agents:
             async for event in stream.events():
                 acks.take(event)
                 item = Item(event)
-                key, lane, sequence = UNKNOWN, None, None
+                key, sequence = UNKNOWN, None
+                lane: Hashable | None = None
                 with contextlib.suppress(Exception):    # (not JSON: released first, and to its DLQ)
                     item.value = orjson.loads(event.value)
                     key = key_of(item.value)

@@ -148,8 +148,9 @@ class Sentences:
         key = (id(phrases), i)
         found = self._sets.get(key)
         if found is None:
-            found = self._sets[key] = phrases.find_context(self.folded, self.padded, s_start, s_end,
-                                                           self._starts(phrases))
+            # the regex over this one sentence: the literal screen (starts_in) would walk the whole field
+            # for the few sentences asked about, and costs more than it saves here
+            found = self._sets[key] = phrases.find_context(self.folded, self.padded, s_start, s_end)
         first = _WORD.match(self.folded, start)
         first_end = first.end() if first is not None else end
         last = list(_WORD.finditer(self.folded, start, end))

@@ -148,12 +148,13 @@ class Rules:
         # a severity): finding names is the dearest step, and most items never ask.
         watched = _Watched(self.names, fields, bool(self.watchlist.entities))
         hits: list[Hit] = []
+        split: dict[str, Sentences] = {}  # the fields the scan cut into sentences, with the modifiers it found
         for events, (field_name, text, field_factor, padded) in zip(found, scanned, strict=True):
             if events:
                 hits.extend(self._scan(matcher, text, field_name, field_factor, padded, context.ambiguous, events,
-                                       watched, _year(normed)))
+                                       watched, _year(normed), split))
         on_conflict: bool | Callable[[], bool]
-        on_conflict, soft_cap = self._headline(matcher, scanned, watched)
+        on_conflict, soft_cap = self._headline(matcher, scanned, watched, split)
         if any(h.sentence[0] == "title" and h.match.get("modifier") == "dated" for h in hits):
             on_conflict = False  # "Pentagon to interview troops over 2021 Kabul bombing": the summary recounts it
         verdict = assess(hits, context, mass_casualties=self.severity["mass_casualties"],
@@ -161,7 +162,7 @@ class Rules:
                          names=watched.entities, watch_weight=self.watchlist.weight,
                          watch_cap=self.watchlist.cap, repeat_bonus=self.scoring["repeat_bonus"],
                          headline_on_conflict=on_conflict, headline_soft_cap=soft_cap,
-                         lead_soft_cap=self._lead_soft_cap(matcher, scanned))
+                         lead_soft_cap=self._lead_soft_cap(matcher, scanned, split))
         matches = [hit.match for hit in verdict.counted]
         if verdict.severity != "none":
             matches.extend(watched.matches())
@@ -169,7 +170,7 @@ class Rules:
                           casualties=verdict.casualties, matches=matches)
 
     def _headline(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
-                  watched: _Watched) -> tuple[bool | Callable[[], bool], str | None]:
+                  watched: _Watched, split: Mapping[str, Sentences]) -> tuple[bool | Callable[[], bool], str | None]:
         """What the headline says about the item: (whether it names armed conflict, the soft cap it sets).
 
         It names armed conflict with a watchlist name, a place or word of the rules' `headline` list (a
@@ -182,7 +183,7 @@ class Rules:
             if field_name == "title":
                 folded = padded[1:]
                 soft_cap: str | None = None
-                for _, _, name in matcher.modifiers.find_all(folded, padded, 0, len(folded)):
+                for _, _, name in _lead_modifiers(matcher, split.get(field_name), folded, padded, len(folded)):
                     modifier = self.modifiers[name]
                     if not modifier.frames:
                         continue
@@ -195,15 +196,17 @@ class Rules:
                 return watched.in_title, soft_cap  # a watchlist name in the headline (looked for if it matters)
         return True, None  # no headline: nothing says the body's violence is background
 
-    def _lead_soft_cap(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]]) -> str | None:
+    def _lead_soft_cap(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
+                       split: Mapping[str, Sentences]) -> str | None:
         """The cap of the disaster and accident framing (`frames` modifiers for ambiguous phrases) in the
         summary's first sentence: "Explosion kills 20" / "... in a blast at a fuel depot"."""
         cap: str | None = None
         for field_name, text, _factor, padded in scanned:
             if field_name == "title":
                 continue
-            _, end = sentence_bounds(text, 0)
-            for _, _, name in matcher.modifiers.find_all(padded[1:], padded, 0, end):
+            sentences = split.get(field_name)
+            end = sentence_bounds(text, 0)[1] if sentences is None else sentences.bounds(0)[2]
+            for _, _, name in _lead_modifiers(matcher, sentences, padded[1:], padded, end):
                 modifier = self.modifiers[name]
                 if modifier.frames and modifier.ambiguous_only and modifier.cap is not None \
                         and (cap is None or RANK[modifier.cap] < RANK[cap]):
@@ -212,10 +215,10 @@ class Rules:
 
     def _scan(self, matcher: LanguageMatcher, text: str, field_name: str, field_factor: float, padded: str,
               ambiguous_allowed: bool, events: list[tuple[int, int, Any]], watched: _Watched,
-              year: int | None = None) -> Iterator[Hit]:
+              year: int | None = None, split: dict[str, Sentences] | None = None) -> Iterator[Hit]:
         """Hits of the phrase matches of one field; `padded` is " " + fold(text), `events` what
         PhraseSet.find_events found in it, `watched` the article's watchlist names (armed context for
-        their sentence)."""
+        their sentence); the field's Sentences, once cut, go into `split`."""
         folded = padded[1:]
         sentences: Sentences | None = None
         for start, end, meta in events:
@@ -225,6 +228,8 @@ class Rules:
             cat = self.categories[category]
             if sentences is None:
                 sentences = Sentences(text, folded, padded, matcher, whole=field_name == "title")
+                if split is not None:
+                    split[field_name] = sentences
             factor, cap, soft_cap, modifier = sentences.modifier_effect(start, end, self.modifiers, ambiguous,
                                                                         own_words(phrase))
             if factor <= 0:
@@ -250,6 +255,15 @@ class Rules:
                     match["count"] = count
             yield Hit(match=match, category=cat, ambiguous=ambiguous, sentence=(field_name, index), factor=factor,
                       cap=cap, soft_cap=soft_cap, armed=armed, count=count)
+
+
+def _lead_modifiers(matcher: LanguageMatcher, sentences: Sentences | None, folded: str, padded: str,
+                    end: int) -> list[tuple[int, int, str]] | Iterator[tuple[int, int, Any]]:
+    """The modifiers of the field's first sentence (folded[:end], the whole of a headline): those the
+    scan found there already, or found now."""
+    if sentences is not None:
+        return sentences.modifiers_in(0)
+    return matcher.modifiers.find_all(folded, padded, 0, end)
 
 
 class _Watched:

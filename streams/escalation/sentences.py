@@ -81,11 +81,7 @@ class Sentences:
         phrase's own words (own_words), which never modify it ("breaching an agreement to pause fire")."""
         if self.matcher.modifiers.regex is None:
             return 1.0, None, None, ""
-        i, s_start, s_end = self.bounds(start)
-        hits = self._mods.get(i)
-        if hits is None:
-            hits = self._mods[i] = list(self.matcher.modifiers.find_all(self.folded, self.padded, s_start, s_end,
-                                                                        self._starts(self.matcher.modifiers)))
+        hits = self.modifiers_in(self.bounds(start)[0])
         factor, which = 1.0, ""
         caps: dict[bool, str | None] = {False: None, True: None}
         for h_start, h_end, name in hits:
@@ -122,6 +118,16 @@ class Sentences:
                     caps[mod.ambiguous_only] = mod.cap
                     which = which or name
         return factor, caps[False], caps[True], which
+
+    def modifiers_in(self, i: int) -> list[tuple[int, int, str]]:
+        """(start, end, modifier name) of the modifier phrases in sentence i, found once."""
+        hits = self._mods.get(i)
+        if hits is None:
+            s_start = self.starts[i]
+            s_end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+            hits = self._mods[i] = list(self.matcher.modifiers.find_all(self.folded, self.padded, s_start, s_end,
+                                                                        self._starts(self.matcher.modifiers)))
+        return hits
 
     def dated_before(self, pos: int, year: int) -> bool:
         """Whether the sentence holding `pos` dates what it reports to a year before `year` ("shot down

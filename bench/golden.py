@@ -41,7 +41,8 @@ def sets(data: Path, real: bool) -> Iterator[tuple[str, Any]]:
     for name in ("dedup-dev", "story-dev", "escalation-dev"):
         yield name, data / name / "articles.jsonl"
     for folder in sorted((ROOT / "bench" / "holdout").iterdir()):
-        yield f"holdout/{folder.name}", folder / "articles.jsonl"
+        if (folder / "articles.jsonl").is_file():  # the folder also holds its README and agreement files
+            yield f"holdout/{folder.name}", folder / "articles.jsonl"
     if real:
         for path in sorted((data / "realfeeds-dev").glob("*.jsonl.gz")):
             yield f"realfeeds/{path.name.removesuffix('.jsonl.gz')}", path

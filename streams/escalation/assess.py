@@ -23,7 +23,7 @@ The score orders alerts (the most severe and best-attested first); it never deci
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,8 +69,8 @@ class Verdict:
 
 
 def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
-           casualty_bonus: Iterable[tuple[int, float]], category_cap: float, names: int,
-           watch_weight: float, watch_cap: float, headline_on_conflict: bool = True,
+           casualty_bonus: Iterable[tuple[int, float]], category_cap: float, names: int | Callable[[], int],
+           watch_weight: float, watch_cap: float, headline_on_conflict: bool | Callable[[], bool] = True,
            repeat_bonus: float = 0.25, headline_soft_cap: str | None = None,
            lead_soft_cap: str | None = None) -> Verdict:
     """The severity the hits establish, under the article's context.
@@ -78,13 +78,17 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
     `headline_on_conflict`: the headline names armed conflict (an armed actor, a weapon, a conflict
     place, "war latest") even where it reports no event itself. A feed item's headline says what it
     is about: where it reports no violence and names no conflict (a lawsuit, a policy, a film, a
-    memorial), the violence its summary recounts is background, at most low.
+    memorial), the violence its summary recounts is background, at most low. A function instead of a
+    bool is asked only when the answer can change something.
 
     `headline_soft_cap`: the headline is about a disaster or an accident and reports no violence; the
     summary's ambiguous phrases reach at most this (the deaths of a flood), unless their sentence
     names violence unambiguously. `lead_soft_cap`: the summary's first sentence says so ("a blast at a
     fuel depot"); where neither it nor the headline names violence unambiguously, every ambiguous phrase
-    of the item, the headline's too, reaches at most this."""
+    of the item, the headline's too, reaches at most this.
+
+    `names`: how many watched entities the item names, or a function that finds out (asked only when
+    the severity is not none: the names add to the score, never to the severity)."""
     # "a building collapsed after an air strike, killing five": an accident's words explain away an
     # ambiguous death only where nothing in the sentence names violence unambiguously
     violent = {h.sentence for h in hits if not h.ambiguous and RANK[h.category.tier] >= MEDIUM}
@@ -108,9 +112,12 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
         # hits Gaza rally" / "five Palestinians killed in an explosion next to the fence")
         have = {id(h) for h in counted}
         counted += [h for h in hits if h.category.counts and h.sentence[0] != "title" and id(h) not in have]
-    if not (headline_event or headline_on_conflict):
-        for hit in counted:
-            if hit.sentence[0] != "title" and (hit.cap is None or RANK[hit.cap] > RANK["low"]):
+    if not headline_event:
+        capped = [hit for hit in counted
+                  if hit.sentence[0] != "title" and (hit.cap is None or RANK[hit.cap] > RANK["low"])]
+        # (asked only when it can cap something: a function here finds watchlist names)
+        if capped and not (headline_on_conflict() if callable(headline_on_conflict) else headline_on_conflict):
+            for hit in capped:
                 hit.cap = "low"
     severity = "none"
     killed = wounded = None
@@ -137,7 +144,7 @@ def assess(hits: list[Hit], context: Assessment, *, mass_casualties: int,
         score += min(4.0, math.fsum(contributions.values()) / 3)
         if casualties:
             score += max((add for least, add in casualty_bonus if casualties >= least), default=0.0)
-        score += min(watch_cap, watch_weight * names)
+        score += min(watch_cap, watch_weight * (names() if callable(names) else names))
     categories = sorted(contributions, key=lambda c: (-contributions[c], c)) if severity != "none" else []
     return Verdict(severity=severity, score=round(score, 2), categories=categories, casualties=casualties,
                    counted=counted if severity != "none" else [])

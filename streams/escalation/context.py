@@ -96,6 +96,7 @@ class ContextFinder:
             rf"^\s*(?:(?P<head>{alternatives})\s*{LABEL_SEPARATORS}|(?P<phrase>{phrases})\b)"
             rf"|(?:{LABEL_SEPARATORS}|\s)\s*(?P<tail>{alternatives})\s*$",
             re.IGNORECASE) if labelled else None
+        self._longest_label = max((len(label) for label, _ in labelled), default=0)
 
     def assess(self, article: Mapping[str, Any], title: str) -> Assessment:
         found: dict[str, Context] = {}
@@ -131,12 +132,26 @@ class ContextFinder:
                     if isinstance(value, str):
                         yield from self._by_tag.get(value.strip().lower(), ())
         if self._label_re is not None and title:
-            m = self._label_re.search(title[:300])
+            m = self._label(title[:300])
             if m:
                 yield self._labels[(m.group("head") or m.group("phrase") or m.group("tail")).lower()]
         for ctx in self._patterned:
             if title and ctx.title_pattern is not None and ctx.title_pattern.search(title[:1000]):
                 yield ctx
+
+    def _label(self, title: str) -> re.Match[str] | None:
+        """What the label regex's search finds in `title`, trying only where a match can start: at 0
+        (a label opening the headline), or a label closing it. That one ends where the headline's
+        trailing spaces start, so it starts at most the longest label before, after the spaces and the
+        separator before it (the regex would try every space of the headline)."""
+        assert self._label_re is not None
+        found = self._label_re.match(title)
+        if found is None:
+            start = len(title.rstrip()) - self._longest_label
+            while start > 0 and title[start - 1].isspace():
+                start -= 1
+            found = self._label_re.search(title, max(1, start - 1))  # (^ matches at 0 only)
+        return found
 
     def _source(self, host: str) -> Iterable[Context]:
         host = host.removeprefix("www.")

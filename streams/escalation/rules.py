@@ -16,7 +16,7 @@ Scoring, in one pass per field (title, body):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -143,30 +143,34 @@ class Rules:
         if context.cap == "none":
             return Escalation()
 
-        watch_matches = self.names.find(fields) if self.watchlist.entities else []
-        named = {(m["field"], m["start"]) for m in watch_matches}
+        # The watchlist names are looked for only when something asks for them (an ambiguous phrase
+        # without armed words in its sentence, a headline without a conflict word, an item that reaches
+        # a severity): finding names is the dearest step, and most items never ask.
+        watched = _Watched(self.names, fields, bool(self.watchlist.entities))
         hits: list[Hit] = []
+        split: dict[str, Sentences] = {}  # the fields the scan cut into sentences, with the modifiers it found
         for events, (field_name, text, field_factor, padded) in zip(found, scanned, strict=True):
             if events:
                 hits.extend(self._scan(matcher, text, field_name, field_factor, padded, context.ambiguous, events,
-                                       named, _year(normed)))
-        on_conflict, soft_cap = self._headline(matcher, scanned, named)
+                                       watched, _year(normed), split))
+        on_conflict: bool | Callable[[], bool]
+        on_conflict, soft_cap = self._headline(matcher, scanned, watched, split)
         if any(h.sentence[0] == "title" and h.match.get("modifier") == "dated" for h in hits):
             on_conflict = False  # "Pentagon to interview troops over 2021 Kabul bombing": the summary recounts it
         verdict = assess(hits, context, mass_casualties=self.severity["mass_casualties"],
                          casualty_bonus=self.casualty_bonus, category_cap=self.scoring["category_cap"],
-                         names=len({m["entity"] for m in watch_matches}), watch_weight=self.watchlist.weight,
+                         names=watched.entities, watch_weight=self.watchlist.weight,
                          watch_cap=self.watchlist.cap, repeat_bonus=self.scoring["repeat_bonus"],
                          headline_on_conflict=on_conflict, headline_soft_cap=soft_cap,
-                         lead_soft_cap=self._lead_soft_cap(matcher, scanned))
+                         lead_soft_cap=self._lead_soft_cap(matcher, scanned, split))
         matches = [hit.match for hit in verdict.counted]
         if verdict.severity != "none":
-            matches.extend(watch_matches)
+            matches.extend(watched.matches())
         return Escalation(severity=verdict.severity, score=verdict.score, categories=verdict.categories,
                           casualties=verdict.casualties, matches=matches)
 
     def _headline(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
-                  named: set[tuple[str, int]]) -> tuple[bool, str | None]:
+                  watched: _Watched, split: Mapping[str, Sentences]) -> tuple[bool | Callable[[], bool], str | None]:
         """What the headline says about the item: (whether it names armed conflict, the soft cap it sets).
 
         It names armed conflict with a watchlist name, a place or word of the rules' `headline` list (a
@@ -179,7 +183,7 @@ class Rules:
             if field_name == "title":
                 folded = padded[1:]
                 soft_cap: str | None = None
-                for _, _, name in matcher.modifiers.find_all(folded, padded, 0, len(folded)):
+                for _, _, name in _lead_modifiers(matcher, split.get(field_name), folded, padded, len(folded)):
                     modifier = self.modifiers[name]
                     if not modifier.frames:
                         continue
@@ -187,20 +191,22 @@ class Rules:
                         return False, None  # "Victims sue over 2018 attack", "Germany to supply drones"
                     if modifier.cap is not None and (soft_cap is None or RANK[modifier.cap] < RANK[soft_cap]):
                         soft_cap = modifier.cap
-                if any(f == "title" for f, _ in named):
+                if matcher.headline.find_context(folded, padded, 0, len(folded)):
                     return True, soft_cap
-                return bool(matcher.headline.find_context(folded, padded, 0, len(folded))), soft_cap
+                return watched.in_title, soft_cap  # a watchlist name in the headline (looked for if it matters)
         return True, None  # no headline: nothing says the body's violence is background
 
-    def _lead_soft_cap(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]]) -> str | None:
+    def _lead_soft_cap(self, matcher: LanguageMatcher, scanned: list[tuple[str, str, float, str]],
+                       split: Mapping[str, Sentences]) -> str | None:
         """The cap of the disaster and accident framing (`frames` modifiers for ambiguous phrases) in the
         summary's first sentence: "Explosion kills 20" / "... in a blast at a fuel depot"."""
         cap: str | None = None
         for field_name, text, _factor, padded in scanned:
             if field_name == "title":
                 continue
-            _, end = sentence_bounds(text, 0)
-            for _, _, name in matcher.modifiers.find_all(padded[1:], padded, 0, end):
+            sentences = split.get(field_name)
+            end = sentence_bounds(text, 0)[1] if sentences is None else sentences.bounds(0)[2]
+            for _, _, name in _lead_modifiers(matcher, sentences, padded[1:], padded, end):
                 modifier = self.modifiers[name]
                 if modifier.frames and modifier.ambiguous_only and modifier.cap is not None \
                         and (cap is None or RANK[modifier.cap] < RANK[cap]):
@@ -208,14 +214,13 @@ class Rules:
         return cap
 
     def _scan(self, matcher: LanguageMatcher, text: str, field_name: str, field_factor: float, padded: str,
-              ambiguous_allowed: bool, events: list[tuple[int, int, Any]], named: set[tuple[str, int]],
-              year: int | None = None) -> Iterator[Hit]:
+              ambiguous_allowed: bool, events: list[tuple[int, int, Any]], watched: _Watched,
+              year: int | None = None, split: dict[str, Sentences] | None = None) -> Iterator[Hit]:
         """Hits of the phrase matches of one field; `padded` is " " + fold(text), `events` what
-        PhraseSet.find_events found in it, `named` the (field, offset) of watchlist names (armed context for
-        their sentence)."""
+        PhraseSet.find_events found in it, `watched` the article's watchlist names (armed context for
+        their sentence); the field's Sentences, once cut, go into `split`."""
         folded = padded[1:]
         sentences: Sentences | None = None
-        named_sentences: set[int] = set()
         for start, end, meta in events:
             category, phrase, ambiguous = meta
             if ambiguous and not ambiguous_allowed:
@@ -223,7 +228,8 @@ class Rules:
             cat = self.categories[category]
             if sentences is None:
                 sentences = Sentences(text, folded, padded, matcher, whole=field_name == "title")
-                named_sentences = {sentences.bounds(pos)[0] for f, pos in named if f == field_name}
+                if split is not None:
+                    split[field_name] = sentences
             factor, cap, soft_cap, modifier = sentences.modifier_effect(start, end, self.modifiers, ambiguous,
                                                                         own_words(phrase))
             if factor <= 0:
@@ -231,7 +237,12 @@ class Rules:
             index = sentences.bounds(start)[0]
             if year is not None and sentences.dated_before(start, year) and (cap is None or RANK[cap] > RANK["low"]):
                 cap, modifier = "low", modifier or "dated"  # violence of an earlier year: background, not news
-            armed = ambiguous and (index in named_sentences or sentences.has_other(matcher.armed, start, end))
+            armed = False
+            if ambiguous:
+                armed = sentences.has_other(matcher.armed, start, end)
+                if not armed:
+                    _, s_start, s_end = sentences.bounds(start)
+                    armed = watched.named_in(field_name, text, s_start, s_end)
             match: dict[str, Any] = {"term": text[start:end], "category": category, "field": field_name,
                                      "start": start, "end": end,
                                      "weight": round(cat.weight * field_factor * factor, 3)}
@@ -244,6 +255,54 @@ class Rules:
                     match["count"] = count
             yield Hit(match=match, category=cat, ambiguous=ambiguous, sentence=(field_name, index), factor=factor,
                       cap=cap, soft_cap=soft_cap, armed=armed, count=count)
+
+
+def _lead_modifiers(matcher: LanguageMatcher, sentences: Sentences | None, folded: str, padded: str,
+                    end: int) -> list[tuple[int, int, str]] | Iterator[tuple[int, int, Any]]:
+    """The modifiers of the field's first sentence (folded[:end], the whole of a headline): those the
+    scan found there already, or found now."""
+    if sentences is not None:
+        return sentences.modifiers_in(0)
+    return matcher.modifiers.find_all(folded, padded, 0, end)
+
+
+class _Watched:
+    """The watchlist names of one article's fields, looked for on first use: all of them (for the score),
+    or those of one sentence (armed context). A name never reaches over a sentence's end (its words are
+    one space apart, and a sentence ends at punctuation, a line break or "; "), so the names a sentence
+    holds are those found in its text alone."""
+
+    __slots__ = ("_finder", "_fields", "_watching", "_matches", "_in")
+
+    def __init__(self, finder: NameFinder, fields: tuple[tuple[str, str, float], ...], watching: bool) -> None:
+        self._finder, self._fields, self._watching = finder, fields, watching
+        self._matches: list[dict[str, Any]] | None = None
+        self._in: dict[tuple[str, int, int], bool] = {}
+
+    def matches(self) -> list[dict[str, Any]]:
+        """The "watchlist" matches, as NameFinder.find gives them ([] when the watchlist is empty)."""
+        if self._matches is None:
+            self._matches = self._finder.find(self._fields) if self._watching else []
+        return self._matches
+
+    def named_in(self, field_name: str, text: str, start: int, end: int) -> bool:
+        """Whether a name starts in text[start:end], a sentence of the field (or the whole field)."""
+        if self._matches is not None:
+            return any(m["field"] == field_name and start <= m["start"] < end for m in self._matches)
+        key = (field_name, start, end)
+        found = self._in.get(key)
+        if found is None:
+            found = self._in[key] = self._watching and bool(self._finder.find(((field_name, text[start:end], 1.0),)))
+        return found
+
+    def in_title(self) -> bool:
+        """Whether the headline names a watched entity."""
+        title = next((text for name, text, _ in self._fields if name == "title"), "")
+        return self.named_in("title", title, 0, len(title))
+
+    def entities(self) -> int:
+        """How many watched entities the article names."""
+        return len({m["entity"] for m in self.matches()})
 
 
 def _year(normed: Mapping[str, Any]) -> int | None:

@@ -81,11 +81,7 @@ class Sentences:
         phrase's own words (own_words), which never modify it ("breaching an agreement to pause fire")."""
         if self.matcher.modifiers.regex is None:
             return 1.0, None, None, ""
-        i, s_start, s_end = self.bounds(start)
-        hits = self._mods.get(i)
-        if hits is None:
-            hits = self._mods[i] = list(self.matcher.modifiers.find_all(self.folded, self.padded, s_start, s_end,
-                                                                        self._starts(self.matcher.modifiers)))
+        hits = self.modifiers_in(self.bounds(start)[0])
         factor, which = 1.0, ""
         caps: dict[bool, str | None] = {False: None, True: None}
         for h_start, h_end, name in hits:
@@ -123,6 +119,16 @@ class Sentences:
                     which = which or name
         return factor, caps[False], caps[True], which
 
+    def modifiers_in(self, i: int) -> list[tuple[int, int, str]]:
+        """(start, end, modifier name) of the modifier phrases in sentence i, found once."""
+        hits = self._mods.get(i)
+        if hits is None:
+            s_start = self.starts[i]
+            s_end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+            hits = self._mods[i] = list(self.matcher.modifiers.find_all(self.folded, self.padded, s_start, s_end,
+                                                                        self._starts(self.matcher.modifiers)))
+        return hits
+
     def dated_before(self, pos: int, year: int) -> bool:
         """Whether the sentence holding `pos` dates what it reports to a year before `year` ("shot down
         a passenger jet in 1980", "the 2018 Bourke Street attack"): that violence is not new. A year
@@ -148,8 +154,9 @@ class Sentences:
         key = (id(phrases), i)
         found = self._sets.get(key)
         if found is None:
-            found = self._sets[key] = phrases.find_context(self.folded, self.padded, s_start, s_end,
-                                                           self._starts(phrases))
+            # the regex over this one sentence: the literal screen (starts_in) would walk the whole field
+            # for the few sentences asked about, and costs more than it saves here
+            found = self._sets[key] = phrases.find_context(self.folded, self.padded, s_start, s_end)
         first = _WORD.match(self.folded, start)
         first_end = first.end() if first is not None else end
         last = list(_WORD.finditer(self.folded, start, end))

@@ -382,3 +382,23 @@ _NAME_WORDS = ["Abu", "Kamal", "Boukamal", "al-Bukamal", "Kataib", "Kata'ib", "H
 def test_best_name_shortcuts_keep_the_best_match(rules: Rules, words: list[str]) -> None:
     index = NameFinder(rules.watchlist).index
     assert best_name(words, index, Memo(), Memo()) == best_name_plainly(words, index)
+
+
+_SENTENCE_GLUE = [" ", " ", " ", ". ", "! ", "? ", "; ", "\n", ", ", ".\u201d ", " - ", "Gen. ", "U.S. "]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=FIXTURE)
+@given(st.lists(st.tuples(st.sampled_from(_NAME_WORDS), st.sampled_from(_SENTENCE_GLUE)), min_size=1, max_size=40))
+def test_the_names_of_a_sentence_are_those_found_in_its_text_alone(rules: Rules, parts: list[tuple[str, str]]) -> None:
+    # the scorer looks for watchlist names one sentence at a time where a decision needs no more
+    # (rules._Watched.named_in): a name never reaches over a sentence's end
+    from streams.escalation.sentences import Sentences
+
+    text = "".join(word + glue for word, glue in parts)
+    whole = rules.names.find((("content", text, 1.0),))
+    sentences = Sentences(text, fold(text), " " + fold(text), rules.matcher("en"))
+    bounds = [*sentences.starts, len(text)]
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        alone = rules.names.find((("content", text[start:end], 1.0),))
+        assert [(m["start"] + start, m["end"] + start, m["entity"]) for m in alone] == \
+            [(m["start"], m["end"], m["entity"]) for m in whole if start <= m["start"] < end]

@@ -345,3 +345,26 @@ def test_the_seed_dispatch_is_critical_with_17_casualties(rules: Rules) -> None:
     esc = rules.score(item(title, body))
     assert esc.severity == "critical"
     assert esc.casualties == 17
+
+
+_LABEL_GLUE = [":", " | ", " - ", " \u2013 ", "\u2014", "  ", " ", "\t", "\n", " :  ", "|", "\u00a0", ""]
+
+
+def test_the_headline_label_is_found_where_the_full_search_finds_it(rules: Rules) -> None:
+    # ContextFinder._label tries only where a label can start; it must find what a search of the whole
+    # headline finds (same span, same group), labels opening, closing or inside a headline
+    import random
+
+    finder = rules.context
+    labels = sorted(finder._labels)
+    words = ["War", "in", "Gaza", "review", "Opinion", "the", "obituary", "?", "Analysis:", "a" * 40, "x"]
+    rnd = random.Random(14)
+    for _ in range(5000):
+        body = " ".join(rnd.choice(words) for _ in range(rnd.randint(0, 8)))
+        label = "".join(c.upper() if rnd.random() < 0.3 else c for c in rnd.choice(labels))
+        glue, end = rnd.choice(_LABEL_GLUE), rnd.choice(["", " ", "  \n", "\u00a0"])
+        title = rnd.choice([body + glue + label + end, label + glue + body, glue + label + glue + body + end,
+                            body + glue + label + glue + " " * rnd.randint(0, 40) + rnd.choice(labels) + end])[:300]
+        assert finder._label_re is not None
+        expected, found = finder._label_re.search(title), finder._label(title)
+        assert (expected and (expected.span(), expected.groupdict())) == (found and (found.span(), found.groupdict()))

@@ -144,21 +144,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _require_cluster() -> Any:
-    settings = _settings()
-    if not settings.bootstrap_servers:
-        from streams.shell.localkafka import from_env
+    from streams.shell.cluster import require_cluster
 
-        return settings.with_bootstrap(from_env().bootstrap)
-    return settings
+    return require_cluster()
 
 
 def _checked_cluster() -> Any:
-    """The cluster settings, after a pre-flight check of the credentials on a secured cluster."""
-    from streams.shell.preflight import check_kafka
+    from streams.shell.cluster import checked_cluster
 
-    settings = _require_cluster()
-    check_kafka(settings)
-    return settings
+    return checked_cluster()
 
 
 def _tail(args: argparse.Namespace) -> int:

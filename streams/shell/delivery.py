@@ -15,9 +15,9 @@ SEVERITIES = ("none", "low", "medium", "high", "critical")
 
 
 def _cluster() -> Any:
-    from streams.shell.cli import _checked_cluster
+    from streams.shell.cluster import checked_cluster
 
-    return _checked_cluster()
+    return checked_cluster()
 
 
 def _deliver(args: argparse.Namespace) -> int:

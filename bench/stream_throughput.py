@@ -4,8 +4,14 @@
                 it processes them through all three agents (from its first by-lang record until its score
                 agent has processed every story, read from its metrics endpoint), with its CPU time over
                 the same span. `stories_per_s` is the older measure: first by-lang record to last story.
-    latency:    with a running worker, produce articles at a fixed rate and measure, per article,
-                produce time -> its news.stories record, and -> its alert on news.alerts.
+    latency:    with a running worker, produce articles at a fixed rate and measure produce time ->
+                news.stories per article, and per alert version produce time of the article that caused
+                it -> the version on news.alerts (count, median, p95, p99, max). The traffic is real feed
+                items (../shared/data/realfeeds-dev/rld-2023-09, title + summary) in file order, made live
+                news (fresh ids, published_at and fetched_at = now): a month's feeds in which ~2.5-4 % of
+                the items open or update an alert. Synthetic articles (--traffic synth) barely alert: the
+                headline gate and the event stage fold their violent leads into a handful of events.
+                It stops by itself: --seconds of traffic, then at most --drain seconds for the rest.
     soak:       latency at a fixed rate for a long time, sampling the worker's resident memory and
                 the consumer lag of its three source topics every --sample seconds.
 
@@ -13,6 +19,7 @@ Usage:
     python bench/stream_throughput.py throughput --n 20000
     python bench/stream_throughput.py throughput --n 10000 --floor   # trivial stages: the framework's own cost
     python bench/stream_throughput.py latency --rate 100 --seconds 60
+    python bench/stream_throughput.py latency --rate 100 --seconds 60 --traffic synth
     python bench/stream_throughput.py soak --rate 50 --seconds 600 --sample 15
 Without KAFKA_BOOTSTRAP_SERVERS a private local broker is started (and stopped) on free ports.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -28,9 +36,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +49,13 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from synth import Synth  # noqa: E402
 
-from connectors.article import encode  # noqa: E402
+from connectors.article import encode, rfc3339  # noqa: E402
 from connectors.settings import Settings, Topics  # noqa: E402
 from streams.shell.localkafka import LocalKafka, free_port  # noqa: E402
 from streams.shell.topics import ensure_topics  # noqa: E402
 
+# latency: real feed items (title + summary), read at run time from the evaluation data beside the repository
+CORPUS = REPO.parent / "shared" / "data" / "realfeeds-dev" / "rld-2023-09.jsonl.gz"
 TOWNS = ("Ardmore", "Belcastle", "Corrin", "Dunvale", "Eastwick", "Fenmoor")
 
 
@@ -237,20 +249,96 @@ def lag(settings: Settings, admin: Any, probe: Any) -> int:
     return sum(max(0, ends[tp] - committed[tp].offset) for tp in tps)
 
 
-def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
-            sample_every: float | None = None, event_speedup: float | None = None) -> dict[str, Any]:
+def feed_items(path: Path, n: int) -> list[dict[str, Any]]:
+    """The first `n` items of a real-feed corpus (JSONL, gzip or not) in file order, read at run time
+    (third-party text: it goes to the private broker only); from the top again if the file is shorter."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    items: list[dict[str, Any]] = []
+    while len(items) < n:
+        before = len(items)
+        with opener(path, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    items.append(json.loads(line))
+                if len(items) >= n:
+                    break
+        if len(items) == before:
+            raise SystemExit(f"no items in {path}")
+    return items
+
+
+def live(item: dict[str, Any], run: str, i: int) -> dict[str, Any]:
+    """A corpus item as live news: a fresh id (the run's), published and fetched now."""
+    now = rfc3339(datetime.now(UTC))
+    return {**item, "id": f"lat{run}-{i:06d}", "published_at": now, "fetched_at": now}
+
+
+class Reader(threading.Thread):
+    """Reads news.stories and news.alerts in a thread of its own, so that producing keeps its pace; keeps
+    each record's broker timestamp (the worker's produce time) and what links it to its articles."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(daemon=True)
+        self.settings = settings
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.stories: list[tuple[float, str]] = []                       # (timestamp s, article id)
+        self.alerts: list[tuple[float, dict[str, Any]]] = []             # (timestamp s, alert)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from kafka import KafkaConsumer
+
+        topics = self.settings.topics
+        cons = KafkaConsumer(topics.stories, topics.alerts, group_id=None, auto_offset_reset="earliest",
+                             enable_auto_commit=False, **self.settings.kafka_options())
+        try:
+            while not self.stop.is_set():
+                batches = cons.poll(timeout_ms=100)
+                self.ready.set()
+                for tp, messages in batches.items():
+                    for message in messages:
+                        value = json.loads(message.value)
+                        if tp.topic == topics.stories:
+                            self.stories.append((message.timestamp / 1000, value["id"]))
+                        else:
+                            keep = ("alert_id", "version", "reason", "articles", "event_id", "severity")
+                            self.alerts.append((message.timestamp / 1000, {k: value.get(k) for k in keep}))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            self.error = exc
+        finally:
+            cons.close()
+
+
+def latency(settings: Settings, rate: float, seconds: float, workdir: Path, traffic: str = "real",
+            corpus: Path | None = None, drain: float = 60.0, sample_every: float | None = None,
+            event_speedup: float | None = None) -> dict[str, Any]:
+    """Produce articles at `rate` for `seconds` to a running worker; per article, produce time -> its
+    news.stories record, and per alert version, produce time of the article that caused it -> the
+    version on news.alerts (both the records' broker timestamps, stamped by the worker's producer).
+
+    The article that caused an alert version is the newest article of its `articles` (the event's
+    article ids, newest last: the article that joined it and called for the version). A `merged`
+    version (the younger of two events found to be one) names only its own event's articles, not the
+    one that joined them: counted, not timed."""
     from kafka import KafkaProducer
 
+    run = uuid.uuid4().hex[:8]
+    n = int(rate * seconds) + 1
+    if traffic == "real":
+        items = feed_items(corpus or CORPUS, n)
+        warm_numba([dict(item) for item in items[:4000]])
+        data: list[dict[str, Any]] = items
+    else:
+        # event time: 72 h over the run, or `event_speedup` times as fast as the wall clock (1000: the
+        # 72 h dedupe window fills in 4.3 minutes and articles leave it from then on)
+        data = articles(n, seed=11, hours=n / rate * event_speedup / 3600 if event_speedup else 72.0)
+        warm_numba([dict(article) for article in data[:4000]])
     worker = start_worker(settings, workdir / "worker.log")
     producer = KafkaProducer(acks="all", linger_ms=0, **settings.kafka_options())
-    n = int(rate * seconds) + 1
-    # event time: 72 h over the run, or `event_speedup` times as fast as the wall clock (1000: the
-    # 72 h dedupe window fills in 4.3 minutes and articles leave it from then on)
-    data = articles(n, seed=11, hours=n / rate * event_speedup / 3600 if event_speedup else 72.0)
-    stories, alerts = consumer(settings, settings.topics.stories), consumer(settings, settings.topics.alerts)
+    reader = Reader(settings)
+    reader.start()
     sent: dict[str, float] = {}
-    story_lat: list[float] = []
-    alert_lat: list[float] = []
     samples: list[tuple[float, float, float, int]] = []  # (s since start, worker RSS MB, data dir MB, lag)
     admin = probe = None
     if sample_every:
@@ -258,15 +346,22 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
 
         admin = KafkaAdminClient(**settings.kafka_options())
         probe = KafkaConsumer(**settings.kafka_options())
+    drained = True
+    load = os.getloadavg()
     try:
-        warm = data.pop(0)  # wait until the worker is assigned and processing
+        # wait until the worker is assigned and processing: one article through to news.stories
+        warm = live(data.pop(0), run, 0) if traffic == "real" else data.pop(0)
         producer.send(settings.topics.articles, key=warm["id"].encode(), value=encode(warm)).get(30)
-        while not any(True for _ in stories):
+        deadline = time.monotonic() + 300
+        while not reader.stories:
             if worker.poll() is not None:
                 raise SystemExit(f"worker exited; see {workdir / 'worker.log'}")
+            if reader.error or time.monotonic() > deadline:
+                raise SystemExit(f"no story within 300 s ({reader.error}); see {workdir / 'worker.log'}")
+            time.sleep(0.05)
         start = time.monotonic()
         next_sample = start
-        for i, article in enumerate(data):
+        for i, item in enumerate(data, 1):
             if sample_every and time.monotonic() >= next_sample:
                 samples.append((round(time.monotonic() - start), round(rss_mb(worker.pid), 1),
                                 round(dir_mb(Path(settings.data_dir)), 1),
@@ -274,34 +369,72 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
                 print(f"t={samples[-1][0]}s rss={samples[-1][1]}MB data={samples[-1][2]}MB lag={samples[-1][3]}",
                       file=sys.stderr)
                 next_sample += sample_every
-            wait = start + i / rate - time.monotonic()
+            wait = start + (i - 1) / rate - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+            article = live(item, run, i) if traffic == "real" else item
+            value = encode(article)
             sent[article["id"]] = time.time()
-            producer.send(settings.topics.articles, key=article["id"].encode(), value=encode(article))
-            if i % max(1, int(rate)) == 0:
-                _drain(stories, sent, story_lat, lambda v: [v["id"]])
-                _drain(alerts, sent, alert_lat, lambda v: v["articles"][-1:] if v["version"] == 1 else [])
+            producer.send(settings.topics.articles, key=article["id"].encode(), value=value)
+            if i % max(1, int(rate)) == 0 and worker.poll() is not None:
+                raise SystemExit(f"worker exited; see {workdir / 'worker.log'}")
         producer.flush()
-        deadline = time.monotonic() + 60
-        while len(story_lat) < len(data) and time.monotonic() < deadline:
-            _drain(stories, sent, story_lat, lambda v: [v["id"]])
-            _drain(alerts, sent, alert_lat, lambda v: v["articles"][-1:] if v["version"] == 1 else [])
+        produced_s = time.monotonic() - start
+        load = os.getloadavg()
+        # drain: every article's story, then alerts until none came for 3 s; at most `drain` seconds
+        deadline = time.monotonic() + drain
+        quiet_since, alerts_seen = None, -1
+        while time.monotonic() < deadline:
+            if len(reader.stories) > len(sent):
+                if len(reader.alerts) != alerts_seen:
+                    quiet_since, alerts_seen = time.monotonic(), len(reader.alerts)
+                elif time.monotonic() - quiet_since > 3:
+                    break
+            time.sleep(0.1)
+        else:
+            drained = False
     finally:
+        reader.stop.set()
+        reader.join(timeout=10)
         producer.close()
-        stories.close()
-        alerts.close()
         if admin is not None:
             admin.close()
             probe.close()
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
+    story_lat = [at - sent[article_id] for at, article_id in reader.stories if article_id in sent]
+    story_at = {article_id: at for at, article_id in reader.stories}
+    alert_lat: list[float] = []
+    slowest: list[tuple[float, str, int, float | None]] = []  # (s, reason, version, the cause's story s)
+    reasons: dict[str, int] = {}
+    versions: set[tuple[str, int]] = set()
+    causes: set[str] = set()
+    for at, alert in reader.alerts:
+        if (alert["alert_id"], alert["version"]) in versions:
+            continue  # delivery is at-least-once: a version seen again
+        versions.add((alert["alert_id"], alert["version"]))
+        reasons[alert["reason"]] = reasons.get(alert["reason"], 0) + 1
+        ours = [a for a in alert["articles"] or () if a in sent]
+        if alert["reason"] == "merged" or not ours:
+            continue
+        cause = max(ours, key=sent.__getitem__)
+        causes.add(cause)
+        alert_lat.append(at - sent[cause])
+        story = story_at.get(cause)
+        slowest.append((at - sent[cause], alert["reason"], alert["version"],
+                        None if story is None else story - sent[cause]))
     result: dict[str, Any] = {
-        "mode": "soak" if sample_every else "latency", "rate": rate, "seconds": seconds,
-        "articles": len(story_lat), "alerts": len(alert_lat),
-        "story_p50_ms": _pct(story_lat, 50), "story_p99_ms": _pct(story_lat, 99),
-        "alert_p50_ms": _pct(alert_lat, 50), "alert_p99_ms": _pct(alert_lat, 99)}
-    if event_speedup:
+        "mode": "soak" if sample_every else "latency", "traffic": traffic, "rate": rate, "seconds": seconds,
+        "produced": len(sent), "produced_per_s": round(len(sent) / produced_s, 1) if sent else None,
+        "drained": drained, "load_avg_1_5_15": [round(x, 2) for x in load],
+        "stories": _stats(story_lat), "alert_versions": len(versions), "alert_reasons": reasons,
+        "alerting_articles": len(causes), "alerts": _stats(alert_lat),
+        "slowest_alerts": [{"ms": round(1000 * lat), "reason": reason, "version": version,
+                            "its_story_ms": None if story is None else round(1000 * story)}
+                           for lat, reason, version, story in sorted(slowest, key=lambda x: -x[0])[:3]]}
+    if traffic == "real":
+        result["corpus"] = (corpus or CORPUS).name
+    if event_speedup and traffic != "real":
         result["event_speedup"] = event_speedup
         result["event_hours"] = round(len(data) / rate * event_speedup / 3600, 1)
     if samples:
@@ -312,11 +445,12 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
     return result
 
 
-def _drain(cons: Any, sent: dict[str, float], out: list[float], ids: Any) -> None:
-    for message in cons:
-        for article_id in ids(json.loads(message.value)):
-            if article_id in sent:
-                out.append(message.timestamp / 1000 - sent[article_id])
+def _stats(values: list[float]) -> dict[str, Any]:
+    """count, and median, p95, p99 and max in milliseconds."""
+    out: dict[str, Any] = {"count": len(values)}
+    for name, pct in (("p50_ms", 50), ("p95_ms", 95), ("p99_ms", 99), ("max_ms", 100)):
+        out[name] = _pct(values, pct)
+    return out
 
 
 def _pct(values: list[float], pct: float) -> float | None:
@@ -340,6 +474,12 @@ def main() -> None:
                         "installed; not a project dependency) into FILE (collapsed stacks)")
     parser.add_argument("--floor", action="store_true", help="throughput: the worker with trivial stages of the "
                         "same record sizes (bench/floor_worker.py): what Faust, aiokafka and the broker cost alone")
+    parser.add_argument("--traffic", choices=("real", "synth"), help="latency/soak: real feed items from --corpus, "
+                        "live (fresh ids, published now), in file order (default for latency); or the synthetic "
+                        "articles (default for soak, whose --event-speedup fills the dedupe window)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="latency/soak: a real-feed corpus (JSONL[.gz])")
+    parser.add_argument("--drain", type=float, default=60.0, help="latency/soak: seconds at most to wait, after "
+                        "the last article, for its story and the last alerts")
     parser.add_argument("--keep-log", metavar="FILE", help="copy the worker's log to FILE at the end")
     args = parser.parse_args()
     with ExitStack() as stack:
@@ -358,7 +498,8 @@ def main() -> None:
         if args.mode == "throughput":
             result = throughput(settings, args.n, workdir, args.profile, args.floor)
         else:
-            result = latency(settings, args.rate, args.seconds, workdir,
+            traffic = args.traffic or ("synth" if args.mode == "soak" else "real")
+            result = latency(settings, args.rate, args.seconds, workdir, traffic, args.corpus, args.drain,
                              sample_every=args.sample if args.mode == "soak" else None,
                              event_speedup=args.event_speedup)
         if args.keep_log and (workdir / "worker.log").exists():

@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
 from connectors.settings import Settings, Topics  # noqa: E402
-from streams.shell.localkafka import LocalKafka, free_port  # noqa: E402
+from streams.shell.localkafka import private_broker  # noqa: E402
 from streams.shell.topics import ensure_topics  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "realfeeds-dev"
@@ -259,12 +259,8 @@ def main() -> None:
     results = []
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ww-order-")))
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            broker = LocalKafka(home=workdir / "kafka", port=free_port(), controller_port=free_port())
-            print(f"local broker: {broker.up()}", file=sys.stderr)
-            stack.callback(broker.down)
-            bootstrap = broker.bootstrap
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or stack.enter_context(private_broker(
+            workdir / "kafka", report=lambda status: print(f"local broker: {status}", file=sys.stderr))).bootstrap
         for run in range(args.runs):
             tag = uuid.uuid4().hex[:8]
             settings = Settings(bootstrap_servers=bootstrap, partitions=args.partitions, app_id=f"order-{tag}",

@@ -51,7 +51,7 @@ from synth import Synth  # noqa: E402
 
 from connectors.article import encode, rfc3339  # noqa: E402
 from connectors.settings import Settings, Topics  # noqa: E402
-from streams.shell.localkafka import LocalKafka, free_port  # noqa: E402
+from streams.shell.localkafka import free_port, private_broker  # noqa: E402
 from streams.shell.topics import ensure_topics  # noqa: E402
 
 # latency: real feed items (title + summary), read at run time from the evaluation data beside the repository
@@ -484,12 +484,8 @@ def main() -> None:
     args = parser.parse_args()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ww-bench-")))
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            broker = LocalKafka(home=workdir / "kafka", port=free_port(), controller_port=free_port())
-            print(f"local broker: {broker.up()}", file=sys.stderr)
-            stack.callback(broker.down)
-            bootstrap = broker.bootstrap
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or stack.enter_context(private_broker(
+            workdir / "kafka", report=lambda status: print(f"local broker: {status}", file=sys.stderr))).bootstrap
         run = uuid.uuid4().hex[:8]
         settings = Settings(bootstrap_servers=bootstrap, partitions=args.partitions, app_id=f"bench-{run}",
                             topics=Topics(**{k: f"b{run}.{v}" for k, v in Topics().__dict__.items()}),

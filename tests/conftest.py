@@ -14,7 +14,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from connectors.settings import Settings, Topics
-from streams.shell.localkafka import LocalKafka, free_port
+from streams.shell.localkafka import LocalKafka, private_broker
 
 # Property and fuzz tests: random examples on a developer's machine (each run explores new inputs, and
 # a failure is kept in .hypothesis/ and replayed first), a fixed sequence in CI so that whether a
@@ -40,12 +40,8 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """
     for tool in ("java", "mvn"):
         require(tool, "the real Kafka broker of the integration tests")
-    broker = LocalKafka(home=tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port())
-    broker.up(timeout=120)
-    try:
+    with private_broker(tmp_path_factory.mktemp("kafka"), timeout=120) as broker:
         yield broker
-    finally:
-        broker.down()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -345,3 +345,18 @@ def _alive(pid: int) -> bool:
 def from_env() -> LocalKafka:
     return LocalKafka(port=int(os.environ.get("WIREWATCH_KAFKA_PORT", "9092")),
                       controller_port=int(os.environ.get("WIREWATCH_KAFKA_CONTROLLER_PORT", "9093")))
+
+
+@contextlib.contextmanager
+def private_broker(home: Path, timeout: float = 90.0,
+                   report: Callable[[str], None] | None = None) -> Iterator[LocalKafka]:
+    """A broker of its own (free ports, its data under `home`) for a test session or a benchmark, stopped on
+    leaving. `report` receives how it came up."""
+    broker = LocalKafka(home=home, port=free_port(), controller_port=free_port())
+    status = broker.up(timeout=timeout)
+    if report is not None:
+        report(status)
+    try:
+        yield broker
+    finally:
+        broker.down()

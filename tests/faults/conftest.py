@@ -10,20 +10,18 @@ from collections.abc import Iterator
 import pytest
 from helpers.tools import require
 
-from streams.shell.localkafka import LocalKafka, free_port
+from streams.shell.localkafka import LocalKafka, private_broker
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     for tool in ("java", "mvn"):
         require(tool, "the real Kafka broker of the fault tests")
-    kafka = LocalKafka(home=tmp_path_factory.mktemp("fault-kafka"), port=free_port(), controller_port=free_port())
-    kafka.up(timeout=120)
-    try:
-        yield kafka
-    finally:
-        pid = kafka.pid()
-        if pid is not None:  # a test may have left it stopped (SIGSTOP): SIGTERM would never arrive
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-        kafka.down()
+    with private_broker(tmp_path_factory.mktemp("fault-kafka"), timeout=120) as kafka:
+        try:
+            yield kafka
+        finally:
+            pid = kafka.pid()
+            if pid is not None:  # a test may have left it stopped (SIGSTOP): SIGTERM would never arrive
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
